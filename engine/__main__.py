@@ -1,0 +1,88 @@
+"""Command line: `python -m engine --config config/prod.toml` and friends.
+
+Exit codes: 0 success, 1 the engine failed while running, 2 bad usage or bad config (one
+line on stderr saying what is wrong and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine import __version__
+from engine.app import Engine
+from engine.config import ConfigError, ConfigStore, load_config, render_toml
+from engine.runtime.loop import run
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine",
+        description="Low-latency spot market-making engine (Binance, OKX, Gate).",
+        epilog="Environment variables HFT__SECTION__KEY=value override the config file.",
+    )
+    parser.add_argument("--version", action="version", version=f"hft-engine {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: built-in defaults)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until signalled)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run the engine (the default command)")
+    run.add_argument("--config", type=Path, dest="run_config", help="TOML config file")
+    run.add_argument(
+        "--duration", type=float, dest="run_duration", help="stop after this many seconds"
+    )
+    check = sub.add_parser("check-config", help="validate a config and print it, secrets masked")
+    check.add_argument("path", type=Path, help="TOML config file")
+    return parser
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> int:
+    print(f"engine: error: {message}", file=sys.stderr)
+    return code
+
+
+def check_config(path: Path) -> int:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(render_toml(cfg))
+    print(f"config OK: {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_engine(path: Path | None, duration: float | None) -> int:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if duration is not None and duration <= 0:
+        return _fail(f"--duration must be positive, got {duration}")
+    engine = Engine(ConfigStore(cfg), config_path=path)
+    try:
+        return run(engine.run(duration))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.path)
+    path = getattr(args, "run_config", None) or args.config
+    duration = getattr(args, "run_duration", None) or args.duration
+    return run_engine(path, duration)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Composition root: builds the engine's components from config, starts them in order and
+stops them in reverse. The only module that knows every room of the package."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from engine import __version__
+from engine.clock import Clock, LiveClock
+from engine.component import Component
+from engine.config import ConfigError, ConfigStore, EngineConfig, masked_dict
+from engine.events import EventDispatcher
+from engine.logs import LoggingHandle, setup_logging
+from engine.runtime.affinity import pin_process
+from engine.runtime.loop import loop_name
+
+log = logging.getLogger("engine.app")
+
+# Said at start so nobody mistakes the foundation for a trading engine (README lists them too).
+NOT_YET_WIRED = (
+    "market data feeds",
+    "order management and venue adapters",
+    "strategy and risk",
+    "storage",
+    "monitoring endpoint",
+    "local simulator auto-start",
+)
+
+
+class Engine:
+    """One engine process: config, clock, dispatcher, components, lifecycle."""
+
+    def __init__(self, store: ConfigStore, *, config_path: Path | None = None) -> None:
+        self.store = store
+        self.config_path = config_path
+        self.clock: Clock = LiveClock()
+        self.events = EventDispatcher()
+        self.components: list[Component] = []
+        self._started: list[Component] = []
+        self._stop = asyncio.Event()
+        self._executor: ThreadPoolExecutor | None = None
+        self._logging: LoggingHandle | None = None
+
+    @property
+    def config(self) -> EngineConfig:
+        return self.store.current
+
+    def request_stop(self, reason: str = "requested") -> None:
+        if not self._stop.is_set():
+            log.info("stop requested", extra={"reason": reason})
+            self._stop.set()
+
+    def reload_config(self) -> None:
+        """Hot update from the file (SIGHUP): only hot keys may change."""
+        if self.config_path is None:
+            log.warning("config reload ignored: the engine runs on built-in defaults")
+            return
+        try:
+            self.store.reload(self.config_path)
+        except ConfigError as exc:
+            log.error("config reload refused: %s", exc)
+        else:
+            log.info("config reloaded", extra={"path": str(self.config_path)})
+
+    def _on_config_change(self, old: EngineConfig, new: EngineConfig) -> None:
+        if self._logging is not None and old.system.log_level != new.system.log_level:
+            self._logging.set_level(new.system.log_level)
+
+    async def run(self, duration: float | None = None, *, console_log: bool = True) -> int:
+        """Start, wait for a stop signal (or `duration` seconds), stop. Returns an exit code."""
+        cfg = self.config
+        self._logging = setup_logging(
+            cfg.system.log_level,
+            cfg.system.log_dir,
+            max_bytes=cfg.system.log_max_bytes,
+            backups=cfg.system.log_backups,
+            console=console_log,
+        )
+        unsubscribe = self.store.subscribe(self._on_config_change)
+        loop = asyncio.get_running_loop()
+        try:
+            self._install_signal_handlers(loop)
+            cpus = pin_process(cfg.system.cpus)
+            self._executor = ThreadPoolExecutor(
+                max_workers=cfg.system.worker_threads, thread_name_prefix="engine-worker"
+            )
+            loop.set_default_executor(self._executor)
+            log.info(
+                "engine starting",
+                extra={
+                    "version": __version__,
+                    "config": str(self.config_path) if self.config_path else "defaults",
+                    "loop": loop_name(loop),
+                    "cpus": sorted(cpus),
+                    "pinned": bool(cfg.system.cpus),
+                    "worker_threads": cfg.system.worker_threads,
+                    "venues": sorted(n for n, v in cfg.venues.items() if v.enabled),
+                    "database": masked_dict(cfg)["database"]["url"] or "embedded sqlite",
+                    "cache": masked_dict(cfg)["cache"]["url"] or "in-process memory",
+                },
+            )
+            log.warning("not yet wired in this version: %s", ", ".join(NOT_YET_WIRED))
+            await self._start_components()
+            log.info("engine running; Ctrl-C or SIGTERM stops it, SIGHUP reloads the config")
+            if duration is None:
+                await self._stop.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=duration)
+                except TimeoutError:
+                    log.info("run duration reached", extra={"seconds": duration})
+            return 0
+        finally:
+            await self._stop_components()
+            self._remove_signal_handlers(loop)
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+            unsubscribe()
+            log.info("engine stopped")
+            self._logging.stop()
+
+    async def _start_components(self) -> None:
+        for component in self.components:
+            self._started.append(component)
+            await component.start()
+
+    async def _stop_components(self) -> None:
+        while self._started:
+            component = self._started.pop()
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("component %s failed to stop cleanly", component.name)
+
+    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_config)
+
+    def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,244 @@
+"""The config schema: the single source of truth for every key, its type, default, allowed
+values, whether it may change at run time (`hot`) and what it is for.
+
+Loading, the env layer, runtime updates, masking and rendering are all driven from these
+dataclasses; adding a key here is the whole job. Instances are built and validated by
+`load_config` / `ConfigStore`; constructing one directly (tests) skips validation. The list
+and dict fields are shared between successive configs: read them, never mutate them.
+"""
+
+# RUF009 guards against shared mutable defaults; setting()/section() return dataclass
+# fields (with default factories for lists and dicts), which is exactly the safe form.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.config import checks
+from engine.config.spec import section, setting
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+VENUE_NAMES = ("binance", "okx", "gate")
+KEY_SOURCES = ("env", "keyfile", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemConfig:
+    name: str = setting(
+        "hft-engine", "engine instance name, in logs and metrics", check=checks.not_empty
+    )
+    log_level: str = setting(
+        "info", "minimum level written to the logs", hot=True, choices=LOG_LEVELS
+    )
+    log_dir: str = setting(
+        "var/log", "directory of the JSON-lines log files", check=checks.not_empty
+    )
+    log_max_bytes: int = setting(
+        50 * 1024 * 1024, "rotate a log file at this size", bounds=(1024, 1 << 40)
+    )
+    log_backups: int = setting(5, "rotated log files kept", bounds=(0, 100))
+    worker_threads: int = setting(4, "threads of the blocking-work executor", bounds=(1, 256))
+    cpus: list[int] = setting(
+        [], "CPUs to pin the process to; [] leaves the affinity alone", check=checks.cpus
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str = setting(
+        "",
+        "PostgreSQL URL; '' uses the embedded SQLite store",
+        check=checks.url("postgresql://", "postgres://", empty_ok=True),
+        credential_hint="the environment variable HFT__DATABASE__URL or PGPASSWORD",
+    )
+    sqlite_path: str = setting(
+        "var/engine.sqlite3", "SQLite file used when url is ''", check=checks.not_empty
+    )
+    pool_size: int = setting(10, "connections in the PostgreSQL pool", bounds=(1, 100))
+    batch_size: int = setting(1000, "rows written per batch", bounds=(1, 100_000))
+    flush_interval_ms: int = setting(
+        200, "longest wait before a partial batch is written", hot=True, bounds=(1, 60_000)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    url: str = setting(
+        "",
+        "Redis URL; '' keeps the cache in process memory",
+        check=checks.url("redis://", "rediss://", "unix://", empty_ok=True),
+        credential_hint="the environment variable HFT__CACHE__URL",
+    )
+    key_prefix: str = setting("hft:", "prefix of every cache key")
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    enabled: bool = setting(False, "quote (true) or only watch the market (false)", hot=True)
+    class_: str = setting(
+        "engine.strategy.market_making:MarketMakingStrategy",
+        "strategy class as 'package.module:ClassName'",
+        check=checks.class_path,
+        toml_name="class",
+    )
+    venue: str = setting("", "venue the strategy trades on", choices=("", *VENUE_NAMES))
+    symbols: list[str] = setting([], "symbols the strategy quotes", check=checks.symbols)
+    parameters: dict[str, Any] = setting({}, "free-form strategy parameters", hot=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    max_position: Decimal = setting(
+        Decimal("1"), "largest absolute position, base quantity", hot=True, bounds=(0, None)
+    )
+    max_order_notional: Decimal = setting(
+        Decimal("1000"),
+        "largest order value, quote currency",
+        hot=True,
+        bounds=(0, None),
+        exclusive_min=True,
+    )
+    max_open_orders: int = setting(20, "open orders at once", hot=True, bounds=(1, 10_000))
+    max_orders_per_second: int = setting(10, "new orders per second", hot=True, bounds=(1, 10_000))
+    max_daily_loss: Decimal = setting(
+        Decimal("100"),
+        "loss in quote currency that stops trading for the day",
+        hot=True,
+        bounds=(0, None),
+        exclusive_min=True,
+    )
+    kill_switch: bool = setting(False, "true cancels everything and stops quoting", hot=True)
+
+
+_HTTP = checks.url("http://", "https://", empty_ok=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    enabled: bool = setting(False, "connect to this venue")
+    simulated: bool = setting(
+        False, "start the local exchange simulator for this venue and use its URLs"
+    )
+    rest_url: str = setting("", "REST base URL", check=_HTTP)
+    ws_public_url: str = setting(
+        "", "public WebSocket URL", check=checks.url("ws://", "wss://", empty_ok=False)
+    )
+    ws_private_url: str = setting(
+        "",
+        "private WebSocket URL ('' if unused)",
+        check=checks.url("ws://", "wss://", empty_ok=True),
+    )
+    symbols: list[str] = setting([], "symbols subscribed on this venue", check=checks.symbols)
+    key_source: str = setting(
+        "none", "where credentials come from; none = market data only", choices=KEY_SOURCES
+    )
+    api_key_env: str = setting(
+        "", "NAME of the env variable holding the API key", check=checks.env_name
+    )
+    api_secret_env: str = setting(
+        "", "NAME of the env variable holding the API secret", check=checks.env_name
+    )
+    passphrase_env: str = setting(
+        "", "NAME of the env variable holding the passphrase (OKX)", check=checks.env_name
+    )
+    keyfile: str = setting("", "path of the encrypted key file (key_source = keyfile)")
+    recv_window_ms: int = setting(5000, "signed request validity window", bounds=(1, 60_000))
+    book_depth: int = setting(1000, "order book levels kept", bounds=(1, 5000))
+
+
+def _venue(name: str, rest: str, public: str, private: str, *, passphrase: bool) -> VenueConfig:
+    upper = name.upper()
+    return VenueConfig(
+        rest_url=rest,
+        ws_public_url=public,
+        ws_private_url=private,
+        api_key_env=f"HFT_{upper}_API_KEY",
+        api_secret_env=f"HFT_{upper}_API_SECRET",
+        passphrase_env=f"HFT_{upper}_PASSPHRASE" if passphrase else "",
+    )
+
+
+def default_venues() -> dict[str, VenueConfig]:
+    """Every venue, disabled, on its real production endpoints; files overlay these."""
+    return {
+        "binance": _venue(
+            "binance",
+            "https://api.binance.com",
+            "wss://stream.binance.com:9443",
+            "wss://ws-api.binance.com:443/ws-api/v3",
+            passphrase=False,
+        ),
+        "okx": _venue(
+            "okx",
+            "https://www.okx.com",
+            "wss://ws.okx.com:8443/ws/v5/public",
+            "wss://ws.okx.com:8443/ws/v5/private",
+            passphrase=True,
+        ),
+        "gate": _venue(
+            "gate",
+            "https://api.gateio.ws/api/v4",
+            "wss://api.gateio.ws/ws/v4/",
+            "wss://api.gateio.ws/ws/v4/",
+            passphrase=False,
+        ),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    enabled: bool = setting(True, "serve the metrics endpoint")
+    host: str = setting("127.0.0.1", "metrics endpoint address", check=checks.not_empty)
+    port: int = setting(9464, "metrics endpoint port (0 = any free port)", bounds=(0, 65_535))
+    alert_webhook_env: str = setting(
+        "", "NAME of the env variable holding the alert webhook URL", check=checks.env_name
+    )
+    stale_feed_seconds: float = setting(
+        5.0, "alert when a feed is silent this long", hot=True, bounds=(0.1, 3600.0)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    system: SystemConfig = section(SystemConfig, "process, logging, CPU pinning")
+    database: DatabaseConfig = section(DatabaseConfig, "persistent store")
+    cache: CacheConfig = section(CacheConfig, "shared cache")
+    strategy: StrategyConfig = section(StrategyConfig, "the trading strategy")
+    risk: RiskConfig = section(RiskConfig, "pre-trade limits and the kill switch")
+    venues: dict[str, VenueConfig] = section(default_venues, "exchanges", choices=VENUE_NAMES)
+    monitor: MonitorConfig = section(MonitorConfig, "metrics and alerts")
+
+
+# (key with the problem, problem, other keys involved): the loader names the source of
+# whichever of those keys was set last.
+Problem = tuple[str, str, tuple[str, ...]]
+
+
+def cross_checks(cfg: EngineConfig) -> Iterator[Problem]:
+    """Rules spanning several keys, checked on the merged config."""
+    for name, venue in cfg.venues.items():
+        at = f"venues.{name}"
+        source = (f"{at}.key_source",)
+        if venue.key_source == "keyfile" and not venue.keyfile:
+            yield f"{at}.keyfile", 'is required when key_source = "keyfile"', source
+        if venue.key_source == "env":
+            needed = ["api_key_env", "api_secret_env"]
+            if name == "okx":  # OKX signs every private request with a passphrase too
+                needed.append("passphrase_env")
+            for key in needed:
+                if not getattr(venue, key):
+                    yield f"{at}.{key}", 'is required when key_source = "env"', source
+    strategy = cfg.strategy
+    if strategy.enabled:
+        venue_cfg = cfg.venues.get(strategy.venue)
+        if venue_cfg is None or not venue_cfg.enabled:
+            yield (
+                "strategy.venue",
+                f"must name an enabled venue when strategy.enabled = true "
+                f"(enabled: {', '.join(n for n, v in cfg.venues.items() if v.enabled) or 'none'})",
+                ("strategy.enabled", *(f"venues.{n}.enabled" for n in cfg.venues)),
+            )
