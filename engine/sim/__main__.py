@@ -1,0 +1,119 @@
+"""`python -m engine.sim --venue binance|okx|gate [...]`: a simulated venue on loopback.
+
+Prints its URLs and the credentials it accepts (the secret only when generated for this run),
+then serves until Ctrl-C. `--config FILE` reads a TOML file:
+
+    [sim]
+    seed = 7
+    market = true              # synthetic background market
+    market_interval_ms = 10
+    [balances]                 # starting balances of the API key's account
+    USDT = "100000"
+    BTC = "1"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from engine.runtime.loop import run
+from engine.sim import presets
+from engine.sim.server import SimOptions, launch
+
+
+def _options_from_file(path: Path, options: SimOptions) -> None:
+    try:
+        doc: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"engine.sim: error: {path}: {exc}") from None
+    unknown = set(doc) - {"sim", "balances"}
+    if unknown:
+        raise SystemExit(f"engine.sim: error: {path}: unknown sections {sorted(unknown)}")
+    sim = doc.get("sim", {})
+    for key, value in sim.items():
+        if key not in ("seed", "market", "market_interval_ms"):
+            raise SystemExit(f"engine.sim: error: {path}: sim.{key} is not a simulator setting")
+        setattr(options, key, value)
+    if "balances" in doc:
+        try:
+            options.balances = {k: Decimal(str(v)) for k, v in doc["balances"].items()}
+        except InvalidOperation:
+            raise SystemExit(
+                f"engine.sim: error: {path}: balances must be decimal strings"
+            ) from None
+
+
+def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.sim", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--venue", required=True, choices=presets.VENUES)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--config", type=Path, help="TOML file with [sim] and [balances]")
+    parser.add_argument("--no-market", action="store_true", help="no synthetic background market")
+    parser.add_argument("--api-key", default="")
+    parser.add_argument("--api-secret", default="")
+    parser.add_argument("--passphrase", default="", help="OKX only")
+    args = parser.parse_args(argv)
+    if bool(args.api_key) != bool(args.api_secret):
+        parser.error("--api-key and --api-secret go together")
+    options = SimOptions(host=args.host, port=args.port)
+    if args.config:
+        _options_from_file(args.config, options)
+    if args.seed is not None:
+        options.seed = args.seed
+    if args.no_market:
+        options.market = False
+    options.api_key, options.api_secret, options.passphrase = (
+        args.api_key,
+        args.api_secret,
+        args.passphrase,
+    )
+    return args.venue, options
+
+
+async def serve(venue: str, options: SimOptions) -> None:
+    sim = await launch(venue, options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        lines = [
+            f"simulated {venue} (seed {options.seed})",
+            f"  rest       {sim.urls.rest}",
+            f"  ws public  {sim.urls.ws_public}",
+        ]
+        if sim.urls.ws_private:
+            lines.append(f"  ws private {sim.urls.ws_private}")
+        if sim.urls.ws_api:
+            lines.append(f"  ws api     {sim.urls.ws_api}")
+        lines.append(f"  control    {sim.urls.rest.split('/api')[0]}/_sim/health")
+        lines.append(f"  api key    {sim.api_key}")
+        if sim.credentials_generated:
+            lines.append(f"  api secret {sim.api_secret}   (generated for this run)")
+            if sim.passphrase:
+                lines.append(f"  passphrase {sim.passphrase}   (generated for this run)")
+        print("\n".join(lines), flush=True)
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    venue, options = parse(argv)  # type: ignore[misc]
+    run(serve(venue, options))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Run one simulated venue on loopback: its protocol app, control routes and market driver.
+
+    async with start_sim("binance", seed=1) as sim:
+        sim.urls.rest, sim.urls.ws_public, sim.api_key, sim.api_secret ...
+
+The same object serves tests, `python -m engine.sim` and the paper configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import ModuleType
+
+from aiohttp import web
+
+from engine.clock import NS_PER_MS, Clock, LiveClock
+from engine.gateway.credentials import Credentials
+from engine.model.instrument import Instrument
+from engine.sim import presets
+from engine.sim.control import add_control_routes
+from engine.sim.driver import SyntheticMarket
+from engine.sim.exchange import SimExchange, SimUrls
+from engine.sim.faults import FaultInjector
+from engine.sim.matching import MatchingConfig
+
+log = logging.getLogger("engine.sim")
+
+ACCOUNT = "user"
+
+
+@dataclass(slots=True)
+class SimOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = any free port
+    seed: int = 0
+    market: bool = True  # run the synthetic background market
+    market_interval_ms: float = 10.0  # one driver step per symbol this often
+    api_key: str = ""  # "" = generate one for this run
+    api_secret: str = ""
+    passphrase: str = ""
+    balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(presets.DEFAULT_BALANCES))
+    instruments: list[Instrument] | None = None  # None = the venue's presets
+    matching: MatchingConfig | None = None
+
+
+@dataclass(slots=True)
+class RunningSim:
+    venue: str
+    urls: SimUrls
+    exchange: SimExchange
+    api_key: str
+    api_secret: str
+    passphrase: str
+    credentials_generated: bool
+    markets: dict[str, SyntheticMarket]
+    _runner: web.AppRunner
+    _market_task: asyncio.Task[None] | None
+
+    async def stop(self) -> None:
+        if self._market_task is not None:
+            self._market_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._market_task
+            self._market_task = None
+        await self._runner.cleanup()
+
+
+def venue_module(venue: str) -> ModuleType:
+    if venue not in presets.VENUES:
+        raise ValueError(
+            f"unknown venue {venue!r}; the simulator speaks {', '.join(presets.VENUES)}"
+        )
+    return importlib.import_module(f"engine.sim.venues.{venue}")
+
+
+def build_exchange(
+    venue: str, options: SimOptions, clock: Clock
+) -> tuple[SimExchange, Credentials, bool]:
+    generated = not (options.api_key and options.api_secret)
+    creds = Credentials(
+        options.api_key or secrets.token_hex(16),
+        options.api_secret or secrets.token_hex(32),
+        options.passphrase or (secrets.token_urlsafe(12) if venue == "okx" else None),
+    )
+    exchange = SimExchange(
+        venue,
+        options.instruments or presets.default_instruments(venue),
+        clock=clock,
+        faults=FaultInjector(options.seed),
+        matching=options.matching,
+    )
+    exchange.open_account(ACCOUNT, options.balances, creds)
+    return exchange, creds, generated
+
+
+async def _drive(markets: list[SyntheticMarket], clock: Clock, interval_ns: int) -> None:
+    while True:
+        now = clock.time_ns()
+        for market in markets:
+            try:
+                market.step(now)
+            except Exception:
+                log.exception("market driver step failed for %s", market.instrument.symbol)
+        await clock.sleep_ns(interval_ns)
+
+
+async def launch(
+    venue: str, options: SimOptions | None = None, clock: Clock | None = None
+) -> RunningSim:
+    options = options or SimOptions()
+    clock = clock or LiveClock()
+    module = venue_module(venue)
+    exchange, creds, generated = build_exchange(venue, options, clock)
+    app: web.Application = module.create_app(exchange)
+    add_control_routes(app, exchange)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, options.host, options.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    urls: SimUrls = module.urls(f"http://{options.host}:{port}", f"ws://{options.host}:{port}")
+    markets = {
+        inst.symbol: SyntheticMarket(
+            exchange.engine,
+            inst,
+            presets.MARKETS[inst.base],
+            seed=options.seed * 1_000_003 + i,
+            publish=exchange.publish,
+        )
+        for i, inst in enumerate(exchange.instruments())
+        if inst.base in presets.MARKETS
+    }
+    task = None
+    if options.market and markets:
+        for market in markets.values():
+            market.step(clock.time_ns())  # a full book before the first client connects
+        interval = max(1, int(options.market_interval_ms * NS_PER_MS))
+        task = asyncio.create_task(_drive(list(markets.values()), clock, interval))
+    return RunningSim(
+        venue,
+        urls,
+        exchange,
+        creds.api_key,
+        creds.api_secret,
+        creds.passphrase or "",
+        generated,
+        markets,
+        runner,
+        task,
+    )
+
+
+@contextlib.asynccontextmanager
+async def start_sim(
+    venue: str, *, seed: int = 0, market: bool = True, **options: object
+) -> AsyncIterator[RunningSim]:
+    """Run a simulated venue for the duration of the block (see `SimOptions` for options)."""
+    sim = await launch(venue, SimOptions(seed=seed, market=market, **options))  # type: ignore[arg-type]
+    try:
+        yield sim
+    finally:
+        await sim.stop()
