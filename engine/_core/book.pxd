@@ -1,0 +1,138 @@
+# L2 order book contract: prices in ticks, sizes in lots, both int64, in preallocated arrays.
+# Cython callers (feed decoders, strategies) use the c_* methods (status codes, no Python, no
+# GIL); Python callers use the validating, raising methods of book.pyx. Reference semantics:
+# engine/data/book_ref.py.
+cimport cython
+from libc.stdint cimport int64_t
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* Spread of a book with an empty side; a real spread is ask - bid, any other value. */
+    #define HFT_BOOK_NO_SPREAD INT64_MIN
+    /* Prices are capped at 2**62 - 1 so that bid + ask (mid_x2) can never overflow int64. */
+    #define HFT_BOOK_MAX_PRICE ((int64_t)4611686018427387903LL)
+    """
+    const int64_t BOOK_NO_SPREAD "HFT_BOOK_NO_SPREAD"
+    const int64_t BOOK_MAX_PRICE "HFT_BOOK_MAX_PRICE"
+
+# Sides index OrderBook._sides directly.
+cdef enum:
+    BOOK_BID = 0
+    BOOK_ASK = 1
+
+# Best price of an empty side and mid_x2 of a book with an empty side: real prices are > 0.
+cdef enum:
+    BOOK_NO_PRICE = 0
+
+# Status of an update. Non-negative: applied or harmlessly ignored; negative: rejected, and
+# the book is untouched. BOOK_CROSSED wins over the other non-negative codes because it is
+# the one a caller must act on (resynchronise).
+cdef enum:
+    BOOK_OK = 0
+    BOOK_ABSENT = 1  # delete (size 0) of a price not in the book: nothing to do
+    BOOK_DROPPED = 2  # insert worse than every kept level on a full side: not kept
+    BOOK_EVICTED = 3  # insert on a full side: kept, the worst level was pushed out
+    BOOK_CROSSED = 4  # applied, and now best bid >= best ask (crossed or locked)
+
+    # fixedpoint owns -1..-15 (ERR_OVERFLOW = -3 is reused by depth/vwap), position -16..-18
+    BOOK_ERR_SIDE = -32
+    BOOK_ERR_PRICE = -33  # price <= 0 or > BOOK_MAX_PRICE
+    BOOK_ERR_SIZE = -34  # size (or quantity) < 0
+    BOOK_ERR_COUNT = -35  # a count outside 0..capacity, or a full UpdateBuffer
+
+
+# One side: `count` valid rows at the front of `prices`/`sizes`, best first (bids descending,
+# asks ascending), prices unique. Rows at index >= count are stale, never read.
+cdef struct BookSide:
+    int64_t* prices
+    int64_t* sizes
+    Py_ssize_t count
+
+
+@cython.final
+cdef class UpdateBuffer:
+    """Level updates of one venue message, filled by a decoder and applied in one call."""
+    cdef int64_t* bid_prices
+    cdef int64_t* bid_sizes
+    cdef int64_t* ask_prices
+    cdef int64_t* ask_sizes
+    cdef readonly Py_ssize_t capacity  # rows per side
+    cdef readonly Py_ssize_t bid_count
+    cdef readonly Py_ssize_t ask_count
+
+    # Validates like OrderBook.c_set_level so a full buffer or a bad value is caught while
+    # the decoder still knows which field it came from.
+    cdef inline int c_push(self, int side, int64_t price, int64_t size) noexcept nogil:
+        if price <= 0 or price > BOOK_MAX_PRICE:
+            return BOOK_ERR_PRICE
+        if size < 0:
+            return BOOK_ERR_SIZE
+        if side == BOOK_BID:
+            if self.bid_count >= self.capacity:
+                return BOOK_ERR_COUNT
+            self.bid_prices[self.bid_count] = price
+            self.bid_sizes[self.bid_count] = size
+            self.bid_count += 1
+        elif side == BOOK_ASK:
+            if self.ask_count >= self.capacity:
+                return BOOK_ERR_COUNT
+            self.ask_prices[self.ask_count] = price
+            self.ask_sizes[self.ask_count] = size
+            self.ask_count += 1
+        else:
+            return BOOK_ERR_SIDE
+        return BOOK_OK
+
+    cdef inline void c_reset(self) noexcept nogil:
+        self.bid_count = 0
+        self.ask_count = 0
+
+
+@cython.final
+cdef class OrderBook:
+    """L2 book of one instrument, at most `capacity` levels per side (see book.pyx)."""
+    cdef BookSide _sides[2]
+    cdef readonly Py_ssize_t capacity
+    cdef readonly int64_t updates  # level updates processed (set_level calls + batch rows)
+    cdef readonly int64_t crossed_count  # updates/batches that left best bid >= best ask
+    cdef readonly int64_t dropped_levels  # inserts dropped + levels evicted on a full side
+    cdef readonly bint crossed  # latched until clear()/load_snapshot()
+    cdef tuple _storage  # the four int64 numpy arrays behind _sides: owned, never resized
+    cdef tuple _views  # read-only views of _storage handed out by top_view()
+
+    cdef inline int64_t c_best_price(self, int side) noexcept nogil:
+        # side must be BOOK_BID or BOOK_ASK: C callers are trusted, Python goes through checks
+        if self._sides[side].count == 0:
+            return BOOK_NO_PRICE
+        return self._sides[side].prices[0]
+
+    cdef inline int64_t c_best_size(self, int side) noexcept nogil:
+        if self._sides[side].count == 0:
+            return 0
+        return self._sides[side].sizes[0]
+
+    cdef inline Py_ssize_t c_count(self, int side) noexcept nogil:
+        return self._sides[side].count
+
+    cdef int c_set_level(self, int side, int64_t price, int64_t size) noexcept nogil
+    cdef void c_clear(self) noexcept nogil
+    # All rows are validated before any is applied: a negative status leaves the book as it
+    # was. Bids are applied first, then asks, each in array order (a repeated price: last
+    # wins); the crossed check runs once, on the result.
+    cdef int c_apply_arrays(self, const int64_t* bid_prices, const int64_t* bid_sizes,
+                            Py_ssize_t n_bids, const int64_t* ask_prices,
+                            const int64_t* ask_sizes, Py_ssize_t n_asks) noexcept nogil
+    cdef int c_apply(self, UpdateBuffer buf) noexcept nogil
+    cdef int c_load_snapshot(self, UpdateBuffer buf) noexcept nogil
+
+    cdef int64_t c_spread(self) noexcept nogil  # BOOK_NO_SPREAD if a side is empty
+    cdef int64_t c_mid_x2(self) noexcept nogil  # bid + ask; BOOK_NO_PRICE if a side is empty
+    cdef double c_microprice(self) noexcept nogil  # NaN if a side is empty
+    cdef double c_imbalance(self, Py_ssize_t n) noexcept nogil  # NaN if both top-n are empty
+    # n is clamped to 0..count. ERR_OVERFLOW if the sum does not fit int64.
+    cdef int c_depth(self, int side, Py_ssize_t n, int64_t* out) noexcept nogil
+    # Walks `side` from the best level until qty lots are taken or the side ends:
+    # notional = sum(price * lots taken), filled <= qty. ERR_OVERFLOW, BOOK_ERR_SIZE (qty < 0).
+    cdef int c_vwap(self, int side, int64_t qty, int64_t* notional,
+                    int64_t* filled) noexcept nogil

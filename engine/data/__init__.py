@@ -1,0 +1,1 @@
+"""Market data: feed handlers, snapshot/diff sync, recorder, replay."""
