@@ -28,11 +28,19 @@ from engine.sim.control import add_control_routes
 from engine.sim.driver import SyntheticMarket
 from engine.sim.exchange import SimExchange, SimUrls
 from engine.sim.faults import FaultInjector
-from engine.sim.matching import MatchingConfig
+from engine.sim.matching import MatchingConfig, PostOnlyStyle
 
 log = logging.getLogger("engine.sim")
 
 ACCOUNT = "user"
+
+# How each venue treats a post-only order that would take: Binance rejects LIMIT_MAKER
+# (-2010); OKX accepts post_only and then cancels it; Gate answers poc with a cancelled order.
+POST_ONLY_STYLE = {
+    "binance": PostOnlyStyle.REJECT,
+    "okx": PostOnlyStyle.CANCEL,
+    "gate": PostOnlyStyle.CANCEL,
+}
 
 
 @dataclass(slots=True)
@@ -47,7 +55,8 @@ class SimOptions:
     passphrase: str = ""
     balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(presets.DEFAULT_BALANCES))
     instruments: list[Instrument] | None = None  # None = the venue's presets
-    matching: MatchingConfig | None = None
+    matching: MatchingConfig | None = None  # None = the venue's own post-only behaviour
+    venue_options: dict[str, object] = field(default_factory=dict)  # create_app(**venue_options)
 
 
 @dataclass(slots=True)
@@ -94,7 +103,7 @@ def build_exchange(
         options.instruments or presets.default_instruments(venue),
         clock=clock,
         faults=FaultInjector(options.seed),
-        matching=options.matching,
+        matching=options.matching or MatchingConfig(post_only=POST_ONLY_STYLE[venue]),
     )
     exchange.open_account(ACCOUNT, options.balances, creds)
     return exchange, creds, generated
@@ -118,7 +127,7 @@ async def launch(
     clock = clock or LiveClock()
     module = venue_module(venue)
     exchange, creds, generated = build_exchange(venue, options, clock)
-    app: web.Application = module.create_app(exchange)
+    app: web.Application = module.create_app(exchange, **options.venue_options)
     add_control_routes(app, exchange)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()

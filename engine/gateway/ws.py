@@ -1,0 +1,265 @@
+"""A reconnecting WebSocket client on picows, for market-data and private streams.
+
+Frames reach the handler synchronously from picows's receive callback, as a memoryview of
+picows's own buffer: no copy, no queue hop, valid only during the call. Everything that
+keeps a feed honest lives here, once, for every venue:
+
+- the handler's `on_open` runs on every (re)connect, so subscriptions and resyncs follow a
+  reconnect by construction, and `on_close` runs on every disconnect, so books are marked
+  not-ready before anything can trade on them;
+- reconnects back off exponentially with full jitter (seeded, so tests are repeatable);
+- a feed that goes quiet for `stale_after_s` is treated as dead and reconnected;
+- a connection older than `max_lifetime_s` is rotated before the venue cuts it;
+- protocol pings are answered by picows; venues that want an application-level ping get
+  `keepalive()` every `keepalive_s`;
+- counters say what happened (messages, bytes, reconnects, stale, rotations, ...).
+
+Timing uses the engine clock, so the same code runs on simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from picows import WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from engine.clock import NS_PER_SECOND, Clock, LiveClock
+
+log = logging.getLogger("engine.gateway.ws")
+
+
+class WsHandler(Protocol):
+    def on_open(self, conn: WsConnection) -> None:
+        """Connected: send subscriptions, start resyncs."""
+
+    def on_message(self, payload: memoryview, recv_ns: int) -> None:
+        """One text or binary frame; `payload` is only valid during the call."""
+
+    def on_close(self, reason: str) -> None:
+        """Disconnected (for any reason): mark state not-ready."""
+
+    def keepalive(self, conn: WsConnection) -> None:
+        """Send the venue's application-level ping, if it has one."""
+
+
+@dataclass(slots=True)
+class WsCounters:
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    messages: int = 0
+    bytes: int = 0
+    stale: int = 0
+    rotations: int = 0
+    handler_errors: int = 0
+    # kept by the feed handlers on top of the transport
+    decode_errors: int = 0
+    resyncs: int = 0
+    checksum_failures: int = 0
+    gaps: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class WsOptions:
+    stale_after_s: float = 10.0  # no frame for this long = dead feed
+    keepalive_s: float = 0.0  # 0 = no application-level ping
+    max_lifetime_s: float = 23 * 3600.0  # Binance cuts at 24 h
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 10.0
+    handshake_timeout_s: float = 5.0
+    watchdog_s: float = 0.25  # how often stale/lifetime/keepalive are checked
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Listener(WSListener):
+    def __init__(self, conn: WsConnection) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._conn._connected(transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        msg_type = frame.msg_type
+        if msg_type is WSMsgType.TEXT or msg_type is WSMsgType.BINARY:
+            self._conn._frame(frame.get_payload_as_memoryview())
+        elif msg_type is WSMsgType.CLOSE:
+            self._conn.close_reason = f"closed by server ({frame.get_close_code()})"
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        # PING is answered by picows (enable_auto_pong); PONG needs nothing
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._conn._disconnected()
+
+
+class WsConnection:
+    """One logical stream: stays connected until `stop()`, through any number of sockets."""
+
+    def __init__(
+        self,
+        url: str,
+        handler: WsHandler,
+        *,
+        name: str = "",
+        clock: Clock | None = None,
+        options: WsOptions | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.url = url
+        self.name = name or url
+        self.handler = handler
+        self.clock: Clock = clock or LiveClock()
+        self.options = options or WsOptions()
+        self.counters = WsCounters()
+        self.close_reason = ""
+        self.last_message_ns = 0
+        self.connected_ns = 0
+        self._transport: WSTransport | None = None
+        self._rng = random.Random(seed)
+        self._task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._connected_event = asyncio.Event()
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None and not self._transport.is_disconnected
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name=f"ws:{self.name}")
+            self._watchdog = asyncio.create_task(self._watch(), name=f"ws-watch:{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._transport is not None:
+            self._transport.disconnect()
+        for task in (self._watchdog, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._watchdog = None
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected_event.wait(), timeout)
+
+    def send_text(self, text: str | bytes) -> bool:
+        """Send one text frame; False when not connected (the caller's state will resync)."""
+        if not self.connected:
+            return False
+        assert self._transport is not None
+        self._transport.send(WSMsgType.TEXT, text.encode() if isinstance(text, str) else text)
+        return True
+
+    def reconnect(self, reason: str) -> None:
+        """Drop the socket now; the run loop connects again (and `on_open` resubscribes)."""
+        if self._transport is not None and not self._transport.is_disconnected:
+            self.close_reason = reason
+            self._transport.disconnect(graceful=False)
+
+    # -- picows callbacks -----------------------------------------------------------------
+
+    def _connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        self.close_reason = ""
+        self.connected_ns = self.last_message_ns = self.clock.monotonic_ns()
+        self.counters.connects += 1
+        self._connected_event.set()
+        try:
+            self.handler.on_open(self)
+        except Exception:
+            self.counters.handler_errors += 1
+            log.exception("%s: on_open failed", self.name)
+
+    def _frame(self, payload: memoryview) -> None:
+        now = self.clock.monotonic_ns()
+        self.last_message_ns = now
+        self.counters.messages += 1
+        self.counters.bytes += len(payload)
+        try:
+            self.handler.on_message(payload, now)
+        except Exception:
+            # a handler bug must not tear down the transport; the handler resyncs on its own
+            self.counters.handler_errors += 1
+            log.exception("%s: on_message failed", self.name)
+
+    def _disconnected(self) -> None:
+        self._connected_event.clear()
+        reason = self.close_reason or "connection lost"
+        try:
+            self.handler.on_close(reason)
+        except Exception:
+            self.counters.handler_errors += 1
+            log.exception("%s: on_close failed", self.name)
+
+    # -- loops ----------------------------------------------------------------------------
+
+    def backoff_s(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(max, base * 2^attempt))."""
+        cap = min(self.options.backoff_max_s, self.options.backoff_base_s * (2 ** min(attempt, 30)))
+        return self._rng.uniform(0, cap)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                transport, _ = await ws_connect(
+                    lambda: _Listener(self),
+                    self.url,
+                    websocket_handshake_timeout=self.options.handshake_timeout_s,
+                    enable_auto_pong=True,
+                    extra_headers=self.options.extra_headers or None,
+                    logger_name="engine.gateway.picows",
+                )
+            except (OSError, WSError, TimeoutError) as exc:
+                attempt += 1
+                self.counters.connect_failures += 1
+                delay = self.backoff_s(attempt)
+                log.warning("%s: connect failed (%s); retry in %.2fs", self.name, exc, delay)
+                await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
+                continue
+            attempt = 0
+            await transport.wait_disconnected()
+            self._transport = None
+            if self._stopping:
+                break
+            self.counters.reconnects += 1
+            reason = self.close_reason or "lost"
+            log.warning("%s: disconnected (%s); reconnecting", self.name, reason)
+            await self.clock.sleep_ns(int(self.backoff_s(0) * NS_PER_SECOND))
+
+    async def _watch(self) -> None:
+        opts = self.options
+        last_keepalive = self.clock.monotonic_ns()
+        while True:
+            await self.clock.sleep_ns(int(opts.watchdog_s * NS_PER_SECOND))
+            if not self.connected:
+                continue
+            now = self.clock.monotonic_ns()
+            if now - self.last_message_ns > opts.stale_after_s * NS_PER_SECOND:
+                self.counters.stale += 1
+                self.reconnect(f"stale: no message for {opts.stale_after_s:g}s")
+            elif now - self.connected_ns > opts.max_lifetime_s * NS_PER_SECOND:
+                self.counters.rotations += 1
+                self.reconnect("planned rotation")
+            elif opts.keepalive_s and now - last_keepalive > opts.keepalive_s * NS_PER_SECOND:
+                last_keepalive = now
+                try:
+                    self.handler.keepalive(self)
+                except Exception:
+                    self.counters.handler_errors += 1
+                    log.exception("%s: keepalive failed", self.name)

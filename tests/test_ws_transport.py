@@ -1,0 +1,182 @@
+"""The reconnecting picows client against a real aiohttp WebSocket server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from engine.gateway.ws import WsConnection, WsOptions
+
+
+@dataclass
+class Server:
+    url: str
+    connections: int = 0
+    received: list[str] = field(default_factory=list)
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    quiet: bool = False  # stop sending (a frozen feed)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    state = Server(url="")
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        state.connections += 1
+        state.sockets.append(ws)
+
+        async def ticker() -> None:
+            n = 0
+            while not ws.closed:
+                if not state.quiet:
+                    n += 1
+                    await ws.send_str(f'{{"n":{n}}}')
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    state.received.append(msg.data)
+        finally:
+            task.cancel()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"ws://127.0.0.1:{runner.addresses[0][1]}/ws"
+    yield state
+    await runner.cleanup()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.opens = 0
+        self.closes: list[str] = []
+        self.messages: list[bytes] = []
+        self.keepalives = 0
+
+    def on_open(self, conn: WsConnection) -> None:
+        self.opens += 1
+        conn.send_text('{"op":"subscribe"}')
+
+    def on_message(self, payload: memoryview, recv_ns: int) -> None:
+        self.messages.append(bytes(payload))  # a test may copy; the hot path must not
+
+    def on_close(self, reason: str) -> None:
+        self.closes.append(reason)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        self.keepalives += 1
+        conn.send_text("ping")
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+FAST = WsOptions(stale_after_s=0.3, backoff_base_s=0.01, backoff_max_s=0.05, watchdog_s=0.02)
+
+
+async def test_subscribes_on_every_connect_and_survives_a_dropped_socket(server: Server) -> None:
+    rec = Recorder()
+    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn.start()
+    try:
+        await conn.wait_connected()
+        await _until(lambda: len(rec.messages) >= 3)
+        assert rec.messages[0] == b'{"n":1}'
+        await server.sockets[-1].close()  # the server drops us
+        await _until(lambda: server.connections == 2 and rec.opens == 2)
+        await _until(lambda: server.received.count('{"op":"subscribe"}') == 2)
+        assert rec.closes and conn.counters.reconnects == 1
+        assert conn.counters.messages == len(rec.messages)
+        assert conn.counters.bytes == sum(len(m) for m in rec.messages)
+    finally:
+        await conn.stop()
+    assert not conn.connected
+
+
+async def test_a_frozen_feed_is_detected_and_reconnected(server: Server) -> None:
+    rec = Recorder()
+    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn.start()
+    try:
+        await conn.wait_connected()
+        await _until(lambda: len(rec.messages) >= 1)
+        server.quiet = True
+        await _until(lambda: conn.counters.stale >= 1)
+        server.quiet = False
+        await _until(lambda: server.connections >= 2 and conn.connected)
+        assert any(reason.startswith("stale") for reason in rec.closes)
+    finally:
+        await conn.stop()
+
+
+async def test_rotation_and_keepalive(server: Server) -> None:
+    rec = Recorder()
+    options = WsOptions(
+        max_lifetime_s=0.2,
+        keepalive_s=0.05,
+        backoff_base_s=0.01,
+        backoff_max_s=0.02,
+        watchdog_s=0.02,
+    )
+    conn = WsConnection(server.url, rec, name="t", options=options, seed=1)
+    conn.start()
+    try:
+        await _until(lambda: conn.counters.rotations >= 1 and server.connections >= 2)
+        await _until(lambda: "ping" in server.received)
+        assert "planned rotation" in rec.closes
+    finally:
+        await conn.stop()
+
+
+async def test_connect_failures_back_off_and_retry_until_the_server_appears() -> None:
+    rec = Recorder()
+    conn = WsConnection("ws://127.0.0.1:9/ws", rec, name="t", options=FAST, seed=1)
+    conn.start()
+    try:
+        await _until(lambda: conn.counters.connect_failures >= 3)
+        assert rec.opens == 0 and not conn.connected
+    finally:
+        await conn.stop()
+
+
+def test_backoff_is_capped_full_jitter() -> None:
+    conn = WsConnection(
+        "ws://x", Recorder(), options=WsOptions(backoff_base_s=0.1, backoff_max_s=2), seed=3
+    )
+    delays = [conn.backoff_s(a) for a in range(1, 40)]
+    assert all(0 <= d <= 2 for d in delays)
+    assert max(delays[:2]) <= 0.4 and max(delays) > 0.4
+
+
+async def test_a_raising_handler_does_not_kill_the_connection(server: Server) -> None:
+    class Broken(Recorder):
+        def on_message(self, payload: memoryview, recv_ns: int) -> None:
+            super().on_message(payload, recv_ns)
+            raise RuntimeError("handler bug")
+
+    rec = Broken()
+    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn.start()
+    try:
+        await _until(lambda: len(rec.messages) >= 5)
+        assert conn.counters.handler_errors >= 5 and conn.connected and server.connections == 1
+    finally:
+        await conn.stop()
