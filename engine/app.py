@@ -17,6 +17,7 @@ from engine.events import EventDispatcher
 from engine.logs import LoggingHandle, setup_logging
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
+from engine.sim.component import SimulatorComponent
 
 log = logging.getLogger("engine.app")
 
@@ -27,8 +28,16 @@ NOT_YET_WIRED = (
     "strategy and risk",
     "storage",
     "monitoring endpoint",
-    "local simulator auto-start",
 )
+
+
+def build_components(config: EngineConfig) -> list[Component]:
+    """The components this config asks for, in start order."""
+    components: list[Component] = []
+    for name, venue in sorted(config.venues.items()):
+        if venue.enabled and venue.simulated:
+            components.append(SimulatorComponent(name))
+    return components
 
 
 class Engine:
@@ -39,7 +48,7 @@ class Engine:
         self.config_path = config_path
         self.clock: Clock = LiveClock()
         self.events = EventDispatcher()
-        self.components: list[Component] = []
+        self.components: list[Component] = build_components(store.current)
         self._started: list[Component] = []
         self._stop = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None

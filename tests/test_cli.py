@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -100,6 +101,8 @@ def test_run_for_a_duration_logs_start_and_clean_stop(tmp_path: Path) -> None:
     assert start["loop"].startswith("uvloop")
     assert start["worker_threads"] >= 1 and start["cpus"]
     assert start["database"] == "embedded sqlite"
+    sim = next(x for x in lines if x["msg"] == "simulated venue started")
+    assert sim["venue"] == "binance" and sim["rest"].startswith("http://127.0.0.1:")
     assert lines[-1]["msg"] == "engine stopped"
 
 
@@ -126,7 +129,13 @@ def test_sigterm_stops_cleanly_and_sighup_reloads_hot_keys(tmp_path: Path) -> No
         text=True,
     )
     try:
-        _wait_for(log_file, "engine running")
+        text = _wait_for(log_file, "engine running")
+        # paper.toml starts the local simulator: it answers on its control endpoint
+        rest = next(
+            orjson.loads(x)["rest"] for x in text.splitlines() if "simulated venue started" in x
+        )
+        with urllib.request.urlopen(f"{rest}/_sim/health", timeout=5) as reply:
+            assert orjson.loads(reply.read())["venue"] == "binance"
         # a hot key changes
         config.write_text(PAPER.read_text().replace('log_level = "info"', 'log_level = "debug"'))
         proc.send_signal(signal.SIGHUP)

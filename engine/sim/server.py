@@ -72,12 +72,16 @@ class RunningSim:
     _runner: web.AppRunner
     _market_task: asyncio.Task[None] | None
 
-    async def stop(self) -> None:
+    async def stop_market(self) -> None:
+        """Freeze the background market (the venue keeps serving): books stop changing."""
         if self._market_task is not None:
             self._market_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._market_task
             self._market_task = None
+
+    async def stop(self) -> None:
+        await self.stop_market()
         await self._runner.cleanup()
 
 
