@@ -60,6 +60,9 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--config", type=Path, help="TOML file with [sim] and [balances]")
     parser.add_argument("--no-market", action="store_true", help="no synthetic background market")
+    parser.add_argument(
+        "--market-interval-ms", type=float, default=None, help="market driver step (default 10)"
+    )
     parser.add_argument("--api-key", default="")
     parser.add_argument("--api-secret", default="")
     parser.add_argument("--passphrase", default="", help="OKX only")
@@ -73,6 +76,8 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
         options.seed = args.seed
     if args.no_market:
         options.market = False
+    if args.market_interval_ms is not None:
+        options.market_interval_ms = args.market_interval_ms
     options.api_key, options.api_secret, options.passphrase = (
         args.api_key,
         args.api_secret,
