@@ -63,6 +63,9 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
     parser.add_argument(
         "--market-interval-ms", type=float, default=None, help="market driver step (default 10)"
     )
+    parser.add_argument("--replay", type=Path, help="replay a recording (JSON lines) as the market")
+    parser.add_argument("--replay-symbol", default="", help="the recording's symbol")
+    parser.add_argument("--replay-speed", type=float, default=1.0, help="> 1 replays faster")
     parser.add_argument("--api-key", default="")
     parser.add_argument("--api-secret", default="")
     parser.add_argument("--passphrase", default="", help="OKX only")
@@ -76,6 +79,12 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
         options.seed = args.seed
     if args.no_market:
         options.market = False
+    if args.replay is not None:
+        if not args.replay.is_file():
+            parser.error(f"--replay: no such file {args.replay}")
+        options.replay_path = str(args.replay)
+        options.replay_symbol = args.replay_symbol
+        options.replay_speed = args.replay_speed
     if args.market_interval_ms is not None:
         options.market_interval_ms = args.market_interval_ms
     options.api_key, options.api_secret, options.passphrase = (

@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import ModuleType
@@ -29,6 +29,7 @@ from engine.sim.driver import SyntheticMarket
 from engine.sim.exchange import SimExchange, SimUrls
 from engine.sim.faults import FaultInjector
 from engine.sim.matching import MatchingConfig, PostOnlyStyle
+from engine.sim.replay import RecordedFrame, ReplayMarket, read_recording
 
 log = logging.getLogger("engine.sim")
 
@@ -57,6 +58,9 @@ class SimOptions:
     instruments: list[Instrument] | None = None  # None = the venue's presets
     matching: MatchingConfig | None = None  # None = the venue's own post-only behaviour
     venue_options: dict[str, object] = field(default_factory=dict)  # create_app(**venue_options)
+    replay_path: str = ""  # a recording (JSON lines) to replay as the market instead
+    replay_symbol: str = ""  # the recording's symbol ("" = the first instrument)
+    replay_speed: float = 1.0
 
 
 @dataclass(slots=True)
@@ -124,6 +128,13 @@ async def _drive(markets: list[SyntheticMarket], clock: Clock, interval_ns: int)
         await clock.sleep_ns(interval_ns)
 
 
+async def _replay(
+    replay: ReplayMarket, frames: Iterable[RecordedFrame], clock: Clock, speed: float
+) -> None:
+    count = await replay.run(frames, clock, speed=speed)
+    log.info("replay finished", extra={"frames": count, "skipped": replay.skipped})
+
+
 async def launch(
     venue: str, options: SimOptions | None = None, clock: Clock | None = None
 ) -> RunningSim:
@@ -150,8 +161,13 @@ async def launch(
         for i, inst in enumerate(exchange.instruments())
         if inst.base in presets.MARKETS
     }
-    task = None
-    if options.market and markets:
+    task: asyncio.Task[None] | None = None
+    if options.replay_path:
+        symbol = options.replay_symbol or exchange.instruments()[0].symbol
+        replay = ReplayMarket(exchange.engine, symbol, publish=exchange.publish)
+        frames = read_recording(options.replay_path)
+        task = asyncio.create_task(_replay(replay, frames, clock, options.replay_speed))
+    elif options.market and markets:
         for market in markets.values():
             market.step(clock.time_ns())  # a full book before the first client connects
         interval = max(1, int(options.market_interval_ms * NS_PER_MS))
