@@ -1,0 +1,1293 @@
+"""Depth-frame decoders for Binance, OKX and Gate: raw bytes straight into an UpdateBuffer.
+
+What a decoder guarantees, for any input bytes:
+- it never raises on frame content and never reads outside the frame (every p[i] is read
+  behind an i < n test; tests/test_depth_decode.py truncates valid frames at every offset);
+- a status >= 0 means the whole frame parsed: `buffer` holds every level of the frame in
+  frame order (bids and asks apart), prices in ticks and sizes in lots of the decoder's grids,
+  and the header attributes hold the frame's fields;
+- a negative status means nothing of the frame is kept: `buffer` is empty and the header is
+  zero. The status says why (see the module constants);
+- no allocation: the frame is read in place (bytes, or any contiguous buffer such as a
+  memoryview of the socket's receive buffer) and the header spans (`symbol_offset`,
+  `symbol_length`) point into that frame, valid for as long as the caller keeps it unchanged.
+
+It is strict where it reads (exact keys, exact level arity, integers that fit int64, prices
+and sizes on the grid) and validating where it skips (unknown keys are walked with full JSON
+checks, UTF-8 included), so a frame it accepts is one orjson accepts and the reference
+decoder (engine/data/depth_ref.py) reads the same way. It is stricter than orjson in a few
+documented corners, all rejected: a key it reads appearing twice (orjson keeps the last), a
+key, price, size or enum value written with escapes, nesting deeper than 64, and a number of
+magnitude >= 1e300 (orjson's limit is the double range).
+
+Cython callers (the feed handler on picows's receive buffer) call c_decode(ptr, n) /
+c_decode_snapshot(ptr, n) without the GIL and then OrderBook.c_apply / c_load_snapshot on
+`buffer`; Python callers use decode(frame) / decode_snapshot(frame).
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp
+
+from engine._core.book cimport BOOK_ASK, BOOK_BID, UpdateBuffer
+from engine._core.fixedpoint cimport Grid, parse_units
+
+OK = DEPTH_OK
+ERR_JSON = DEPTH_ERR_JSON
+ERR_MISSING = DEPTH_ERR_MISSING
+ERR_TYPE = DEPTH_ERR_TYPE
+ERR_VALUE = DEPTH_ERR_VALUE
+ERR_DUPLICATE = DEPTH_ERR_DUPLICATE
+ERR_LEVEL = DEPTH_ERR_LEVEL
+SNAPSHOT = OKX_SNAPSHOT
+UPDATE = OKX_UPDATE
+ORDER_BOOK_UPDATE = GATE_ORDER_BOOK_UPDATE
+OBU = GATE_OBU
+REST_SNAPSHOT = GATE_REST_SNAPSHOT
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* SWAR digit helpers (little-endian only; elsewhere eight_digits reports "no" and the
+       byte loop does the work). Byte k of the loaded word is p[k]. */
+    static inline int hft_dd_eight_digits(const unsigned char *p, uint64_t *out) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if (((v & 0xF0F0F0F0F0F0F0F0ULL)
+             | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
+            != 0x3333333333333333ULL)
+            return 0;
+        *out = v;
+        return 1;
+    #else
+        (void)p; (void)out;
+        return 0;
+    #endif
+    }
+    /* The value of eight ASCII digits, p[0] the most significant. */
+    static inline uint64_t hft_dd_parse_eight(uint64_t v) {
+        const uint64_t mask = 0x000000FF000000FFULL;
+        v -= 0x3030303030303030ULL;
+        v = v * 10 + (v >> 8);
+        v = ((v & mask) * (100 + (1000000ULL << 32))
+             + ((v >> 16) & mask) * (1 + (10000ULL << 32))) >> 32;
+        return v;
+    }
+    static const uint64_t hft_dd_pow10[9] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL};
+    """
+    bint eight_digits "hft_dd_eight_digits"(const unsigned char* p, uint64_t* out) nogil
+    uint64_t parse_eight "hft_dd_parse_eight"(uint64_t v) nogil
+    const uint64_t* POW10 "hft_dd_pow10"
+
+cdef enum:
+    MAX_NESTING = 64  # skip_value's container stack is one uint64 bit per level
+    # A skipped number whose magnitude could reach 1e300 is refused: orjson fails on a double
+    # overflow (>= ~1.8e308) and a cheap bound well below it keeps us never more lenient.
+    MAX_DECIMAL_MAGNITUDE = 300
+    EXP_CLAMP = 1000000
+
+cdef uint64_t ZEROS8 = 0x3030303030303030ULL  # eight ASCII '0'
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanner: pure C helpers over a Cursor, every read behind an explicit c.i < c.n test.
+
+cdef inline int peek(Cursor* c) noexcept nogil:
+    """The next non-whitespace byte (cursor left on it), or -1 at the end of the frame."""
+    cdef unsigned char b
+    while c.i < c.n:
+        b = c.p[c.i]
+        if b == 32 or b == 10 or b == 13 or b == 9:
+            c.i += 1
+        else:
+            return b
+    return -1
+
+
+cdef inline bint is_digit(int b) noexcept nogil:
+    return 48 <= b <= 57
+
+
+cdef inline bint same(const unsigned char* p, Py_ssize_t n, const char* lit,
+                      Py_ssize_t m) noexcept nogil:
+    return n == m and memcmp(p, lit, <size_t>m) == 0
+
+
+cdef int hex4(const unsigned char* p, Py_ssize_t n, Py_ssize_t j) noexcept nogil:
+    """The code unit of 4 hex digits at p[j:j+4], or -1."""
+    cdef int v = 0
+    cdef int b
+    cdef Py_ssize_t k
+    if j + 4 > n:
+        return -1
+    for k in range(j, j + 4):
+        b = p[k]
+        if 48 <= b <= 57:
+            v = v * 16 + b - 48
+        elif 97 <= b <= 102:
+            v = v * 16 + b - 87
+        elif 65 <= b <= 70:
+            v = v * 16 + b - 55
+        else:
+            return -1
+    return v
+
+
+cdef int escape(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
+    """Validate the escape at p[pi] (a backslash); pi moves past it. Surrogates must pair."""
+    cdef Py_ssize_t i = pi[0] + 1
+    cdef int b
+    cdef int cp
+    cdef int lo
+    if i >= n:
+        return DEPTH_ERR_JSON
+    b = p[i]
+    if (b == 34 or b == 92 or b == 47 or b == 98 or b == 102 or b == 110 or b == 114
+            or b == 116):
+        pi[0] = i + 1
+        return DEPTH_OK
+    if b != 117:  # 'u'
+        return DEPTH_ERR_JSON
+    cp = hex4(p, n, i + 1)
+    if cp < 0:
+        return DEPTH_ERR_JSON
+    i += 5
+    if 0xD800 <= cp <= 0xDBFF:
+        if i + 1 >= n or p[i] != 92 or p[i + 1] != 117:
+            return DEPTH_ERR_JSON
+        lo = hex4(p, n, i + 2)
+        if lo < 0xDC00 or lo > 0xDFFF:
+            return DEPTH_ERR_JSON
+        i += 6
+    elif 0xDC00 <= cp <= 0xDFFF:
+        return DEPTH_ERR_JSON
+    pi[0] = i
+    return DEPTH_OK
+
+
+cdef int utf8(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
+    """Validate one multi-byte UTF-8 sequence at p[pi] (no overlong form, no surrogate)."""
+    cdef Py_ssize_t i = pi[0]
+    cdef int b = p[i]
+    cdef int need
+    cdef int lo = 0x80
+    cdef int hi = 0xBF
+    cdef int k
+    if 0xC2 <= b <= 0xDF:
+        need = 1
+    elif b == 0xE0:
+        need = 2
+        lo = 0xA0
+    elif 0xE1 <= b <= 0xEF:
+        need = 2
+        if b == 0xED:
+            hi = 0x9F
+    elif b == 0xF0:
+        need = 3
+        lo = 0x90
+    elif 0xF1 <= b <= 0xF3:
+        need = 3
+    elif b == 0xF4:
+        need = 3
+        hi = 0x8F
+    else:
+        return DEPTH_ERR_JSON
+    if i + need >= n:
+        return DEPTH_ERR_JSON
+    if p[i + 1] < lo or p[i + 1] > hi:
+        return DEPTH_ERR_JSON
+    for k in range(2, need + 1):
+        if (p[i + k] & 0xC0) != 0x80:
+            return DEPTH_ERR_JSON
+    pi[0] = i + need + 1
+    return DEPTH_OK
+
+
+cdef int scan_string(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
+    """A string at c.p[c.i] == '"': its raw content span (escapes left as written)."""
+    cdef const unsigned char* p = c.p
+    cdef Py_ssize_t n = c.n
+    cdef Py_ssize_t i = c.i + 1
+    cdef unsigned char b
+    cdef int r
+    start[0] = i
+    while i < n:
+        b = p[i]
+        if b == 34:
+            length[0] = i - start[0]
+            c.i = i + 1
+            return DEPTH_OK
+        if 32 <= b < 128:
+            if b == 92:
+                r = escape(p, n, &i)
+                if r != DEPTH_OK:
+                    return r
+            else:
+                i += 1
+        elif b < 32:
+            return DEPTH_ERR_JSON
+        else:
+            r = utf8(p, n, &i)
+            if r != DEPTH_OK:
+                return r
+    return DEPTH_ERR_JSON
+
+
+cdef int level_field(Cursor* c, int64_t step, int exp, int64_t* out) noexcept nogil:
+    """A price/size string at c.p[c.i] == '"' parsed onto the grid (step, exp) in one pass.
+
+    The common shape (digits, optional point and digits, at most 18 significant places once
+    scaled, on the grid) is parsed here; anything else (sign, escapes, off-grid, overflow,
+    syntax) goes through scan_string + parse_units, so results and error codes are always
+    parse_units's own.
+    """
+    cdef const unsigned char* p = c.p
+    cdef Py_ssize_t n = c.n
+    cdef Py_ssize_t i = c.i + 1
+    cdef Py_ssize_t first = i
+    cdef uint64_t mag = 0
+    cdef uint64_t q
+    cdef unsigned int d
+    cdef int ndig = 0
+    cdef int nfrac = 0
+    cdef int need
+    cdef int shift
+    cdef uint64_t v
+    while i < n:
+        d = p[i] - 48u
+        if d > 9u:
+            break
+        mag = mag * 10u + d
+        ndig += 1
+        i += 1
+    if i == first or ndig > 18 or i >= n:
+        return _level_field_slow(c, step, exp, out)
+    if p[i] == 46:
+        i += 1
+        first = i
+        need = exp
+        if need > 0 and i + 8 <= n and eight_digits(p + i, &v):
+            if need >= 8:
+                mag = mag * 100000000u + parse_eight(v)
+                need = 8
+            else:
+                # the digits past the grid's last decimal must be zeros
+                if ((v ^ ZEROS8) >> (need * 8)) != 0:
+                    return _level_field_slow(c, step, exp, out)
+                shift = (8 - need) * 8
+                mag = mag * POW10[need] + parse_eight((v << shift) | (ZEROS8 >> (64 - shift)))
+            ndig += need
+            nfrac += need
+            i += 8
+        while i < n:
+            d = p[i] - 48u
+            if d > 9u:
+                break
+            if nfrac < exp:
+                mag = mag * 10u + d
+                ndig += 1
+                nfrac += 1
+            elif d != 0u:
+                return _level_field_slow(c, step, exp, out)
+            i += 1
+        if i == first or i >= n:
+            return _level_field_slow(c, step, exp, out)
+    if p[i] != 34 or ndig + exp - nfrac > 18:
+        return _level_field_slow(c, step, exp, out)
+    while nfrac < exp:
+        mag *= 10u
+        nfrac += 1
+    if step != 1:
+        q = mag / <uint64_t>step
+        if q * <uint64_t>step != mag:
+            return _level_field_slow(c, step, exp, out)
+        mag = q
+    out[0] = <int64_t>mag
+    c.i = i + 1
+    return DEPTH_OK
+
+
+cdef int _level_field_slow(Cursor* c, int64_t step, int exp, int64_t* out) noexcept nogil:
+    cdef Py_ssize_t s
+    cdef Py_ssize_t m
+    cdef int r = scan_string(c, &s, &m)
+    if r != DEPTH_OK:
+        return r
+    return parse_units(<const char*>(c.p + s), m, step, exp, out)
+
+
+cdef int scan_number(Cursor* c, int64_t* out, bint* is_int) noexcept nogil:
+    """A JSON number at c.p[c.i] ('-' or a digit). is_int: no fraction or exponent and within
+    int64, value in out."""
+    cdef const unsigned char* p = c.p
+    cdef Py_ssize_t n = c.n
+    cdef Py_ssize_t i = c.i
+    cdef bint neg = False
+    cdef bint overflow = False
+    cdef bint integral = True
+    cdef bint has_sig = False
+    cdef bint eneg = False
+    cdef uint64_t mag = 0
+    cdef uint64_t limit
+    cdef unsigned int d
+    cdef int64_t sig_pos = 0
+    cdef int64_t k = 0
+    cdef int64_t e = 0
+    if p[i] == 45:
+        neg = True
+        i += 1
+    limit = <uint64_t>INT64_MAX + <uint64_t>neg
+    if i >= n:
+        return DEPTH_ERR_JSON
+    if p[i] == 48:
+        i += 1
+    elif is_digit(p[i]):
+        has_sig = True
+        while i < n and is_digit(p[i]):
+            d = p[i] - 48u
+            sig_pos += 1
+            if sig_pos > EXP_CLAMP:
+                sig_pos = EXP_CLAMP
+            if not overflow:
+                if mag > (limit - d) / 10u:
+                    overflow = True
+                else:
+                    mag = mag * 10u + d
+            i += 1
+    else:
+        return DEPTH_ERR_JSON
+    if i < n and p[i] == 46:
+        integral = False
+        i += 1
+        if i >= n or not is_digit(p[i]):
+            return DEPTH_ERR_JSON
+        while i < n and is_digit(p[i]):
+            if k < EXP_CLAMP:
+                k += 1
+            if not has_sig and p[i] != 48:
+                has_sig = True
+                sig_pos = 1 - k
+            i += 1
+    if i < n and (p[i] == 101 or p[i] == 69):
+        integral = False
+        i += 1
+        if i < n and (p[i] == 43 or p[i] == 45):
+            eneg = p[i] == 45
+            i += 1
+        if i >= n or not is_digit(p[i]):
+            return DEPTH_ERR_JSON
+        while i < n and is_digit(p[i]):
+            if e < EXP_CLAMP:
+                e = e * 10 + (p[i] - 48)
+            i += 1
+        if eneg:
+            e = -e
+    if has_sig and sig_pos + e > MAX_DECIMAL_MAGNITUDE:
+        return DEPTH_ERR_JSON
+    c.i = i
+    is_int[0] = integral and not overflow
+    if is_int[0]:
+        out[0] = <int64_t>(0u - mag) if neg else <int64_t>mag
+    return DEPTH_OK
+
+
+cdef int skip_literal(Cursor* c) noexcept nogil:
+    cdef const unsigned char* p = c.p + c.i
+    cdef Py_ssize_t left = c.n - c.i
+    if left >= 4 and memcmp(p, b"true", 4) == 0:
+        c.i += 4
+    elif left >= 5 and memcmp(p, b"false", 5) == 0:
+        c.i += 5
+    elif left >= 4 and memcmp(p, b"null", 4) == 0:
+        c.i += 4
+    else:
+        return DEPTH_ERR_JSON
+    return DEPTH_OK
+
+
+cdef int member_key(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
+    """`"key" :` of an object member; the cursor is left on the value."""
+    cdef int r
+    if peek(c) != 34:
+        return DEPTH_ERR_JSON
+    r = scan_string(c, start, length)
+    if r != DEPTH_OK:
+        return r
+    if peek(c) != 58:
+        return DEPTH_ERR_JSON
+    c.i += 1
+    return DEPTH_OK
+
+
+cdef int next_member(Cursor* c, bint* more) noexcept nogil:
+    """After a member value: ',' (more) or '}' (end of the object)."""
+    cdef int b = peek(c)
+    if b == 44:
+        c.i += 1
+        more[0] = True
+        return DEPTH_OK
+    if b == 125:
+        c.i += 1
+        more[0] = False
+        return DEPTH_OK
+    return DEPTH_ERR_JSON
+
+
+cdef int open_object(Cursor* c, bint* empty) noexcept nogil:
+    """'{' of an object the decoder reads (TYPE if the value is something else)."""
+    cdef int b = peek(c)
+    if b < 0:
+        return DEPTH_ERR_JSON
+    if b != 123:
+        return DEPTH_ERR_TYPE
+    c.i += 1
+    empty[0] = peek(c) == 125
+    if empty[0]:
+        c.i += 1
+    return DEPTH_OK
+
+
+cdef int skip_value(Cursor* c) noexcept nogil:
+    """Walk one JSON value of any kind, validating it as strictly as orjson does."""
+    cdef uint64_t objects = 0  # bit d set: the container at depth d is an object
+    cdef int depth = 0
+    cdef int b
+    cdef int r
+    cdef int64_t v
+    cdef bint is_int
+    cdef bint is_obj
+    cdef Py_ssize_t s
+    cdef Py_ssize_t m
+    while True:
+        b = peek(c)
+        if b == 123 or b == 91:
+            c.i += 1
+            if peek(c) == b + 2:  # '}' / ']' follow '{' / '[' by two code points
+                c.i += 1
+            else:
+                if depth >= MAX_NESTING:
+                    return DEPTH_ERR_JSON
+                if b == 123:
+                    objects |= (<uint64_t>1) << depth
+                    depth += 1
+                    r = member_key(c, &s, &m)
+                    if r != DEPTH_OK:
+                        return r
+                else:
+                    objects &= ~((<uint64_t>1) << depth)
+                    depth += 1
+                continue
+        elif b == 34:
+            r = scan_string(c, &s, &m)
+            if r != DEPTH_OK:
+                return r
+        elif b == 45 or is_digit(b):
+            r = scan_number(c, &v, &is_int)
+            if r != DEPTH_OK:
+                return r
+        elif b == 116 or b == 102 or b == 110:
+            r = skip_literal(c)
+            if r != DEPTH_OK:
+                return r
+        else:
+            return DEPTH_ERR_JSON
+        # a value ended: close every container that ends here, stop before the next value
+        while True:
+            if depth == 0:
+                return DEPTH_OK
+            is_obj = (objects >> (depth - 1)) & 1
+            b = peek(c)
+            if b == 44:
+                c.i += 1
+                if is_obj:
+                    r = member_key(c, &s, &m)
+                    if r != DEPTH_OK:
+                        return r
+                break
+            if (b == 125 and is_obj) or (b == 93 and not is_obj):
+                c.i += 1
+                depth -= 1
+            else:
+                return DEPTH_ERR_JSON
+
+
+cdef int read_int(Cursor* c, int64_t* out) noexcept nogil:
+    cdef int b = peek(c)
+    cdef bint is_int = False
+    cdef int r
+    if b < 0:
+        return DEPTH_ERR_JSON
+    if b != 45 and not is_digit(b):
+        return DEPTH_ERR_TYPE
+    r = scan_number(c, out, &is_int)
+    if r != DEPTH_OK:
+        return r
+    return DEPTH_OK if is_int else DEPTH_ERR_TYPE
+
+
+cdef int read_str(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
+    cdef int b = peek(c)
+    if b < 0:
+        return DEPTH_ERR_JSON
+    if b != 34:
+        return DEPTH_ERR_TYPE
+    return scan_string(c, start, length)
+
+
+cdef int read_bool(Cursor* c, bint* out) noexcept nogil:
+    cdef int b = peek(c)
+    if b < 0:
+        return DEPTH_ERR_JSON
+    if b == 116:
+        out[0] = True
+    elif b == 102:
+        out[0] = False
+    else:
+        return DEPTH_ERR_TYPE
+    return skip_literal(c)
+
+
+cdef int digits_int(const unsigned char* p, Py_ssize_t n, int64_t* out) noexcept nogil:
+    """A string field holding a non-negative integer ("1700000000000"): [0-9]+ within int64."""
+    cdef uint64_t v = 0
+    cdef unsigned int d
+    cdef Py_ssize_t i
+    if n <= 0:
+        return DEPTH_ERR_VALUE
+    for i in range(n):
+        d = p[i] - 48u
+        if d > 9u or v > (<uint64_t>INT64_MAX - d) / 10u:
+            return DEPTH_ERR_VALUE
+        v = v * 10u + d
+    out[0] = <int64_t>v
+    return DEPTH_OK
+
+
+cdef int finish_frame(Cursor* c) noexcept nogil:
+    """Only whitespace may follow the top-level object."""
+    if peek(c) >= 0:
+        return DEPTH_ERR_JSON
+    return DEPTH_OK
+
+
+cdef inline int claim(uint32_t* seen, uint32_t bit) noexcept nogil:
+    if seen[0] & bit:
+        return DEPTH_ERR_DUPLICATE
+    seen[0] |= bit
+    return DEPTH_OK
+
+
+# ---------------------------------------------------------------------------------------------
+
+cdef void clear_common(DepthDecoder d) noexcept nogil:
+    d.snapshot = False
+    d.first_update_id = 0
+    d.last_update_id = 0
+    d.event_time_ms = 0
+    d.symbol_offset = 0
+    d.symbol_length = 0
+    d._seen = 0
+
+
+@cython.auto_pickle(False)
+cdef class DepthDecoder:
+    """Common part of the venue decoders (not used directly).
+
+    `decode(frame)` returns a status (>= 0 ok, negative error, never raises on content);
+    after an ok status `buffer` holds the levels (apply them with OrderBook.apply, or
+    OrderBook.load_snapshot when `snapshot` is true) and the header attributes hold the
+    frame's fields; both stay valid until the next decode. `frame` is any object exposing a
+    contiguous byte buffer; it is read in place and not kept.
+    """
+
+    def __cinit__(self, Grid price_grid not None, Grid qty_grid not None, Py_ssize_t capacity):
+        # __cinit__, not __init__: no instance can exist without its buffer (c_push on None)
+        if type(self) is DepthDecoder:
+            raise TypeError("DepthDecoder is abstract: use a venue decoder")
+        self.buffer = UpdateBuffer(capacity)
+        self._pstep = price_grid.step_mantissa
+        self._pexp = price_grid.exp
+        self._qstep = qty_grid.step_mantissa
+        self._qexp = qty_grid.exp
+        self._clear_header()
+
+    @classmethod
+    def from_instrument(cls, instrument, Py_ssize_t capacity):
+        """A decoder on the instrument's price and quantity grids."""
+        return cls(instrument.price_grid, instrument.qty_grid, capacity)
+
+    cdef void _clear_header(self) noexcept nogil:
+        clear_common(self)
+
+    cdef int _finish(self, int status) noexcept nogil:
+        if status < 0:
+            self.buffer.c_reset()
+            self._clear_header()
+            self.errors += 1
+        else:
+            self.decoded += 1
+        self.last_status = status
+        return status
+
+    cdef int _levels(self, Cursor* c, int side, int nfields) noexcept nogil:
+        """`[[price, size, ...], ...]`: nfields strings per level, the first two parsed."""
+        cdef int b = peek(c)
+        cdef int f
+        cdef int r
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        cdef int64_t price = 0
+        cdef int64_t size = 0
+        if b < 0:
+            return DEPTH_ERR_JSON
+        if b != 91:
+            return DEPTH_ERR_TYPE
+        c.i += 1
+        if peek(c) == 93:
+            c.i += 1
+            return DEPTH_OK
+        while True:
+            b = peek(c)
+            if b < 0:
+                return DEPTH_ERR_JSON
+            if b != 91:
+                return DEPTH_ERR_TYPE
+            c.i += 1
+            for f in range(nfields):
+                if f > 0:
+                    b = peek(c)
+                    if b == 93:
+                        return DEPTH_ERR_LEVEL
+                    if b != 44:
+                        return DEPTH_ERR_JSON
+                    c.i += 1
+                b = peek(c)
+                if b < 0:
+                    return DEPTH_ERR_JSON
+                if b == 93 and f == 0:
+                    return DEPTH_ERR_LEVEL
+                if b != 34:
+                    return DEPTH_ERR_TYPE
+                if f == 0:
+                    r = level_field(c, self._pstep, self._pexp, &price)
+                elif f == 1:
+                    r = level_field(c, self._qstep, self._qexp, &size)
+                else:
+                    r = scan_string(c, &s, &m)
+                if r != DEPTH_OK:
+                    return r
+            b = peek(c)
+            if b == 44:
+                return DEPTH_ERR_LEVEL
+            if b != 93:
+                return DEPTH_ERR_JSON
+            c.i += 1
+            r = self.buffer.c_push(side, price, size)
+            if r != 0:
+                return r
+            b = peek(c)
+            if b == 44:
+                c.i += 1
+            elif b == 93:
+                c.i += 1
+                return DEPTH_OK
+            else:
+                return DEPTH_ERR_JSON
+
+    cdef int c_decode(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        return self._finish(DEPTH_ERR_VALUE)
+
+    def decode(self, frame):
+        """Decode one pushed frame; the status (>= 0 ok). See the class docstring."""
+        cdef Py_buffer view
+        cdef int status
+        if PyBytes_CheckExact(frame):
+            return self.c_decode(<const unsigned char*>PyBytes_AS_STRING(frame),
+                                 PyBytes_GET_SIZE(frame))
+        PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+        status = self.c_decode(<const unsigned char*>view.buf, view.len)
+        PyBuffer_Release(&view)
+        return status
+
+    def symbol(self, frame):
+        """The symbol's raw bytes in `frame` (the frame just decoded): a copy, for tests/logs."""
+        return bytes(memoryview(frame).cast("B")[
+            self.symbol_offset:self.symbol_offset + self.symbol_length])
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(last_status={self.last_status}, decoded={self.decoded}, "
+            f"errors={self.errors})"
+        )
+
+
+# Binance keys, one bit each
+cdef enum:
+    BN_E_TYPE = 1 << 0
+    BN_E_TIME = 1 << 1
+    BN_SYMBOL = 1 << 2
+    BN_FIRST = 1 << 3
+    BN_LAST = 1 << 4
+    BN_BIDS = 1 << 5
+    BN_ASKS = 1 << 6
+    BN_DATA = 1 << 7
+    BN_TOP_FIELD = 1 << 8  # a frame field met outside "data" (not a key)
+    BN_EVENT_KEYS = (BN_E_TYPE | BN_E_TIME | BN_SYMBOL | BN_FIRST | BN_LAST | BN_BIDS
+                     | BN_ASKS)
+    BN_SNAPSHOT_KEYS = BN_LAST | BN_BIDS | BN_ASKS
+
+
+@cython.auto_pickle(False)
+cdef class BinanceDepthDecoder(DepthDecoder):
+    """Binance spot `depthUpdate` (raw or combined `{"stream":..,"data":{..}}`) and, through
+    decode_snapshot, the REST /api/v3/depth body or a partial-depth push (`lastUpdateId`).
+
+    Header: first_update_id = U, last_update_id = u (lastUpdateId for a snapshot),
+    event_time_ms = E, symbol = s. Required: e (== "depthUpdate"), E, s, U, u, b, a;
+    a snapshot needs lastUpdateId, bids, asks.
+    """
+
+    cdef int _object(self, Cursor* c, int depth, bint snap) noexcept nogil:
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef uint32_t bit
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        cdef const unsigned char* k
+        r = open_object(c, &empty)
+        if r != DEPTH_OK or empty:
+            return r
+        while more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                return r
+            k = c.p + ks
+            bit = 0
+            if depth == 0 and same(k, kl, "data", 4):
+                bit = BN_DATA
+            elif not snap and kl == 1:
+                if k[0] == 101:  # e
+                    bit = BN_E_TYPE
+                elif k[0] == 69:  # E
+                    bit = BN_E_TIME
+                elif k[0] == 115:  # s
+                    bit = BN_SYMBOL
+                elif k[0] == 85:  # U
+                    bit = BN_FIRST
+                elif k[0] == 117:  # u
+                    bit = BN_LAST
+                elif k[0] == 98:  # b
+                    bit = BN_BIDS
+                elif k[0] == 97:  # a
+                    bit = BN_ASKS
+            elif snap:
+                if same(k, kl, "lastUpdateId", 12):
+                    bit = BN_LAST
+                elif same(k, kl, "bids", 4):
+                    bit = BN_BIDS
+                elif same(k, kl, "asks", 4):
+                    bit = BN_ASKS
+            if bit == 0:
+                r = skip_value(c)
+            else:
+                r = claim(&self._seen, bit)
+                if r != DEPTH_OK:
+                    return r
+                if depth == 0 and bit != BN_DATA:
+                    self._seen |= BN_TOP_FIELD
+                if bit == BN_BIDS:
+                    r = self._levels(c, BOOK_BID, 2)
+                elif bit == BN_ASKS:
+                    r = self._levels(c, BOOK_ASK, 2)
+                elif bit == BN_FIRST:
+                    r = read_int(c, &self.first_update_id)
+                elif bit == BN_LAST:
+                    r = read_int(c, &self.last_update_id)
+                elif bit == BN_E_TIME:
+                    r = read_int(c, &self.event_time_ms)
+                elif bit == BN_SYMBOL:
+                    r = read_str(c, &self.symbol_offset, &self.symbol_length)
+                elif bit == BN_E_TYPE:
+                    r = read_str(c, &s, &m)
+                    if r == DEPTH_OK and not same(c.p + s, m, "depthUpdate", 11):
+                        r = DEPTH_ERR_VALUE
+                else:
+                    r = self._object(c, 1, snap)
+            if r != DEPTH_OK:
+                return r
+            r = next_member(c, &more)
+            if r != DEPTH_OK:
+                return r
+        return DEPTH_OK
+
+    cdef int _run(self, const unsigned char* p, Py_ssize_t n, bint snap) noexcept nogil:
+        cdef Cursor c
+        cdef int r
+        cdef uint32_t need = BN_SNAPSHOT_KEYS if snap else BN_EVENT_KEYS
+        self.buffer.c_reset()
+        self._clear_header()
+        c.p = p
+        c.n = n
+        c.i = 0
+        r = self._object(&c, 0, snap)
+        if r == DEPTH_OK:
+            r = finish_frame(&c)
+        if r == DEPTH_OK and (self._seen & BN_DATA) and (self._seen & BN_TOP_FIELD):
+            r = DEPTH_ERR_VALUE  # fields both inside and outside the combined envelope
+        if r == DEPTH_OK and (self._seen & need) != need:
+            r = DEPTH_ERR_MISSING
+        if r == DEPTH_OK:
+            self.snapshot = snap
+        return self._finish(r)
+
+    cdef int c_decode(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        return self._run(p, n, False)
+
+    cdef int c_decode_snapshot(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        return self._run(p, n, True)
+
+    def decode_snapshot(self, frame):
+        """Decode a REST /api/v3/depth body (or a partial-depth push); sets `snapshot`."""
+        cdef Py_buffer view
+        cdef int status
+        if PyBytes_CheckExact(frame):
+            return self.c_decode_snapshot(<const unsigned char*>PyBytes_AS_STRING(frame),
+                                          PyBytes_GET_SIZE(frame))
+        PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+        status = self.c_decode_snapshot(<const unsigned char*>view.buf, view.len)
+        PyBuffer_Release(&view)
+        return status
+
+
+# OKX keys
+cdef enum:
+    OK_ARG = 1 << 0
+    OK_ACTION = 1 << 1
+    OK_DATA = 1 << 2
+    OK_CHANNEL = 1 << 3
+    OK_INST = 1 << 4
+    OK_ASKS = 1 << 5
+    OK_BIDS = 1 << 6
+    OK_TS = 1 << 7
+    OK_CHECKSUM = 1 << 8
+    OK_SEQ = 1 << 9
+    OK_PREV = 1 << 10
+    OK_REQUIRED = (OK_ARG | OK_ACTION | OK_DATA | OK_CHANNEL | OK_INST | OK_ASKS | OK_BIDS
+                   | OK_TS | OK_SEQ | OK_PREV)
+
+
+@cython.auto_pickle(False)
+cdef class OkxBooksDecoder(DepthDecoder):
+    """OKX `books` / `books-l2-tbt` / `books50-l2-tbt` push (`action` snapshot or update).
+
+    Header: action, seq_id, prev_seq_id, checksum (optional, 0 if absent), event_time_ms =
+    ts (a digit string), symbol = arg.instId; `snapshot` is action == "snapshot". Levels are
+    `[px, sz, liquidated, orders]`, four strings (the last two checked, not kept). `data`
+    must hold exactly one object.
+    """
+
+    cdef void _clear_header(self) noexcept nogil:
+        clear_common(self)
+        self.action = 0
+        self.seq_id = 0
+        self.prev_seq_id = 0
+        self.checksum = 0
+
+    cdef int _arg(self, Cursor* c) noexcept nogil:
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        r = open_object(c, &empty)
+        if r != DEPTH_OK or empty:
+            return r
+        while more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                return r
+            if same(c.p + ks, kl, "channel", 7):
+                r = claim(&self._seen, OK_CHANNEL)
+                if r == DEPTH_OK:
+                    r = read_str(c, &s, &m)
+            elif same(c.p + ks, kl, "instId", 6):
+                r = claim(&self._seen, OK_INST)
+                if r == DEPTH_OK:
+                    r = read_str(c, &self.symbol_offset, &self.symbol_length)
+            else:
+                r = skip_value(c)
+            if r != DEPTH_OK:
+                return r
+            r = next_member(c, &more)
+            if r != DEPTH_OK:
+                return r
+        return DEPTH_OK
+
+    cdef int _data(self, Cursor* c) noexcept nogil:
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        cdef const unsigned char* k
+        r = open_object(c, &empty)
+        if r != DEPTH_OK or empty:
+            return r
+        while more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                return r
+            k = c.p + ks
+            if same(k, kl, "asks", 4):
+                r = claim(&self._seen, OK_ASKS)
+                if r == DEPTH_OK:
+                    r = self._levels(c, BOOK_ASK, 4)
+            elif same(k, kl, "bids", 4):
+                r = claim(&self._seen, OK_BIDS)
+                if r == DEPTH_OK:
+                    r = self._levels(c, BOOK_BID, 4)
+            elif same(k, kl, "ts", 2):
+                r = claim(&self._seen, OK_TS)
+                if r == DEPTH_OK:
+                    r = read_str(c, &s, &m)
+                if r == DEPTH_OK:
+                    r = digits_int(c.p + s, m, &self.event_time_ms)
+            elif same(k, kl, "seqId", 5):
+                r = claim(&self._seen, OK_SEQ)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.seq_id)
+            elif same(k, kl, "prevSeqId", 9):
+                r = claim(&self._seen, OK_PREV)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.prev_seq_id)
+            elif same(k, kl, "checksum", 8):
+                r = claim(&self._seen, OK_CHECKSUM)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.checksum)
+            else:
+                r = skip_value(c)
+            if r != DEPTH_OK:
+                return r
+            r = next_member(c, &more)
+            if r != DEPTH_OK:
+                return r
+        return DEPTH_OK
+
+    cdef int c_decode(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        cdef Cursor cur
+        cdef Cursor* c = &cur
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef int b
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        cdef const unsigned char* k
+        self.buffer.c_reset()
+        self._clear_header()
+        cur.p = p
+        cur.n = n
+        cur.i = 0
+        r = open_object(c, &empty)
+        more = not empty
+        while r == DEPTH_OK and more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                break
+            k = c.p + ks
+            if same(k, kl, "arg", 3):
+                r = claim(&self._seen, OK_ARG)
+                if r == DEPTH_OK:
+                    r = self._arg(c)
+            elif same(k, kl, "action", 6):
+                r = claim(&self._seen, OK_ACTION)
+                if r == DEPTH_OK:
+                    r = read_str(c, &s, &m)
+                if r == DEPTH_OK:
+                    if same(c.p + s, m, "snapshot", 8):
+                        self.action = OKX_SNAPSHOT
+                    elif same(c.p + s, m, "update", 6):
+                        self.action = OKX_UPDATE
+                    else:
+                        r = DEPTH_ERR_VALUE
+            elif same(k, kl, "data", 4):
+                r = claim(&self._seen, OK_DATA)
+                if r == DEPTH_OK:
+                    b = peek(c)
+                    if b < 0:
+                        r = DEPTH_ERR_JSON
+                    elif b != 91:
+                        r = DEPTH_ERR_TYPE
+                    else:
+                        c.i += 1
+                        if peek(c) == 93:
+                            r = DEPTH_ERR_VALUE  # no book object
+                        else:
+                            r = self._data(c)
+                        if r == DEPTH_OK:
+                            b = peek(c)
+                            if b == 44:
+                                r = DEPTH_ERR_VALUE  # more than one book object
+                            elif b != 93:
+                                r = DEPTH_ERR_JSON
+                            else:
+                                c.i += 1
+            else:
+                r = skip_value(c)
+            if r == DEPTH_OK:
+                r = next_member(c, &more)
+        if r == DEPTH_OK:
+            r = finish_frame(c)
+        if r == DEPTH_OK and (self._seen & OK_REQUIRED) != OK_REQUIRED:
+            r = DEPTH_ERR_MISSING
+        if r == DEPTH_OK:
+            self.snapshot = self.action == OKX_SNAPSHOT
+        return self._finish(r)
+
+
+# Gate keys
+cdef enum:
+    GT_TIME = 1 << 0
+    GT_TIME_MS = 1 << 1
+    GT_CHANNEL = 1 << 2
+    GT_EVENT = 1 << 3
+    GT_RESULT = 1 << 4
+    GT_T = 1 << 5
+    GT_SYMBOL = 1 << 6
+    GT_FIRST = 1 << 7
+    GT_LAST = 1 << 8
+    GT_BIDS = 1 << 9
+    GT_ASKS = 1 << 10
+    GT_FULL = 1 << 11
+    GT_CURRENT = 1 << 12
+    GT_UPDATE = 1 << 13
+    GT_COMMON = GT_CHANNEL | GT_RESULT | GT_T | GT_SYMBOL | GT_LAST
+    GT_REST = GT_LAST | GT_BIDS | GT_ASKS
+
+
+@cython.auto_pickle(False)
+cdef class GateDepthDecoder(DepthDecoder):
+    """Gate `spot.order_book_update` and `spot.obu` pushes; decode_snapshot takes the REST
+    /spot/order_book?with_id=true body.
+
+    Header: channel, event_time_ms = result.t, symbol = result.s, first_update_id = U (0 if
+    absent), last_update_id = u (REST: id), full, time_s = time, message_time_ms = time_ms
+    (REST: current; event_time_ms = update). `snapshot` = full (always true for REST).
+    Required: channel, result, t, s, u; U too for order_book_update and for an obu increment;
+    b and a may be absent (no change on that side). REST requires id, asks, bids.
+    """
+
+    cdef void _clear_header(self) noexcept nogil:
+        clear_common(self)
+        self.channel = 0
+        self.full = False
+        self.time_s = 0
+        self.message_time_ms = 0
+
+    cdef int _result(self, Cursor* c) noexcept nogil:
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef uint32_t bit
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef const unsigned char* k
+        r = open_object(c, &empty)
+        if r != DEPTH_OK or empty:
+            return r
+        while more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                return r
+            k = c.p + ks
+            bit = 0
+            if kl == 1:
+                if k[0] == 116:  # t
+                    bit = GT_T
+                elif k[0] == 115:  # s
+                    bit = GT_SYMBOL
+                elif k[0] == 85:  # U
+                    bit = GT_FIRST
+                elif k[0] == 117:  # u
+                    bit = GT_LAST
+                elif k[0] == 98:  # b
+                    bit = GT_BIDS
+                elif k[0] == 97:  # a
+                    bit = GT_ASKS
+            elif same(k, kl, "full", 4):
+                bit = GT_FULL
+            if bit == 0:
+                r = skip_value(c)
+            else:
+                r = claim(&self._seen, bit)
+                if r != DEPTH_OK:
+                    return r
+                if bit == GT_BIDS:
+                    r = self._levels(c, BOOK_BID, 2)
+                elif bit == GT_ASKS:
+                    r = self._levels(c, BOOK_ASK, 2)
+                elif bit == GT_T:
+                    r = read_int(c, &self.event_time_ms)
+                elif bit == GT_SYMBOL:
+                    r = read_str(c, &self.symbol_offset, &self.symbol_length)
+                elif bit == GT_FIRST:
+                    r = read_int(c, &self.first_update_id)
+                elif bit == GT_LAST:
+                    r = read_int(c, &self.last_update_id)
+                else:
+                    r = read_bool(c, &self.full)
+            if r != DEPTH_OK:
+                return r
+            r = next_member(c, &more)
+            if r != DEPTH_OK:
+                return r
+        return DEPTH_OK
+
+    cdef int c_decode(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        cdef Cursor cur
+        cdef Cursor* c = &cur
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef Py_ssize_t s
+        cdef Py_ssize_t m
+        cdef const unsigned char* k
+        self.buffer.c_reset()
+        self._clear_header()
+        cur.p = p
+        cur.n = n
+        cur.i = 0
+        r = open_object(c, &empty)
+        more = not empty
+        while r == DEPTH_OK and more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                break
+            k = c.p + ks
+            if same(k, kl, "result", 6):
+                r = claim(&self._seen, GT_RESULT)
+                if r == DEPTH_OK:
+                    r = self._result(c)
+            elif same(k, kl, "channel", 7):
+                r = claim(&self._seen, GT_CHANNEL)
+                if r == DEPTH_OK:
+                    r = read_str(c, &s, &m)
+                if r == DEPTH_OK:
+                    if same(c.p + s, m, "spot.order_book_update", 22):
+                        self.channel = GATE_ORDER_BOOK_UPDATE
+                    elif same(c.p + s, m, "spot.obu", 8):
+                        self.channel = GATE_OBU
+                    else:
+                        r = DEPTH_ERR_VALUE
+            elif same(k, kl, "event", 5):
+                r = claim(&self._seen, GT_EVENT)
+                if r == DEPTH_OK:
+                    r = read_str(c, &s, &m)
+                if r == DEPTH_OK and not same(c.p + s, m, "update", 6):
+                    r = DEPTH_ERR_VALUE
+            elif same(k, kl, "time", 4):
+                r = claim(&self._seen, GT_TIME)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.time_s)
+            elif same(k, kl, "time_ms", 7):
+                r = claim(&self._seen, GT_TIME_MS)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.message_time_ms)
+            else:
+                r = skip_value(c)
+            if r == DEPTH_OK:
+                r = next_member(c, &more)
+        if r == DEPTH_OK:
+            r = finish_frame(c)
+        if r == DEPTH_OK and (self._seen & GT_COMMON) != GT_COMMON:
+            r = DEPTH_ERR_MISSING
+        if (r == DEPTH_OK and not (self._seen & GT_FIRST)
+                and (self.channel == GATE_ORDER_BOOK_UPDATE or not self.full)):
+            r = DEPTH_ERR_MISSING
+        if r == DEPTH_OK:
+            self.snapshot = self.full
+        return self._finish(r)
+
+    cdef int c_decode_snapshot(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+        cdef Cursor cur
+        cdef Cursor* c = &cur
+        cdef bint empty = False
+        cdef bint more = True
+        cdef int r
+        cdef Py_ssize_t ks
+        cdef Py_ssize_t kl
+        cdef const unsigned char* k
+        self.buffer.c_reset()
+        self._clear_header()
+        cur.p = p
+        cur.n = n
+        cur.i = 0
+        r = open_object(c, &empty)
+        more = not empty
+        while r == DEPTH_OK and more:
+            r = member_key(c, &ks, &kl)
+            if r != DEPTH_OK:
+                break
+            k = c.p + ks
+            if same(k, kl, "id", 2):
+                r = claim(&self._seen, GT_LAST)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.last_update_id)
+            elif same(k, kl, "current", 7):
+                r = claim(&self._seen, GT_CURRENT)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.message_time_ms)
+            elif same(k, kl, "update", 6):
+                r = claim(&self._seen, GT_UPDATE)
+                if r == DEPTH_OK:
+                    r = read_int(c, &self.event_time_ms)
+            elif same(k, kl, "asks", 4):
+                r = claim(&self._seen, GT_ASKS)
+                if r == DEPTH_OK:
+                    r = self._levels(c, BOOK_ASK, 2)
+            elif same(k, kl, "bids", 4):
+                r = claim(&self._seen, GT_BIDS)
+                if r == DEPTH_OK:
+                    r = self._levels(c, BOOK_BID, 2)
+            else:
+                r = skip_value(c)
+            if r == DEPTH_OK:
+                r = next_member(c, &more)
+        if r == DEPTH_OK:
+            r = finish_frame(c)
+        if r == DEPTH_OK and (self._seen & GT_REST) != GT_REST:
+            r = DEPTH_ERR_MISSING
+        if r == DEPTH_OK:
+            self.channel = GATE_REST_SNAPSHOT
+            self.full = True
+            self.snapshot = True
+        return self._finish(r)
+
+    def decode_snapshot(self, frame):
+        """Decode a REST /spot/order_book body (with_id=true); sets `snapshot`."""
+        cdef Py_buffer view
+        cdef int status
+        if PyBytes_CheckExact(frame):
+            return self.c_decode_snapshot(<const unsigned char*>PyBytes_AS_STRING(frame),
+                                          PyBytes_GET_SIZE(frame))
+        PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
+        status = self.c_decode_snapshot(<const unsigned char*>view.buf, view.len)
+        PyBuffer_Release(&view)
+        return status

@@ -1,0 +1,1 @@
+"""Binance spot: public feed (market streams), and later trading over the WS API."""
