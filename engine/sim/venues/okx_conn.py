@@ -85,7 +85,8 @@ class WsConn:
 
     async def _run(self) -> None:
         try:
-            while True:
+            # not `while True`: on 3.11 wait_for can swallow a cancel that races a get()
+            while not self.closed:
                 try:
                     frame = await asyncio.wait_for(self.queue.get(), self.idle_timeout_s)
                 except TimeoutError:

@@ -1,0 +1,1 @@
+"""OKX spot: public feed (books, bbo-tbt and trades), and later trading over the private WS."""
