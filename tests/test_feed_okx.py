@@ -238,3 +238,26 @@ async def test_a_gap_resyncs_only_its_own_book(
     await assert_book_matches_server(crc_sim, of)
     await assert_book_matches_server(crc_sim, of, OTHER)
     assert of.counters_for(SYMBOL)["handler_errors"] == 0
+
+
+async def test_tick_by_tick_depth_channel(crc_sim: RunningSim) -> None:
+    events = Recorder()
+    instruments = [i for i in crc_sim.exchange.instruments() if i.symbol == SYMBOL]
+    feed = OkxBookFeed(
+        instruments,
+        events,
+        ws_url=crc_sim.urls.ws_public,
+        options=_options(),
+        depth_channel="books-l2-tbt",
+        seed=1,
+    )
+    await feed.start()
+    try:
+        await _until(lambda: feed.ready[SYMBOL])
+        crc_sim.exchange.faults.arm(FaultKind.SKIP_SEQUENCE, "ws.public")
+        await _until(lambda: feed.counters.gaps >= 1)
+        await assert_book_matches_server(crc_sim, feed)
+    finally:
+        await feed.stop()
+    with pytest.raises(ValueError, match="depth_channel"):
+        OkxBookFeed(instruments, events, ws_url="ws://x", depth_channel="books5")

@@ -45,6 +45,7 @@ log = logging.getLogger("engine.gateway.okx.feed")
 KEEPALIVE_S = 20.0  # OKX closes after 30 s without traffic (close code 4004)
 CHECKSUM_DEPTH = 25  # levels per side in the legacy CRC32 checksum
 CHANNELS = ("books", "bbo-tbt", "trades")
+DEPTH_CHANNELS = ("books", "books-l2-tbt", "books50-l2-tbt")
 SUBSCRIBE_BATCH = 300  # args per subscribe request (about 15 KB)
 _STRING_CACHE = 4096  # formatted prices/sizes kept per instrument for the checksum
 _BOOKS, _BBO, _TRADES = 0, 1, 2
@@ -131,9 +132,16 @@ class OkxBookFeed(BookFeed):
         clock: Clock | None = None,
         options: FeedOptions | None = None,
         verify_checksum: bool = True,
+        depth_channel: str = "books",
         seed: int | None = None,
     ) -> None:
         super().__init__(instruments, events, clock=clock, options=_with_keepalive(options))
+        if depth_channel not in DEPTH_CHANNELS:
+            raise ValueError(
+                f"depth_channel must be one of {DEPTH_CHANNELS}, got {depth_channel!r}"
+            )
+        # books-l2-tbt / books50-l2-tbt: same messages, tick by tick (OKX wants a VIP login)
+        self.channels = (depth_channel, *CHANNELS[1:])
         self.ws_url = ws_url
         self.verify_checksum = verify_checksum
         self.streams = {
@@ -142,7 +150,7 @@ class OkxBookFeed(BookFeed):
         # prefix length -> {frame prefix: (channel kind, stream)}
         routes: dict[int, dict[bytes, tuple[int, _InstStream]]] = {}
         for symbol, stream in self.streams.items():
-            for kind, channel in enumerate(CHANNELS):
+            for kind, channel in enumerate(self.channels):
                 key = _prefix(channel, symbol)
                 routes.setdefault(len(key), {})[key] = (kind, stream)
         self._routes = sorted(routes.items())
@@ -196,7 +204,7 @@ class OkxBookFeed(BookFeed):
             stream.sync = Sync.WAITING
             stream.seq_id = -1
             self.mark_not_ready(symbol, "subscribing")
-            args.extend({"channel": channel, "instId": symbol} for channel in CHANNELS)
+            args.extend({"channel": channel, "instId": symbol} for channel in self.channels)
         for i in range(0, len(args), SUBSCRIBE_BATCH):  # OKX: all args under 64 KB
             self._send("subscribe", args[i : i + SUBSCRIBE_BATCH])
 
@@ -208,7 +216,7 @@ class OkxBookFeed(BookFeed):
         stream.sync = Sync.WAITING
         stream.seq_id = -1
         self.mark_not_ready(symbol, reason)
-        arg = [{"channel": "books", "instId": symbol}]
+        arg = [{"channel": self.channels[_BOOKS], "instId": symbol}]
         # not connected: on_open subscribes everything again anyway
         if self._send("unsubscribe", arg) and self._send("subscribe", arg):
             self.resubscribes += 1
@@ -316,7 +324,7 @@ class OkxBookFeed(BookFeed):
             else:
                 self._bbo(stream, items[0])
         except _PARSE_ERRORS as exc:
-            self.malformed(stream, f"malformed {CHANNELS[kind]} frame: {exc!r}")
+            self.malformed(stream, f"malformed {self.channels[kind]} frame: {exc!r}")
 
     def _trade(self, stream: _InstStream, item: dict[str, Any]) -> Trade:
         inst = stream.instrument
@@ -375,8 +383,8 @@ class OkxBookFeed(BookFeed):
         if isinstance(arg, dict):
             inst_id, channel = arg.get("instId"), arg.get("channel")
             stream = self.streams.get(inst_id) if isinstance(inst_id, str) else None
-            if stream is not None and channel in CHANNELS:
-                kind = CHANNELS.index(channel)
+            if stream is not None and channel in self.channels:
+                kind = self.channels.index(channel)
                 if kind == _BOOKS:
                     self.on_books(stream, payload)
                 else:
