@@ -129,8 +129,8 @@ async def test_a_snapshot_older_than_the_buffer_is_refetched(
     await _until(lambda: bf.ready[SYMBOL] and events.books > 3)
     stream = bf.streams[SYMBOL]
     # a snapshot taken now, applied only after newer diffs were buffered
-    old = await bf._get(
-        f"{sim.urls.rest}/api/v3/depth", {"symbol": SYMBOL, "limit": "1000"}, SYMBOL
+    old = await bf.get_snapshot(
+        bf._http, f"{sim.urls.rest}/api/v3/depth", {"symbol": SYMBOL, "limit": "1000"}, SYMBOL
     )
     assert old is not None
     old_id = int(old.split(b":", 1)[1].split(b",", 1)[0])

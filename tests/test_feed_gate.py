@@ -166,7 +166,7 @@ async def test_a_snapshot_older_than_the_buffer_is_refetched(
     stream = gf.streams[SYMBOL]
     # a snapshot taken now, applied only after newer updates were buffered
     params = {"currency_pair": SYMBOL, "limit": "100", "with_id": "true"}
-    old = await gf._get(f"{sim.urls.rest}/spot/order_book", params, SYMBOL)
+    old = await gf.get_snapshot(gf._http, f"{sim.urls.rest}/spot/order_book", params, SYMBOL)
     assert old is not None
     old_id = int(old.split(b":", 1)[1].split(b",", 1)[0])
     # the updates right after the snapshot go by live, so the buffer starts after a hole

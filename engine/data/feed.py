@@ -16,9 +16,11 @@ guarantees, for every venue alike:
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from engine._core.book import OrderBook
 from engine.clock import NS_PER_SECOND, Clock, LiveClock
@@ -26,6 +28,9 @@ from engine.component import Component
 from engine.events import EventHandler, FeedStatus
 from engine.gateway.ws import WsConnection, WsCounters, WsOptions
 from engine.model.instrument import Instrument
+
+# Delays between attempts to fetch a REST book snapshot (the last one repeats).
+SNAPSHOT_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,53 @@ class BookFeed(Component):
 
     def publish_book(self, symbol: str, timestamp_ns: int) -> None:
         self.events.on_book(self.instrument_id(symbol), self.books[symbol], timestamp_ns)
+
+    # -- REST snapshots (venues that sync diffs against one) ------------------------------
+
+    async def get_snapshot(
+        self, http: aiohttp.ClientSession, url: str, params: dict[str, str], symbol: str
+    ) -> bytes | None:
+        """One GET of a book snapshot; None (and a warning) on any HTTP or network error."""
+        try:
+            async with http.get(url, params=params) as reply:
+                body = await reply.read()
+                if reply.status != 200:
+                    excerpt = body[:200].decode(errors="replace")
+                    self.warn_burst(
+                        f"snapshot:{symbol}",
+                        "%s %s snapshot: HTTP %d %s",
+                        self.venue,
+                        symbol,
+                        reply.status,
+                        excerpt,
+                    )
+                    return None
+                return body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.warn_burst(
+                f"snapshot:{symbol}", "%s %s snapshot failed: %r", self.venue, symbol, exc
+            )
+            return None
+
+    async def fetch_snapshot_until(
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        params: dict[str, str],
+        symbol: str,
+        *,
+        apply: Callable[[bytes], bool],
+        synced: Callable[[], bool],
+    ) -> None:
+        """Fetch and `apply` snapshots, backing off, until one applies or `synced()`."""
+        attempt = 0
+        while True:
+            body = await self.get_snapshot(http, url, params, symbol)
+            if (body is not None and apply(body)) or synced():
+                return
+            delay = SNAPSHOT_RETRY_S[min(attempt, len(SNAPSHOT_RETRY_S) - 1)]
+            attempt += 1
+            await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
 
     # -- connection hooks shared by the venues --------------------------------------------
 

@@ -25,7 +25,7 @@ import orjson
 
 from engine._core.book import CROSSED
 from engine._core.depth_decode import BinanceDepthDecoder
-from engine.clock import NS_PER_MS, NS_PER_SECOND, Clock
+from engine.clock import NS_PER_MS, Clock
 from engine.data.feed import BookFeed, FeedOptions
 from engine.events import EventHandler, Trade
 from engine.gateway.ws import WsConnection, WsCounters
@@ -36,7 +36,6 @@ from engine.model.market_data import MarketData
 log = logging.getLogger("engine.gateway.binance.feed")
 
 MAX_BUFFERED = 10_000  # diff events held while a snapshot is fetched
-SNAPSHOT_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class Sync(enum.Enum):
@@ -140,37 +139,18 @@ class BinanceBookFeed(BookFeed):
         stream.snapshot_task = None
 
     async def _fetch_snapshot(self, stream: _SymbolStream) -> None:
+        assert self._http is not None
         symbol = stream.instrument.symbol
         url = f"{self.rest_url}/api/v3/depth"
         params = {"symbol": symbol, "limit": str(self.snapshot_limit)}
-        attempt = 0
-        while True:
-            body = await self._get(url, params, symbol)
-            if body is not None and self._apply_snapshot(stream, body):
-                return
-            if stream.sync is Sync.LIVE:
-                return
-            delay = SNAPSHOT_RETRY_S[min(attempt, len(SNAPSHOT_RETRY_S) - 1)]
-            attempt += 1
-            await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
-
-    async def _get(self, url: str, params: dict[str, str], symbol: str) -> bytes | None:
-        assert self._http is not None
-        try:
-            async with self._http.get(url, params=params) as reply:
-                body = await reply.read()
-                if reply.status != 200:
-                    log.warning(
-                        "binance %s snapshot: HTTP %d %s",
-                        symbol,
-                        reply.status,
-                        body[:200].decode(errors="replace"),
-                    )
-                    return None
-                return body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("binance %s snapshot failed: %r", symbol, exc)
-            return None
+        await self.fetch_snapshot_until(
+            self._http,
+            url,
+            params,
+            symbol,
+            apply=lambda body: self._apply_snapshot(stream, body),
+            synced=lambda: stream.sync is Sync.LIVE,
+        )
 
     def _apply_snapshot(self, stream: _SymbolStream, body: bytes) -> bool:
         """Load the snapshot and replay the buffer; False = fetch again."""
