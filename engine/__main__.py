@@ -73,6 +73,8 @@ def run_engine(path: Path | None, duration: float | None) -> int:
         return run(engine.run(duration))
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # a component that cannot start: say which and why, in one line
+        return _fail(f"engine failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

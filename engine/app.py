@@ -13,8 +13,9 @@ from engine import __version__
 from engine.clock import Clock, LiveClock
 from engine.component import Component
 from engine.config import ConfigError, ConfigStore, EngineConfig, masked_dict
-from engine.events import EventDispatcher
+from engine.events import EventDispatcher, EventHandler
 from engine.logs import LoggingHandle, setup_logging
+from engine.market_data import build_market_data
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
@@ -23,7 +24,6 @@ log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes the foundation for a trading engine (README lists them too).
 NOT_YET_WIRED = (
-    "market data feeds",
     "order management and venue adapters",
     "strategy and risk",
     "storage",
@@ -31,13 +31,15 @@ NOT_YET_WIRED = (
 )
 
 
-def build_components(config: EngineConfig) -> list[Component]:
-    """The components this config asks for, in start order."""
-    components: list[Component] = []
-    for name, venue in sorted(config.venues.items()):
-        if venue.enabled and venue.simulated:
-            components.append(SimulatorComponent(name))
-    return components
+def build_components(config: EngineConfig, events: EventHandler) -> list[Component]:
+    """The components this config asks for, in start order: simulated venues before the
+    feeds that connect to them."""
+    simulators = {
+        name: SimulatorComponent(name)
+        for name, venue in sorted(config.venues.items())
+        if venue.enabled and venue.simulated
+    }
+    return [*simulators.values(), *build_market_data(config, events, simulators)]
 
 
 class Engine:
@@ -48,7 +50,7 @@ class Engine:
         self.config_path = config_path
         self.clock: Clock = LiveClock()
         self.events = EventDispatcher()
-        self.components: list[Component] = build_components(store.current)
+        self.components: list[Component] = build_components(store.current, self.events)
         self._started: list[Component] = []
         self._stop = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None

@@ -106,6 +106,27 @@ def test_run_for_a_duration_logs_start_and_clean_stop(tmp_path: Path) -> None:
     assert lines[-1]["msg"] == "engine stopped"
 
 
+def test_paper_run_keeps_a_synced_book_of_the_simulated_venue(tmp_path: Path) -> None:
+    out = engine(tmp_path, "--config", str(PAPER), "--duration", "2")
+    assert out.returncode == 0, out.stderr
+    lines = [orjson.loads(x) for x in (tmp_path / "log" / "engine.jsonl").read_text().splitlines()]
+    ready = [x for x in lines if x["msg"] == "book ready"]
+    assert ready and ready[0]["symbol"] == "BTCUSDT" and ready[0]["reason"] == "synced"
+
+
+def test_a_venue_that_cannot_be_reached_fails_the_start_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "live.toml"
+    config.write_text(
+        '[venues.binance]\nenabled = true\nsymbols = ["BTCUSDT"]\n'
+        'rest_url = "http://127.0.0.1:9"\nws_public_url = "ws://127.0.0.1:9"\n'
+    )
+    out = engine(tmp_path, "--config", str(config), "--duration", "5")
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("engine: error: engine failed: InstrumentLoadError")
+    assert "binance" in last and "BTCUSDT" in last
+
+
 def _wait_for(path: Path, needle: str, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,0 +1,199 @@
+"""Binance spot instrument metadata: `GET /api/v3/exchangeInfo` -> `Instrument`.
+
+Grids come from the symbol's filters: PRICE_FILTER `tickSize`, LOT_SIZE `stepSize` and
+`minQty`, NOTIONAL (or the older MIN_NOTIONAL) `minNotional`. Binance prints every price and
+quantity with 8 fraction digits whatever the tick, so both decimals are 8; the steps are
+normalised ("0.01000000" -> 0.01). A `minQty` off the step grid is rounded up onto it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+import aiohttp
+import orjson
+
+from engine.gateway.errors import InstrumentLoadError
+from engine.model.instrument import Instrument
+
+VENUE = "binance"
+DECIMALS = 8  # Binance prints every price and quantity with 8 fraction digits
+BAD_SYMBOL = -1121
+_EXCERPT = 200
+
+
+def parse_symbol_info(doc: Mapping[str, Any]) -> Instrument:
+    """One entry of exchangeInfo's `symbols` as an Instrument; raises InstrumentLoadError."""
+    symbol = doc.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise InstrumentLoadError(VENUE, "?", f"entry without a symbol: {_excerpt(doc)}")
+    status = doc.get("status")
+    if status != "TRADING" or doc.get("isSpotTradingAllowed") is False:
+        raise InstrumentLoadError(VENUE, symbol, f"not trading (status {status!r})")
+    filters: dict[str, Mapping[str, Any]] = {}
+    raw_filters = doc.get("filters")
+    if not isinstance(raw_filters, list):
+        raise InstrumentLoadError(VENUE, symbol, "malformed metadata: no filters list")
+    for item in raw_filters:
+        if isinstance(item, Mapping) and isinstance(item.get("filterType"), str):
+            filters.setdefault(item["filterType"], item)
+    price = _filter(symbol, filters, "PRICE_FILTER")
+    lot = _filter(symbol, filters, "LOT_SIZE")
+    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL")
+    tick = _decimal(symbol, price, "tickSize", positive=True)
+    step = _decimal(symbol, lot, "stepSize", positive=True)
+    min_qty = _on_grid(_decimal(symbol, lot, "minQty"), step)
+    min_notional = _decimal(symbol, notional, "minNotional") if notional else Decimal(0)
+    base, quote = doc.get("baseAsset"), doc.get("quoteAsset")
+    if not isinstance(base, str) or not isinstance(quote, str):
+        raise InstrumentLoadError(VENUE, symbol, "malformed metadata: baseAsset/quoteAsset")
+    try:
+        return Instrument(
+            symbol=symbol,
+            venue=VENUE,
+            base=base,
+            quote=quote,
+            tick_size=tick,
+            lot_size=step,
+            min_qty=min_qty,
+            min_notional=min_notional,
+            price_decimals=DECIMALS,
+            qty_decimals=DECIMALS,
+        )
+    except (TypeError, ValueError) as exc:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {exc}") from None
+
+
+def parse_exchange_info(
+    body: bytes | str | Mapping[str, Any], symbols: Sequence[str]
+) -> list[Instrument]:
+    """The instruments for `symbols`, in that order, from an exchangeInfo response body."""
+    wanted = ",".join(symbols) or "?"
+    doc = _load(body, wanted)
+    entries = doc.get("symbols")
+    if not isinstance(entries, list):
+        raise InstrumentLoadError(VENUE, wanted, f"malformed exchangeInfo: {_excerpt(doc)}")
+    by_symbol = {entry.get("symbol"): entry for entry in entries if isinstance(entry, Mapping)}
+    out: list[Instrument] = []
+    for symbol in symbols:
+        entry = by_symbol.get(symbol)
+        if entry is None:
+            raise InstrumentLoadError(VENUE, symbol, "unknown symbol (not in exchangeInfo)")
+        out.append(parse_symbol_info(entry))
+    return out
+
+
+async def load_instruments(
+    session: aiohttp.ClientSession, rest_url: str, symbols: Sequence[str]
+) -> list[Instrument]:
+    """Fetch `symbols` (Binance spelling, e.g. BTCUSDT) in one exchangeInfo request."""
+    wanted = list(dict.fromkeys(symbols))
+    if not wanted:
+        return []
+    url = _base(rest_url) + "/api/v3/exchangeInfo"
+    status, body = await _get(session, url, wanted)
+    if status != 200:
+        code = _error_code(body)
+        if code == BAD_SYMBOL:
+            unknown = await _find_unknown(session, url, wanted)
+            raise InstrumentLoadError(VENUE, unknown, "unknown symbol (-1121 Invalid symbol.)")
+        raise InstrumentLoadError(
+            VENUE, ",".join(wanted), f"HTTP {status}: {_text(body)}", status=status
+        )
+    by_symbol = {i.symbol: i for i in parse_exchange_info(body, wanted)}
+    return [by_symbol[s] for s in symbols]
+
+
+async def _find_unknown(session: aiohttp.ClientSession, url: str, symbols: list[str]) -> str:
+    """Which of `symbols` Binance rejects: it answers -1121 for the batch without saying."""
+    if len(symbols) > 1:
+        for symbol in symbols:
+            status, body = await _get(session, url, [symbol])
+            if status != 200 and _error_code(body) == BAD_SYMBOL:
+                return symbol
+    return ",".join(symbols)
+
+
+async def _get(session: aiohttp.ClientSession, url: str, symbols: list[str]) -> tuple[int, bytes]:
+    params = {"symbols": json.dumps(symbols, separators=(",", ":"))}
+    try:
+        async with session.get(url, params=params) as response:
+            return response.status, await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
+        raise InstrumentLoadError(VENUE, ",".join(symbols), reason) from exc
+
+
+def _base(rest_url: str) -> str:
+    base = rest_url.rstrip("/")
+    return base.removesuffix("/api/v3")
+
+
+def _load(body: bytes | str | Mapping[str, Any], symbol: str) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        return body
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InstrumentLoadError(VENUE, symbol, f"not JSON: {_text(body)}") from None
+    if not isinstance(doc, dict):
+        raise InstrumentLoadError(VENUE, symbol, f"not a JSON object: {_text(body)}")
+    return doc
+
+
+def _error_code(body: bytes) -> int | None:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    code = doc.get("code") if isinstance(doc, dict) else None
+    return code if isinstance(code, int) else None
+
+
+def _filter(symbol: str, filters: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any]:
+    found = filters.get(name)
+    if found is None:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: no {name} filter")
+    return found
+
+
+def _decimal(symbol: str, doc: Mapping[str, Any], name: str, *, positive: bool = False) -> Decimal:
+    """A non-negative decimal string field, normalised to its shortest plain form."""
+    raw = doc.get(name)
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise InvalidOperation
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}") from None
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
+    return _plain(value)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Trailing zeros dropped, never an exponent above zero ("10.00" -> 10, not 1E+1)."""
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return value.quantize(Decimal(1)) if exponent > 0 else value
+
+
+def _on_grid(value: Decimal, step: Decimal) -> Decimal:
+    """`value` rounded up to a multiple of `step` (exact)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        units = (value / step).to_integral_value(rounding=ROUND_CEILING)
+        return _plain(units * step)
+
+
+def _text(body: bytes | str) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text[:_EXCERPT]
+
+
+def _excerpt(doc: object) -> str:
+    return repr(doc)[:_EXCERPT]

@@ -1,0 +1,160 @@
+"""Gate spot instrument metadata: `GET /spot/currency_pairs/{pair}` -> `Instrument`.
+
+Gate publishes no tick: `precision` is the price's decimals (tick = 10^-precision) and
+`amount_precision` the amount's (step = 10^-amount_precision); those are also the decimals.
+`min_base_amount` is the minimum quantity (rounded up onto the step grid when off it) and
+`min_quote_amount` the minimum notional; either may be absent (then 0). Only a pair whose
+`trade_status` is "tradable" loads: "buyable"/"sellable" are one-sided, useless to a maker.
+The REST base includes `/api/v4` (https://api.gateio.ws/api/v4); a bare host gets it added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+
+from engine.gateway.errors import InstrumentLoadError
+from engine.model.instrument import Instrument
+
+VENUE = "gate"
+UNKNOWN_PAIR = "INVALID_CURRENCY_PAIR"
+_MAX_PRECISION = 18
+_EXCERPT = 200
+
+
+def parse_currency_pair(body: bytes | str | Mapping[str, Any]) -> Instrument:
+    """A Gate `CurrencyPair` object as an Instrument; raises InstrumentLoadError."""
+    doc = _load(body, "?")
+    symbol = doc.get("id")
+    if not isinstance(symbol, str) or not symbol:
+        raise InstrumentLoadError(VENUE, "?", f"pair without an id: {_excerpt(doc)}")
+    status = doc.get("trade_status")
+    if status != "tradable":
+        raise InstrumentLoadError(VENUE, symbol, f"not trading (trade_status {status!r})")
+    price_decimals = _precision(symbol, doc, "precision")
+    qty_decimals = _precision(symbol, doc, "amount_precision")
+    tick = Decimal(1).scaleb(-price_decimals)
+    step = Decimal(1).scaleb(-qty_decimals)
+    min_qty = _on_grid(_decimal(symbol, doc, "min_base_amount"), step)
+    min_notional = _decimal(symbol, doc, "min_quote_amount")
+    base, quote_ccy = doc.get("base"), doc.get("quote")
+    if not isinstance(base, str) or not isinstance(quote_ccy, str):
+        raise InstrumentLoadError(VENUE, symbol, "malformed metadata: base/quote")
+    try:
+        return Instrument(
+            symbol=symbol,
+            venue=VENUE,
+            base=base,
+            quote=quote_ccy,
+            tick_size=tick,
+            lot_size=step,
+            min_qty=min_qty,
+            min_notional=min_notional,
+            price_decimals=price_decimals,
+            qty_decimals=qty_decimals,
+        )
+    except (TypeError, ValueError) as exc:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {exc}") from None
+
+
+async def load_instruments(
+    session: aiohttp.ClientSession, rest_url: str, symbols: Sequence[str]
+) -> list[Instrument]:
+    """Fetch `symbols` (Gate spelling, e.g. BTC_USDT), one request per pair."""
+    base = rest_url.rstrip("/")
+    if not base.endswith("/api/v4"):
+        base += "/api/v4"
+    loaded: dict[str, Instrument] = {}
+    for symbol in dict.fromkeys(symbols):
+        url = f"{base}/spot/currency_pairs/{quote(symbol, safe='')}"
+        try:
+            async with session.get(url) as response:
+                status, body = response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
+            raise InstrumentLoadError(VENUE, symbol, reason) from exc
+        if status != 200:
+            if _label(body) == UNKNOWN_PAIR or status == 404:
+                raise InstrumentLoadError(
+                    VENUE, symbol, f"unknown symbol (HTTP {status}: {_text(body)})", status=status
+                )
+            raise InstrumentLoadError(VENUE, symbol, f"HTTP {status}: {_text(body)}", status=status)
+        instrument = parse_currency_pair(body)
+        if instrument.symbol != symbol:
+            raise InstrumentLoadError(VENUE, symbol, f"asked for it, got {instrument.symbol}")
+        loaded[symbol] = instrument
+    return [loaded[s] for s in symbols]
+
+
+def _load(body: bytes | str | Mapping[str, Any], symbol: str) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        return body
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InstrumentLoadError(VENUE, symbol, f"not JSON: {_text(body)}") from None
+    if not isinstance(doc, dict):
+        raise InstrumentLoadError(VENUE, symbol, f"not a JSON object: {_text(body)}")
+    return doc
+
+
+def _label(body: bytes) -> str | None:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    label = doc.get("label") if isinstance(doc, dict) else None
+    return label if isinstance(label, str) else None
+
+
+def _precision(symbol: str, doc: Mapping[str, Any], name: str) -> int:
+    raw = doc.get(name)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= _MAX_PRECISION:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
+    return raw
+
+
+def _decimal(symbol: str, doc: Mapping[str, Any], name: str) -> Decimal:
+    """A non-negative decimal string field (absent or null -> 0), shortest plain form."""
+    raw = doc.get(name)
+    if raw is None or raw == "":
+        return Decimal(0)
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise InvalidOperation
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
+    return _plain(value)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Trailing zeros dropped, never an exponent above zero ("10.00" -> 10, not 1E+1)."""
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return value.quantize(Decimal(1)) if exponent > 0 else value
+
+
+def _on_grid(value: Decimal, step: Decimal) -> Decimal:
+    """`value` rounded up to a multiple of `step` (exact)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        units = (value / step).to_integral_value(rounding=ROUND_CEILING)
+        return _plain(units * step)
+
+
+def _text(body: bytes | str) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text[:_EXCERPT]
+
+
+def _excerpt(doc: object) -> str:
+    return repr(doc)[:_EXCERPT]
