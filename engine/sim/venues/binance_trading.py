@@ -13,11 +13,14 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
 from engine._core.fixedpoint import GridError, OffGridError
-from engine.gateway.credentials import Credentials
 from engine.gateway.signing import (
     BINANCE_DEFAULT_RECV_WINDOW_MS,
     BINANCE_MAX_RECV_WINDOW_MS,
+    BinanceVerifyKey,
     TimestampCheck,
     binance_check_timestamp,
 )
@@ -67,6 +70,8 @@ class BinanceVenue(RateLimits):
         self._next_execution_id = 0
         # order id -> client id of the cancel request that ended it (executionReport "c")
         self.cancel_client_ids: dict[int, str] = {}
+        # Ed25519 API keys: api key -> (public key, account)
+        self._ed25519_keys: dict[str, tuple[Ed25519PublicKey, str]] = {}
 
     # -- clocks and ids -------------------------------------------------------------------
 
@@ -95,19 +100,42 @@ class BinanceVenue(RateLimits):
 
     # -- authentication -------------------------------------------------------------------
 
+    def register_ed25519_key(
+        self, api_key: str, public_key: str | bytes | Ed25519PublicKey, account: str = "user"
+    ) -> None:
+        """Make `api_key` an Ed25519 API key of `account` (which must be open): its requests
+        are verified with `public_key` (a PEM SubjectPublicKeyInfo or the key object)."""
+        if not api_key:
+            raise ValueError("empty API key")
+        if not isinstance(public_key, Ed25519PublicKey):
+            data = public_key.encode() if isinstance(public_key, str) else public_key
+            loaded = load_pem_public_key(data)
+            if not isinstance(loaded, Ed25519PublicKey):
+                raise ValueError("the PEM key is not an Ed25519 public key")
+            public_key = loaded
+        self.exchange.engine.ledger.account(account)  # raises for an unknown account
+        self._ed25519_keys[api_key] = (public_key, account)
+
+    def _verify_key(self, api_key: str) -> tuple[BinanceVerifyKey, str] | None:
+        ed25519 = self._ed25519_keys.get(api_key)
+        if ed25519 is not None:
+            return ed25519
+        return self.exchange.account_for_key(api_key)
+
     def authenticate(
-        self, api_key: str | None, params: Params, signature_ok: Callable[[Credentials], bool]
+        self, api_key: str | None, params: Params, signature_ok: Callable[[BinanceVerifyKey], bool]
     ) -> str:
         """The account of a signed request, after Binance's checks in Binance's order:
-        key, timestamp/recvWindow, then the signature over the raw request."""
+        key, timestamp/recvWindow, then the signature over the raw request. HMAC keys come
+        from the exchange's credentials, Ed25519 keys from `register_ed25519_key`."""
         if not api_key:
             raise m.BAD_KEY_FORMAT
-        found = self.exchange.account_for_key(api_key)
+        found = self._verify_key(api_key)
         if found is None:
             raise m.BAD_KEY
-        credentials, account = found
+        key, account = found
         self.check_timestamp(params)
-        if not signature_ok(credentials):
+        if not signature_ok(key):
             raise m.BAD_SIGNATURE
         return account
 
