@@ -185,3 +185,24 @@ async def test_control_endpoint_arms_faults_over_http() -> None:
 def test_unknown_venue_is_refused() -> None:
     with pytest.raises(ValueError, match="speaks binance, okx, gate"):
         venue_module("kraken")
+
+
+def test_the_market_driver_never_steps_faster_than_a_millisecond() -> None:
+    # uvloop's timers tick in milliseconds: under uvloop a 0.1 ms step became a busy loop
+    # that starved the venue's writers, so the driver is clamped to 1 ms. An upper bound
+    # (load only lowers the count), measured on uvloop as the simulator runs.
+    import asyncio
+
+    from engine.runtime.loop import run
+    from engine.sim.server import start_sim
+
+    async def count_steps() -> tuple[dict[str, int], float]:
+        async with start_sim("okx", seed=1, market_interval_ms=0.1) as sim:
+            start = {s: m.steps for s, m in sim.markets.items()}
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await asyncio.sleep(0.5)
+            return {s: m.steps - start[s] for s, m in sim.markets.items()}, loop.time() - t0
+
+    steps, elapsed = run(count_steps())
+    assert all(0 < n <= elapsed * 1000 * 1.5 + 5 for n in steps.values()), (steps, elapsed)

@@ -61,7 +61,10 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
     parser.add_argument("--config", type=Path, help="TOML file with [sim] and [balances]")
     parser.add_argument("--no-market", action="store_true", help="no synthetic background market")
     parser.add_argument(
-        "--market-interval-ms", type=float, default=None, help="market driver step (default 10)"
+        "--market-interval-ms",
+        type=float,
+        default=None,
+        help="market driver step, 1 ms at least (default 10)",
     )
     parser.add_argument("--replay", type=Path, help="replay a recording (JSON lines) as the market")
     parser.add_argument("--replay-symbol", default="", help="the recording's symbol")

@@ -50,7 +50,7 @@ class SimOptions:
     port: int = 0  # 0 = any free port
     seed: int = 0
     market: bool = True  # run the synthetic background market
-    market_interval_ms: float = 10.0  # one driver step per symbol this often
+    market_interval_ms: float = 10.0  # one driver step per symbol this often (1 ms at least)
     api_key: str = ""  # "" = generate one for this run
     api_secret: str = ""
     passphrase: str = ""
@@ -170,7 +170,10 @@ async def launch(
     elif options.market and markets:
         for market in markets.values():
             market.step(clock.time_ns())  # a full book before the first client connects
-        interval = max(1, int(options.market_interval_ms * NS_PER_MS))
+        # uvloop's timers tick in whole milliseconds: a shorter step becomes a busy loop of
+        # market steps that leaves the writers no time (output collapsed at 0.5 ms), so the
+        # driver never steps faster than once a millisecond
+        interval = max(NS_PER_MS, int(options.market_interval_ms * NS_PER_MS))
         task = asyncio.create_task(_drive(list(markets.values()), clock, interval))
     return RunningSim(
         venue,
