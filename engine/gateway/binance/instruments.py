@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import aiohttp
 import orjson
 
 from engine.gateway.errors import InstrumentLoadError
+from engine.gateway.metadata import excerpt_repr as _excerpt
+from engine.gateway.metadata import excerpt_text as _text
+from engine.gateway.metadata import plain_decimal as _plain
+from engine.gateway.metadata import round_up_to_step as _on_grid
 from engine.model.instrument import Instrument
 
 VENUE = "binance"
 DECIMALS = 8  # Binance prints every price and quantity with 8 fraction digits
 BAD_SYMBOL = -1121
-_EXCERPT = 200
 
 
 def parse_symbol_info(doc: Mapping[str, Any]) -> Instrument:
@@ -172,28 +175,3 @@ def _decimal(symbol: str, doc: Mapping[str, Any], name: str, *, positive: bool =
     if not value.is_finite() or value < 0 or (positive and value == 0):
         raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
     return _plain(value)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """Trailing zeros dropped, never an exponent above zero ("10.00" -> 10, not 1E+1)."""
-    value = value.normalize()
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    return value.quantize(Decimal(1)) if exponent > 0 else value
-
-
-def _on_grid(value: Decimal, step: Decimal) -> Decimal:
-    """`value` rounded up to a multiple of `step` (exact)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        units = (value / step).to_integral_value(rounding=ROUND_CEILING)
-        return _plain(units * step)
-
-
-def _text(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return text[:_EXCERPT]
-
-
-def _excerpt(doc: object) -> str:
-    return repr(doc)[:_EXCERPT]

@@ -9,18 +9,20 @@ the lot ("0.1" -> 1, "0.00000001" -> 8). A `minSz` off the lot grid is rounded u
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import aiohttp
 import orjson
 
 from engine.gateway.errors import InstrumentLoadError
+from engine.gateway.metadata import excerpt_repr as _excerpt
+from engine.gateway.metadata import excerpt_text as _text
+from engine.gateway.metadata import round_up_to_step as _on_grid
 from engine.model.instrument import Instrument
 
 VENUE = "okx"
 UNKNOWN_INSTRUMENT = "51001"  # "Instrument ID does not exist."
-_EXCERPT = 200
 
 
 def parse_instrument(doc: Mapping[str, Any]) -> Instrument:
@@ -129,21 +131,3 @@ def _exponent(value: Decimal) -> int:
 def _decimals(step: Decimal) -> int:
     """Fraction digits of a normalised step: 0.1 -> 1, 0.00000001 -> 8, 10 -> 0."""
     return max(0, -_exponent(step))
-
-
-def _on_grid(value: Decimal, step: Decimal) -> Decimal:
-    """`value` rounded up to a multiple of `step` (exact)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        units = (value / step).to_integral_value(rounding=ROUND_CEILING)
-        result = (units * step).normalize()
-    return result.quantize(Decimal(1)) if _exponent(result) > 0 else result
-
-
-def _text(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return text[:_EXCERPT]
-
-
-def _excerpt(doc: object) -> str:
-    return repr(doc)[:_EXCERPT]
