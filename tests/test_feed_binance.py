@@ -6,10 +6,10 @@ id, the local book equals the server's book level for level.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from support import until as _until
 
 from engine.data.feed import FeedOptions
 from engine.events import EventHandler, FeedStatus
@@ -31,15 +31,6 @@ class Statuses(EventHandler):
 
     def on_book(self, instrument_id: str, book: object, timestamp_ns: int) -> None:
         self.books += 1
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ id, the local book equals the server's book level for level.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from support import until as _until
 
 from engine.data.feed import FeedOptions
 from engine.events import EventHandler, FeedStatus, Trade
@@ -41,15 +41,6 @@ class Recorder(EventHandler):
 
     def on_market_data(self, data: MarketData) -> None:
         self.tickers.append(data)
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

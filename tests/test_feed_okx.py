@@ -6,10 +6,10 @@ the local book equals the server's book level for level.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from support import until as _until
 
 from engine.data.feed import FeedOptions
 from engine.events import EventHandler, FeedStatus, Trade
@@ -43,15 +43,6 @@ class Recorder(EventHandler):
 
     def on_market_data(self, data: MarketData) -> None:
         self.quotes.append(data)
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def _options() -> FeedOptions:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import WSMsgType, web
+from support import until as _until
 
 from engine.gateway.ws import WsConnection, WsOptions
 
@@ -79,14 +80,6 @@ class Recorder:
     def keepalive(self, conn: WsConnection) -> None:
         self.keepalives += 1
         conn.send_text("ping")
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 FAST = WsOptions(stale_after_s=0.3, backoff_base_s=0.01, backoff_max_s=0.05, watchdog_s=0.02)
