@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CORE_SRC := $(wildcard engine/_core/*.pyx engine/_core/*.pxd) setup.py
+CORE_SRC := $(wildcard engine/_core/*.pyx engine/_core/*.pxd engine/gateway/*.pyx engine/gateway/*.pxd) setup.py
 BUILT := $(VENV)/.built
 CONFIG ?= config/paper.toml
 
@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check engine bench tests tools
 	$(BIN)/ruff format --check engine bench tests tools
 	$(BIN)/mypy
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/cython-lint engine/_core
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/cython-lint engine/_core engine/gateway
 
 bench: $(BUILT)
 	$(BIN)/python -m bench
@@ -44,4 +44,4 @@ profile-build: $(STAMP)
 	rm -f $(BUILT)
 
 clean:
-	rm -rf build $(BUILT) engine/_core/*.c engine/_core/*.so engine/_core/*.html
+	rm -rf build $(BUILT) engine/_core/*.c engine/_core/*.so engine/_core/*.html engine/gateway/*.c engine/gateway/*.so

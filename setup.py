@@ -1,4 +1,5 @@
-"""Build of the Cython hot paths: every extension under engine/_core, directives set here only.
+"""Build of the Cython hot paths: every extension under engine/_core (and the picows listener in
+engine/gateway), directives set here only.
 
 Switches (environment variables, read at build time):
   HFT_TRACE=1     compile with line tracing and profiling hooks, for the latency profilers
@@ -42,7 +43,11 @@ COMPILE_ARGS = ["-O3", "-fno-strict-aliasing"] if os.name != "nt" else ["/O2"]
 def extensions() -> list[Extension]:
     root = Path(__file__).parent
     mods = []
-    for pyx in sorted((root / "engine" / "_core").glob("*.pyx")):
+    sources = [
+        *(root / "engine" / "_core").glob("*.pyx"),
+        *(root / "engine" / "gateway").glob("*.pyx"),
+    ]
+    for pyx in sorted(sources):
         name = ".".join(pyx.relative_to(root).with_suffix("").parts)
         mods.append(
             Extension(

@@ -12,10 +12,19 @@ from pathlib import Path
 from engine import __version__
 from engine.clock import Clock, LiveClock
 from engine.component import Component
-from engine.config import ConfigError, ConfigStore, EngineConfig, masked_dict
+from engine.config import ConfigError, ConfigStore, EngineConfig, VenueConfig, masked_dict
+from engine.data.feed import BookFeed, FeedOptions
 from engine.events import EventDispatcher, EventHandler
+from engine.gateway.binance import feed as binance_feed
+from engine.gateway.binance import instruments as binance_instruments
+from engine.gateway.gate import feed as gate_feed
+from engine.gateway.gate import instruments as gate_instruments
+from engine.gateway.okx import feed as okx_feed
+from engine.gateway.okx import instruments as okx_instruments
+from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarketData
+from engine.gateway.ws import WsOptions
 from engine.logs import LoggingHandle, setup_logging
-from engine.market_data import build_market_data
+from engine.model.instrument import Instrument
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
@@ -31,15 +40,79 @@ NOT_YET_WIRED = (
 )
 
 
-def build_components(config: EngineConfig, events: EventHandler) -> list[Component]:
+INSTRUMENT_LOADERS: dict[str, InstrumentLoader] = {
+    "binance": binance_instruments.load_instruments,
+    "okx": okx_instruments.load_instruments,
+    "gate": gate_instruments.load_instruments,
+}
+
+
+def _feed_factory(
+    venue: str, config: VenueConfig, events: EventHandler, clock: Clock, stale_after_s: float
+) -> FeedFactory:
+    """How to build `venue`'s book feed once its instruments are loaded."""
+    options = FeedOptions(book_capacity=config.book_depth)
+
+    def make(instruments: list[Instrument], rest: str, ws: str) -> BookFeed:
+        if venue == "binance":
+            return binance_feed.BinanceBookFeed(
+                instruments,
+                events,
+                rest_url=rest,
+                ws_url=ws,
+                clock=clock,
+                options=options,
+                ws_options=WsOptions(stale_after_s=stale_after_s),
+            )
+        if venue == "okx":  # syncs from the WebSocket alone: no REST snapshot
+            return okx_feed.OkxBookFeed(
+                instruments,
+                events,
+                ws_url=ws,
+                clock=clock,
+                options=options,
+                ws_options=WsOptions(stale_after_s=stale_after_s, keepalive_s=okx_feed.KEEPALIVE_S),
+            )
+        return gate_feed.GateBookFeed(
+            instruments,
+            events,
+            rest_url=rest,
+            ws_url=ws,
+            clock=clock,
+            options=options,
+            ws_options=WsOptions(stale_after_s=stale_after_s, keepalive_s=gate_feed.KEEPALIVE_S),
+        )
+
+    return make
+
+
+def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -> list[Component]:
     """The components this config asks for, in start order: simulated venues before the
-    feeds that connect to them."""
+    feeds that connect to them. Everything built here gets the engine's clock and events."""
     simulators = {
         name: SimulatorComponent(name)
         for name, venue in sorted(config.venues.items())
         if venue.enabled and venue.simulated
     }
-    return [*simulators.values(), *build_market_data(config, events, simulators)]
+
+    def urls(name: str, venue: VenueConfig) -> tuple[str, str]:
+        sim = simulators.get(name)
+        if sim is not None:
+            return sim.urls.rest, sim.urls.ws_public
+        return venue.rest_url, venue.ws_public_url
+
+    feeds = [
+        VenueMarketData(
+            name,
+            venue.symbols,
+            INSTRUMENT_LOADERS[name],
+            _feed_factory(name, venue, events, clock, config.monitor.stale_feed_seconds),
+            lambda name=name, venue=venue: urls(name, venue),  # type: ignore[misc]
+        )
+        for name, venue in sorted(config.venues.items())
+        if venue.enabled and venue.symbols
+    ]
+    return [*simulators.values(), *feeds]
 
 
 class Engine:
@@ -50,7 +123,7 @@ class Engine:
         self.config_path = config_path
         self.clock: Clock = LiveClock()
         self.events = EventDispatcher()
-        self.components: list[Component] = build_components(store.current, self.events)
+        self.components: list[Component] = build_components(store.current, self.events, self.clock)
         self._started: list[Component] = []
         self._stop = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None
@@ -138,8 +211,18 @@ class Engine:
         for component in self.components:
             self._started.append(component)
             await component.start()
+        # the instrument table is known once the venues' metadata is loaded; an intent's
+        # instrument index is a position in it, fixed for the run
+        instruments = [
+            inst
+            for component in self.components
+            if isinstance(component, VenueMarketData)
+            for inst in component.instruments
+        ]
+        self.events.start(self.clock, instruments)
 
     async def _stop_components(self) -> None:
+        self.events.stop()
         while self._started:
             component = self._started.pop()
             try:

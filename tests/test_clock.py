@@ -85,3 +85,37 @@ async def test_live_clock_timer_and_sleep() -> None:
     await clock.sleep_ns(NS_PER_MS)
     assert clock.monotonic_ns() - before >= NS_PER_MS
     assert abs(clock.time_ns() - __import__("time").time_ns()) < 1_000_000_000
+
+
+def test_sim_clock_timer_cancelled_by_an_earlier_callback_at_the_same_time_does_not_fire() -> None:
+    # the timer service relies on it: a handler cancelling (or replacing) another of its
+    # timers due at the same instant wins over the clock's queue
+    clock = SimClock()
+    fired: list[str] = []
+
+    def first() -> None:
+        fired.append("first")
+        victim.cancel()
+
+    clock.call_at(10, first)
+    victim = clock.call_at(10, lambda: fired.append("victim"))
+    clock.call_at(10, lambda: fired.append("after"))
+    assert clock.advance_to(10) == 2  # a cancelled timer is not counted as fired
+    assert fired == ["first", "after"]
+    assert victim.cancelled() and clock.next_timer_ns() is None
+
+
+async def test_live_clock_call_at_wall_time() -> None:
+    clock = LiveClock()
+    done = asyncio.Event()
+    seen: list[int] = []
+    when = clock.time_ns() + 2 * NS_PER_MS
+
+    def fire() -> None:
+        seen.append(clock.time_ns())
+        done.set()
+
+    clock.call_at(when, fire)
+    await asyncio.wait_for(done.wait(), 2)
+    # the event loop may run a timer up to its clock resolution early; never a whole ms
+    assert seen[0] >= when - NS_PER_MS

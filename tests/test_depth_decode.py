@@ -281,7 +281,7 @@ def gate_frames(draw: st.DrawFn, price: Grid, qty: Grid) -> tuple[bytes, bool]:
     return dump(shuffled(doc, rng), rng, draw(st.booleans())), False
 
 
-# --- canned frames (PROTOCOLS.md examples) ---------------------------------------------------
+# --- canned frames (docs/VENUES.md examples) -------------------------------------------------
 
 BN_PRICE, BN_QTY = Grid("0.01"), Grid("0.00001")
 BN_UPDATE = (

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 from support import until as _until
 
-from engine.data.feed import FeedOptions
+from engine.clock import LiveClock
 from engine.events import EventHandler, FeedStatus
-from engine.gateway.binance.feed import BinanceBookFeed, Sync
+from engine.gateway.binance.feed import BinanceBookFeed
 from engine.gateway.ws import WsOptions
 from engine.sim.faults import FaultKind
 from engine.sim.server import RunningSim, start_sim
@@ -43,11 +43,17 @@ async def sim() -> AsyncIterator[RunningSim]:
 async def feed(sim: RunningSim) -> AsyncIterator[tuple[BinanceBookFeed, Statuses]]:
     events = Statuses()
     inst = next(i for i in sim.exchange.instruments() if i.symbol == SYMBOL)
-    options = FeedOptions(
-        ws=WsOptions(stale_after_s=1.0, backoff_base_s=0.01, backoff_max_s=0.05, watchdog_s=0.05)
+    ws_options = WsOptions(
+        stale_after_s=1.0, backoff_base_s=0.01, backoff_max_s=0.05, watchdog_s=0.05
     )
     feed = BinanceBookFeed(
-        [inst], events, rest_url=sim.urls.rest, ws_url=sim.urls.ws_public, options=options, seed=1
+        [inst],
+        events,
+        rest_url=sim.urls.rest,
+        ws_url=sim.urls.ws_public,
+        clock=LiveClock(),
+        ws_options=ws_options,
+        seed=1,
     )
     await feed.start()
     try:
@@ -60,8 +66,8 @@ async def assert_book_matches_server(sim: RunningSim, feed: BinanceBookFeed) -> 
     """Pause the market, let the feed catch up, compare every level."""
     await sim.stop_market()
     update_id, bids, asks = sim.exchange.engine.depth(SYMBOL, 10_000)
-    stream = feed.streams[SYMBOL]
-    await _until(lambda: feed.ready[SYMBOL] and stream.last_update_id == update_id)
+    stream = feed.stream(SYMBOL)
+    await _until(lambda: feed.ready[SYMBOL] and stream.last_id == update_id)
     book = feed.books[SYMBOL]
     assert book.levels(0) == bids
     assert book.levels(1) == asks
@@ -118,22 +124,21 @@ async def test_a_snapshot_older_than_the_buffer_is_refetched(
 ) -> None:
     bf, events = feed
     await _until(lambda: bf.ready[SYMBOL] and events.books > 3)
-    stream = bf.streams[SYMBOL]
+    stream = bf.stream(SYMBOL)
+    sync, index = bf.sync_of(SYMBOL)
     # a snapshot taken now, applied only after newer diffs were buffered
-    old = await bf.get_snapshot(
-        bf._http, f"{sim.urls.rest}/api/v3/depth", {"symbol": SYMBOL, "limit": "1000"}, SYMBOL
-    )
+    old = await bf.fetcher(SYMBOL)
     assert old is not None
     old_id = int(old.split(b":", 1)[1].split(b",", 1)[0])
     # the diffs right after the snapshot go by live, so the buffer will start after a hole
-    await _until(lambda: stream.last_update_id > old_id + 1)
-    bf.resync(stream, "test")
-    stream.snapshot_task.cancel()  # type: ignore[union-attr]
-    await _until(lambda: len(stream.buffered) >= 2)
-    assert stream.sync is Sync.WAITING
-    assert stream.buffered[0][0] > old_id + 1  # the premise: diffs were missed in between
-    assert bf._apply_snapshot(stream, old) is False
-    assert bf.stale_snapshots == 1 and not bf.ready[SYMBOL]
-    bf.resync(stream, "again")
+    await _until(lambda: stream.last_id > old_id + 1)
+    sync.resync(index, "test")
+    sync._pending[index].task.cancel()  # type: ignore[union-attr]
+    await _until(lambda: len(sync._pending[index].buffered) >= 2)
+    assert not stream.live
+    assert sync._pending[index].buffered[0][0] > old_id + 1  # the premise: diffs were missed
+    assert sync._apply_snapshot(index, old) is False
+    assert bf.counters_for(SYMBOL)["stale_snapshots"] == 1 and not bf.ready[SYMBOL]
+    sync.resync(index, "again")
     await _until(lambda: bf.ready[SYMBOL])
     await assert_book_matches_server(sim, bf)

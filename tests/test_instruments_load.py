@@ -1,5 +1,5 @@
 """Instrument loaders against the simulated venues on loopback, and the pure parsers against
-the example bodies of PROTOCOLS.md."""
+the metadata fields of docs/VENUES.md §1.9, §2.9 and §3.9."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ async def test_base_urls_with_or_without_the_api_prefix() -> None:
             assert [i.symbol for i in loaded] == ["BTCUSDT"]
 
 
-# -- parsers, from the PROTOCOLS.md examples -----------------------------------------------
+# -- parsers, on the fields of docs/VENUES.md §1.9, §2.9, §3.9 -----------------------------------
 
 BINANCE_EXCHANGE_INFO = b"""{"timezone":"UTC","serverTime":1700000000123,"rateLimits":[],
  "exchangeFilters":[],

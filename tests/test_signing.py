@@ -1,7 +1,7 @@
-"""Signing and verification for Binance, OKX and Gate (engine.gateway.signing).
+"""Signing and verification for Binance, OKX and Gate (engine.wire).
 
 Vectors marked "official" are the venues' documented worked examples as listed in
-PROTOCOLS.md §1.3 and §3.3; "oracle" vectors were computed by independent clients
+docs/VENUES.md §1.5, §2.5 and §3.5; "oracle" vectors were computed by independent clients
 (python-okx, ccxt, gate-ws, gate_api) and are recorded there too.
 """
 
@@ -24,9 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.gateway.credentials import Credentials, CredentialsError
-from engine.gateway.signing import (
-    TimestampCheck,
+from engine.wire.binance_signing import (
     binance_check_timestamp,
     binance_rest_payload,
     binance_sign_rest,
@@ -35,6 +33,10 @@ from engine.gateway.signing import (
     binance_verify_rest,
     binance_verify_ws,
     binance_ws_payload,
+    load_ed25519_private_key,
+)
+from engine.wire.credentials import Credentials, CredentialsError
+from engine.wire.gate_signing import (
     gate_check_timestamp,
     gate_rest_headers,
     gate_rest_payload,
@@ -47,7 +49,8 @@ from engine.gateway.signing import (
     gate_verify_ws_channel,
     gate_ws_api_payload,
     gate_ws_auth,
-    load_ed25519_private_key,
+)
+from engine.wire.okx_signing import (
     okx_check_timestamp,
     okx_check_ws_login_timestamp,
     okx_rest_headers,
@@ -59,9 +62,10 @@ from engine.gateway.signing import (
     okx_ws_login_args,
     okx_ws_timestamp,
 )
+from engine.wire.timestamps import TimestampCheck
 
 # ------------------------------------------------------------------------------------------
-# Binance (official doc key pair, PROTOCOLS.md §1.3)
+# Binance (official doc key pair, docs/VENUES.md §1.5)
 
 BN_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 BN_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -319,7 +323,7 @@ def test_binance_timestamp_default_window() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# OKX (no official vector, PROTOCOLS.md §4; oracle values from §2.3)
+# OKX (no official vector; oracle values from docs/VENUES.md §2.5)
 
 OKX_SECRET = "22582BD0CFF14C41EDBF1AB98506286D"
 OKX_CREDS = Credentials("okx-api-key-0001", OKX_SECRET, "my passphrase")
@@ -458,12 +462,12 @@ def test_okx_ws_login_window() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# Gate (official vectors from the APIv4 docs, PROTOCOLS.md §3.3; oracle for WS §3.4/§3.6)
+# Gate (official vectors from the APIv4 docs, docs/VENUES.md §3.5; oracle values for WS)
 
 GATE_CREDS = Credentials("key", "secret")
 GATE_TS = "1541993715"
 GATE_BODY = '{"contract":"BTC_USD","type":"limit","size":100,"price":6800,"time_in_force":"gtc"}'
-GATE_SPOT_BODY = (  # the spot order body of PROTOCOLS.md §3.2
+GATE_SPOT_BODY = (  # the spot order body of docs/VENUES.md §3.5
     '{"text":"t-abc123","currency_pair":"BTC_USDT","type":"limit","account":"spot",'
     '"side":"buy","amount":"0.001","price":"65000","time_in_force":"poc"}'
 )
@@ -483,7 +487,7 @@ GATE_CHANNEL_SIG = (
     "833a44bb4cd083e47bc1fec22b5c12e8b98c30fc7a9f4a1e52800dcfdff9a572"
     "40d7c10f1e9553dee020011fa5d02cdc7d1155a380cc4dcbd45f8fb525e41f4b"
 )
-# PROTOCOLS.md §3.6 gives the first and last 8 hex digits; the full values were pinned once
+# docs/VENUES.md §3.5 gives the first and last 8 hex digits; the full values were pinned once
 GATE_LOGIN_SIG_EMPTY = (
     "3e133322aeffb544225b263d43fc10fc8e6b9b14126a09e4c945363d60afc591"
     "c441f08c3eff1770c1331171386501f6843560f889840e87ba1f3d99a80daffa"
@@ -606,7 +610,7 @@ def test_gate_ws_api_login() -> None:
     assert braces == GATE_LOGIN_SIG_BRACES
     assert empty.startswith("3e133322aeffb544") and empty.endswith("a80daffa")
     assert braces.startswith("8ea8761d") and braces.endswith("afbad")
-    # raw-text verification accepts both conventions (PROTOCOLS.md §5 item 4)
+    # raw-text verification accepts both conventions (docs/VENUES.md §3.5)
     assert gate_verify_ws_api("secret", "spot.login", None, ts, signature=empty)
     assert gate_verify_ws_api("secret", "spot.login", "", ts, signature=empty)
     assert gate_verify_ws_api("secret", "spot.login", b"{}", ts, signature=braces)

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from engine.gateway.signing import binance_sign_rest
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.faults import FaultKind
 from engine.sim.matching import OrderRequest
 from engine.sim.server import RunningSim, start_sim
 from engine.sim.venues.binance import venue_state
+from engine.wire.binance_signing import binance_sign_rest
 
 MAKER = "maker"
 

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from engine.gateway.signing import binance_sign_rest, binance_sign_ws
 from engine.sim.server import RunningSim, start_sim
 from engine.sim.venues.binance import venue_state
+from engine.wire.binance_signing import binance_sign_rest, binance_sign_ws
 
 ED_KEY = "ed25519-test-api-key"
 

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from test_sim_binance import MAKER, maker_order, now_ms
 
-from engine.gateway.signing import binance_sign_ws
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.faults import FaultKind
 from engine.sim.matching import OrderRequest
 from engine.sim.server import RunningSim, start_sim
 from engine.sim.venues.binance import venue_state
+from engine.wire.binance_signing import binance_sign_ws
 
 BTC = "BTCUSDT"
 

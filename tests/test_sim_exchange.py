@@ -9,7 +9,6 @@ import pytest
 from aiohttp import web
 
 from engine.clock import NS_PER_MS, SimClock
-from engine.gateway.credentials import Credentials
 from engine.model.enums import OrderSide, OrderType
 from engine.sim import presets
 from engine.sim.control import add_control_routes
@@ -18,6 +17,7 @@ from engine.sim.exchange import SimExchange
 from engine.sim.faults import FaultInjector, FaultKind
 from engine.sim.matching import DepthUpdate, Fill, OrderAccepted, OrderRequest, PublicTrade
 from engine.sim.server import venue_module
+from engine.wire.credentials import Credentials
 
 D = Decimal
 

@@ -13,13 +13,13 @@ import aiohttp
 import orjson
 import pytest
 
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import gate_rest_headers
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.faults import FaultKind
 from engine.sim.matching import MatchingConfig, OrderRequest, PostOnlyStyle
 from engine.sim.server import start_sim
 from engine.sim.venues.gate import PocStyle, venue_state
+from engine.wire.credentials import Credentials
+from engine.wire.gate_signing import gate_rest_headers
 
 CANCEL_STYLE = MatchingConfig(post_only=PostOnlyStyle.CANCEL)
 

@@ -18,14 +18,14 @@ import orjson
 import pytest
 from aiohttp import web_app
 
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import gate_sign_ws_api, gate_ws_auth
 from engine.model.enums import OrderSide, OrderType, TimeInForce
 from engine.sim.faults import FaultKind
 from engine.sim.matching import MatchingConfig, OrderRequest, PostOnlyStyle
 from engine.sim.server import start_sim
 from engine.sim.venues.gate import venue_state
 from engine.sim.venues.gate_ws_api import raw_member
+from engine.wire.credentials import Credentials
+from engine.wire.gate_signing import gate_sign_ws_api, gate_ws_auth
 
 PAIR = "BTC_USDT"
 
@@ -205,7 +205,7 @@ async def test_order_book_update_syncs_with_rest_snapshot(gate):
     diffs = updates(ws.seen, "spot.order_book_update")
     local = snap["id"]
     applied = 0
-    for d in diffs:  # the official procedure (PROTOCOLS.md §3.5)
+    for d in diffs:  # the official procedure (docs/VENUES.md §3.4)
         assert d["s"] == PAIR and d["l"] == "20" and d["e"] == "depthUpdate"
         if d["u"] < local + 1:
             continue

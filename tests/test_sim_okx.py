@@ -17,14 +17,14 @@ import pytest
 from aiohttp import web
 
 from engine.clock import LiveClock
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import okx_rest_headers, okx_timestamp
 from engine.sim.control import add_control_routes
 from engine.sim.exchange import SimExchange
 from engine.sim.faults import FaultKind
 from engine.sim.server import SimOptions, build_exchange, start_sim
 from engine.sim.venues import okx
 from engine.sim.venues.okx_core import OkxConfig
+from engine.wire.credentials import Credentials
+from engine.wire.okx_signing import okx_rest_headers, okx_timestamp
 
 BTC = "BTC-USDT"
 

@@ -18,8 +18,6 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from engine.clock import LiveClock
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import okx_ws_login_args, okx_ws_timestamp
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.control import add_control_routes
 from engine.sim.exchange import SimExchange, SimUrls
@@ -29,6 +27,8 @@ from engine.sim.server import SimOptions, build_exchange
 from engine.sim.venues import okx
 from engine.sim.venues.okx_core import OkxConfig
 from engine.sim.venues.okx_messages import checksum
+from engine.wire.credentials import Credentials
+from engine.wire.okx_signing import okx_ws_login_args, okx_ws_timestamp
 
 BTC = "BTC-USDT"
 Msg = dict[str, Any]
@@ -114,7 +114,7 @@ def channel_is(name: str) -> Callable[[Any], bool]:
 
 
 class LocalBook:
-    """A client's book, kept by OKX's documented procedure (PROTOCOLS.md §2.5)."""
+    """A client's book, kept by OKX's documented procedure (docs/VENUES.md §2.4)."""
 
     def __init__(self, snapshot: Msg) -> None:
         data = snapshot["data"][0]

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from support import until as _until
 
+from engine.clock import NS_PER_SECOND, LiveClock, SimClock
 from engine.gateway.ws import WsConnection, WsOptions
 
 
@@ -61,18 +62,22 @@ async def server() -> AsyncIterator[Server]:
 
 
 class Recorder:
+    frame_handler = None  # no fast path: every frame reaches on_message
+
     def __init__(self) -> None:
         self.opens = 0
         self.closes: list[str] = []
         self.messages: list[bytes] = []
         self.keepalives = 0
+        self.recv_ns: list[int] = []
 
     def on_open(self, conn: WsConnection) -> None:
         self.opens += 1
         conn.send_text('{"op":"subscribe"}')
 
-    def on_message(self, payload: memoryview, recv_ns: int) -> None:
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
         self.messages.append(bytes(payload))  # a test may copy; the hot path must not
+        self.recv_ns.append(recv_ns)
 
     def on_close(self, reason: str) -> None:
         self.closes.append(reason)
@@ -87,7 +92,7 @@ FAST = WsOptions(stale_after_s=0.3, backoff_base_s=0.01, backoff_max_s=0.05, wat
 
 async def test_subscribes_on_every_connect_and_survives_a_dropped_socket(server: Server) -> None:
     rec = Recorder()
-    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn = WsConnection(server.url, rec, clock=LiveClock(), name="t", options=FAST, seed=1)
     conn.start()
     try:
         await conn.wait_connected()
@@ -97,8 +102,10 @@ async def test_subscribes_on_every_connect_and_survives_a_dropped_socket(server:
         await _until(lambda: server.connections == 2 and rec.opens == 2)
         await _until(lambda: server.received.count('{"op":"subscribe"}') == 2)
         assert rec.closes and conn.counters.reconnects == 1
-        assert conn.counters.messages == len(rec.messages)
-        assert conn.counters.bytes == sum(len(m) for m in rec.messages)
+        assert conn.stats.messages == len(rec.messages)
+        assert conn.stats.bytes == sum(len(m) for m in rec.messages)
+        # receive times are the clock's wall time, in order
+        assert rec.recv_ns == sorted(rec.recv_ns) and rec.recv_ns[0] > 1_600_000_000 * 10**9
     finally:
         await conn.stop()
     assert not conn.connected
@@ -106,7 +113,7 @@ async def test_subscribes_on_every_connect_and_survives_a_dropped_socket(server:
 
 async def test_a_frozen_feed_is_detected_and_reconnected(server: Server) -> None:
     rec = Recorder()
-    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn = WsConnection(server.url, rec, clock=LiveClock(), name="t", options=FAST, seed=1)
     conn.start()
     try:
         await conn.wait_connected()
@@ -129,7 +136,7 @@ async def test_rotation_and_keepalive(server: Server) -> None:
         backoff_max_s=0.02,
         watchdog_s=0.02,
     )
-    conn = WsConnection(server.url, rec, name="t", options=options, seed=1)
+    conn = WsConnection(server.url, rec, clock=LiveClock(), name="t", options=options, seed=1)
     conn.start()
     try:
         await _until(lambda: conn.counters.rotations >= 1 and server.connections >= 2)
@@ -141,7 +148,9 @@ async def test_rotation_and_keepalive(server: Server) -> None:
 
 async def test_connect_failures_back_off_and_retry_until_the_server_appears() -> None:
     rec = Recorder()
-    conn = WsConnection("ws://127.0.0.1:9/ws", rec, name="t", options=FAST, seed=1)
+    conn = WsConnection(
+        "ws://127.0.0.1:9/ws", rec, clock=LiveClock(), name="t", options=FAST, seed=1
+    )
     conn.start()
     try:
         await _until(lambda: conn.counters.connect_failures >= 3)
@@ -152,7 +161,11 @@ async def test_connect_failures_back_off_and_retry_until_the_server_appears() ->
 
 def test_backoff_is_capped_full_jitter() -> None:
     conn = WsConnection(
-        "ws://x", Recorder(), options=WsOptions(backoff_base_s=0.1, backoff_max_s=2), seed=3
+        "ws://x",
+        Recorder(),
+        clock=LiveClock(),
+        options=WsOptions(backoff_base_s=0.1, backoff_max_s=2),
+        seed=3,
     )
     delays = [conn.backoff_s(a) for a in range(1, 40)]
     assert all(0 <= d <= 2 for d in delays)
@@ -161,15 +174,54 @@ def test_backoff_is_capped_full_jitter() -> None:
 
 async def test_a_raising_handler_does_not_kill_the_connection(server: Server) -> None:
     class Broken(Recorder):
-        def on_message(self, payload: memoryview, recv_ns: int) -> None:
-            super().on_message(payload, recv_ns)
+        def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+            super().on_message(payload, status, recv_ns)
             raise RuntimeError("handler bug")
 
     rec = Broken()
-    conn = WsConnection(server.url, rec, name="t", options=FAST, seed=1)
+    conn = WsConnection(server.url, rec, clock=LiveClock(), name="t", options=FAST, seed=1)
     conn.start()
     try:
         await _until(lambda: len(rec.messages) >= 5)
         assert conn.counters.handler_errors >= 5 and conn.connected and server.connections == 1
+    finally:
+        await conn.stop()
+
+
+async def _settle() -> None:
+    """Let every ready task of the loop run (no wall-clock wait)."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def test_the_engine_clock_drives_backoff_and_stale_detection(server: Server) -> None:
+    """On a simulated clock nothing waits on the wall: a failed connect retries only when the
+    clock passes its backoff, and a silent feed is stale only when the clock says so."""
+    clock = SimClock(start_ns=1_000 * NS_PER_SECOND)
+    dead = WsConnection("ws://127.0.0.1:9/ws", Recorder(), clock=clock, options=FAST, seed=1)
+    dead.start()
+    try:
+        await _until(lambda: dead.counters.connect_failures == 1)
+        await _settle()
+        assert dead.counters.connect_failures == 1  # asleep on the simulated clock
+        clock.advance_to(clock.time_ns() + NS_PER_SECOND)  # past the longest backoff
+        await _until(lambda: dead.counters.connect_failures == 2)
+    finally:
+        await dead.stop()
+
+    rec = Recorder()
+    conn = WsConnection(server.url, rec, clock=clock, name="t", options=FAST, seed=1)
+    conn.start()
+    try:
+        await _until(lambda: len(rec.messages) >= 1)
+        assert rec.recv_ns[0] == clock.time_ns()  # receive time is the engine clock's
+        server.quiet = True
+        await _settle()
+        assert conn.counters.stale == 0 and conn.connected  # the wall moves, the clock not
+        clock.advance_to(clock.time_ns() + NS_PER_SECOND)  # past stale_after_s = 0.3
+        await _until(lambda: conn.counters.stale == 1)
+        server.quiet = False
+        clock.advance_to(clock.time_ns() + NS_PER_SECOND)  # past the reconnect backoff
+        await _until(lambda: server.connections >= 2 and conn.connected)
     finally:
         await conn.stop()

@@ -42,6 +42,15 @@ cdef enum:
     BOOK_ERR_COUNT = -35  # a count outside 0..capacity, or a full UpdateBuffer
 
 
+# The top of a book in one read (C callers: strategy, risk). A missing side reads
+# BOOK_NO_PRICE and size 0.
+cdef struct BookTop:
+    int64_t bid_price
+    int64_t bid_size
+    int64_t ask_price
+    int64_t ask_size
+
+
 # One side: `count` valid rows at the front of `prices`/`sizes`, best first (bids descending,
 # asks ascending), prices unique. Rows at index >= count are stale, never read.
 cdef struct BookSide:
@@ -98,6 +107,10 @@ cdef class OrderBook:
     cdef readonly int64_t crossed_count  # updates/batches that left best bid >= best ask
     cdef readonly int64_t dropped_levels  # inserts dropped + levels evicted on a full side
     cdef readonly bint crossed  # latched until clear()/load_snapshot()
+    # Of the frame that last changed the book: the venue's event time and our receive time
+    # (ns since the epoch, 0 until stamped), so receive -> book -> strategy can be measured.
+    cdef readonly int64_t exchange_ts_ns
+    cdef readonly int64_t recv_ts_ns
     cdef tuple _storage  # the four int64 numpy arrays behind _sides: owned, never resized
     cdef tuple _views  # read-only views of _storage handed out by top_view()
 
@@ -114,6 +127,25 @@ cdef class OrderBook:
 
     cdef inline Py_ssize_t c_count(self, int side) noexcept nogil:
         return self._sides[side].count
+
+    cdef inline void c_top(self, BookTop* out) noexcept nogil:
+        out.bid_price = self.c_best_price(BOOK_BID)
+        out.bid_size = self.c_best_size(BOOK_BID)
+        out.ask_price = self.c_best_price(BOOK_ASK)
+        out.ask_size = self.c_best_size(BOOK_ASK)
+
+    # Row i (0 = best) of `side`; False past the last level. C callers only (no checks on side).
+    cdef inline bint c_level(self, int side, Py_ssize_t i, int64_t* price,
+                             int64_t* size) noexcept nogil:
+        if i < 0 or i >= self._sides[side].count:
+            return False
+        price[0] = self._sides[side].prices[i]
+        size[0] = self._sides[side].sizes[i]
+        return True
+
+    cdef inline void c_stamp(self, int64_t exchange_ts_ns, int64_t recv_ts_ns) noexcept nogil:
+        self.exchange_ts_ns = exchange_ts_ns
+        self.recv_ts_ns = recv_ts_ns
 
     cdef int c_set_level(self, int side, int64_t price, int64_t size) noexcept nogil
     cdef void c_clear(self) noexcept nogil

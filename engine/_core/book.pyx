@@ -442,6 +442,17 @@ cdef class OrderBook:
     def asks_count(self):
         return self._sides[BOOK_ASK].count
 
+    def top(self):
+        """(bid price, bid size, ask price, ask size) in one call; NO_PRICE and 0 for an
+        empty side."""
+        return (self.c_best_price(BOOK_BID), self.c_best_size(BOOK_BID),
+                self.c_best_price(BOOK_ASK), self.c_best_size(BOOK_ASK))
+
+    def stamp(self, exchange_ts_ns, recv_ts_ns):
+        """Record the venue's event time and our receive time of the frame just applied."""
+        self.c_stamp(as_int64(exchange_ts_ns, "exchange_ts_ns"),
+                     as_int64(recv_ts_ns, "recv_ts_ns"))
+
     def best_bid(self):
         """(price, size); (NO_PRICE, 0) when there is no bid."""
         return self.c_best_price(BOOK_BID), self.c_best_size(BOOK_BID)

@@ -87,3 +87,26 @@ cdef class GateDepthDecoder(DepthDecoder):
 
     cdef int _result(self, Cursor* c) noexcept nogil
     cdef int c_decode_snapshot(self, const unsigned char* p, Py_ssize_t n) noexcept nogil
+
+
+# Routing: which stream a pushed frame belongs to, read from its first fields without
+# decoding its levels (so a connection carrying many symbols needs no Python per frame).
+cdef enum:
+    ROUTE_NONE = 0  # not in the shape this venue's pushes have: the caller's slow path decides
+    ROUTE_DEPTH = 1  # a depth push; the key span names its stream
+    ROUTE_OTHER = 2  # a push of another channel (trades, tickers), an ack or a pong
+
+# Binance combined stream `{"stream":"<name>",...`: ROUTE_DEPTH with the name's span when the
+# name holds "@depth", ROUTE_OTHER for another stream, ROUTE_NONE for any other shape.
+cdef int binance_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                       Py_ssize_t* key_len) noexcept nogil
+# OKX push `{"arg":{"channel":"<c>","instId":"<i>"`: the key is that whole prefix (channel and
+# instrument together); ROUTE_DEPTH whatever the channel (the caller's table knows which
+# prefixes are books), ROUTE_NONE for another shape (events, pong, another key order).
+cdef int okx_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                   Py_ssize_t* key_len) noexcept nogil
+# Gate push: by its "channel" field. ROUTE_DEPTH (spot.order_book_update / spot.obu) with the
+# span of result.s, ROUTE_OTHER for any other channel, ROUTE_NONE if the top level is not an
+# object with a string channel (and, for depth, a result object with a string "s").
+cdef int gate_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                    Py_ssize_t* key_len) noexcept nogil

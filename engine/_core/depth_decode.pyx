@@ -1291,3 +1291,133 @@ cdef class GateDepthDecoder(DepthDecoder):
         status = self.c_decode_snapshot(<const unsigned char*>view.buf, view.len)
         PyBuffer_Release(&view)
         return status
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing (see depth_decode.pxd). These read only as far as the key; the venue decoder then
+# validates the whole frame, so a frame routed here and malformed further on is still refused.
+
+cdef inline bint _starts(const unsigned char* p, Py_ssize_t n, const char* lit,
+                         Py_ssize_t m) noexcept nogil:
+    return n >= m and memcmp(p, lit, <size_t>m) == 0
+
+
+cdef inline Py_ssize_t _quote(const unsigned char* p, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
+    """Index of the next '"' from i, or -1 (a backslash first: not a plain key, -1 too)."""
+    while i < n:
+        if p[i] == 34:
+            return i
+        if p[i] == 92:
+            return -1
+        i += 1
+    return -1
+
+
+cdef int binance_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                       Py_ssize_t* key_len) noexcept nogil:
+    cdef Py_ssize_t end
+    cdef Py_ssize_t i
+    if not _starts(p, n, b'{"stream":"', 11):
+        return ROUTE_NONE
+    end = _quote(p, n, 11)
+    if end < 0:
+        return ROUTE_NONE
+    key_off[0] = 11
+    key_len[0] = end - 11
+    for i in range(11, end - 5):
+        if memcmp(p + i, b"@depth", 6) == 0:
+            return ROUTE_DEPTH
+    return ROUTE_OTHER
+
+
+cdef int okx_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                   Py_ssize_t* key_len) noexcept nogil:
+    cdef Py_ssize_t end
+    if not _starts(p, n, b'{"arg":{"channel":"', 19):
+        return ROUTE_NONE
+    end = _quote(p, n, 19)
+    if end < 0 or not _starts(p + end, n - end, b'","instId":"', 12):
+        return ROUTE_NONE
+    end = _quote(p, n, end + 12)
+    if end < 0:
+        return ROUTE_NONE
+    key_off[0] = 0
+    key_len[0] = end + 1
+    return ROUTE_DEPTH
+
+
+cdef int _gate_symbol(Cursor* c, Py_ssize_t* key_off, Py_ssize_t* key_len) noexcept nogil:
+    """Walk the result object up to its "s" member; DEPTH_OK with the span, else an error."""
+    cdef bint empty = False
+    cdef bint more = True
+    cdef Py_ssize_t ks
+    cdef Py_ssize_t kl
+    cdef int r = open_object(c, &empty)
+    if r != DEPTH_OK:
+        return r
+    if empty:
+        return DEPTH_ERR_MISSING
+    while more:
+        r = member_key(c, &ks, &kl)
+        if r != DEPTH_OK:
+            return r
+        if kl == 1 and c.p[ks] == 115:  # s
+            return read_str(c, key_off, key_len)
+        r = skip_value(c)
+        if r == DEPTH_OK:
+            r = next_member(c, &more)
+        if r != DEPTH_OK:
+            return r
+    return DEPTH_ERR_MISSING
+
+
+cdef int gate_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
+                    Py_ssize_t* key_len) noexcept nogil:
+    cdef Cursor cur
+    cdef Cursor* c = &cur
+    cdef bint empty = False
+    cdef bint more = True
+    cdef int kind = ROUTE_NONE  # of the channel, once read
+    cdef bint have_symbol = False
+    cdef Py_ssize_t ks
+    cdef Py_ssize_t kl
+    cdef Py_ssize_t s
+    cdef Py_ssize_t m
+    cdef int r
+    cur.p = p
+    cur.n = n
+    cur.i = 0
+    if open_object(c, &empty) != DEPTH_OK or empty:
+        return ROUTE_NONE
+    while more:
+        if member_key(c, &ks, &kl) != DEPTH_OK:
+            return ROUTE_NONE
+        if same(p + ks, kl, "channel", 7):
+            if read_str(c, &s, &m) != DEPTH_OK:
+                return ROUTE_NONE
+            if same(p + s, m, "spot.order_book_update", 22) or same(p + s, m, "spot.obu", 8):
+                kind = ROUTE_DEPTH
+            else:
+                return ROUTE_OTHER
+            if have_symbol:
+                return ROUTE_DEPTH
+        elif same(p + ks, kl, "result", 6) and peek(c) == 123:
+            r = _gate_symbol(c, key_off, key_len)
+            if r != DEPTH_OK:
+                return ROUTE_NONE
+            if kind == ROUTE_DEPTH:
+                return ROUTE_DEPTH
+            # the channel comes later in this frame: finish the result object first
+            have_symbol = True
+            while True:
+                if next_member(c, &more) != DEPTH_OK:
+                    return ROUTE_NONE
+                if not more:
+                    break
+                if member_key(c, &s, &m) != DEPTH_OK or skip_value(c) != DEPTH_OK:
+                    return ROUTE_NONE
+        elif skip_value(c) != DEPTH_OK:
+            return ROUTE_NONE
+        if next_member(c, &more) != DEPTH_OK:
+            return ROUTE_NONE
+    return ROUTE_NONE

@@ -117,6 +117,8 @@ class BookRef:
         self.crossed_count = 0
         self.dropped_levels = 0
         self.crossed = False
+        self.exchange_ts_ns = 0
+        self.recv_ts_ns = 0
 
     def _after_update(self, status: int) -> int:
         bid, ask = self._sides
@@ -167,6 +169,13 @@ class BookRef:
     def _best(self, side: int) -> tuple[int, int]:
         rows = self._sides[side].rows(1)
         return rows[0] if rows else (NO_PRICE, 0)
+
+    def top(self) -> tuple[int, int, int, int]:
+        return (*self._best(BID), *self._best(ASK))
+
+    def stamp(self, exchange_ts_ns: int, recv_ts_ns: int) -> None:
+        self.exchange_ts_ns = _arg(exchange_ts_ns, "exchange_ts_ns")
+        self.recv_ts_ns = _arg(recv_ts_ns, "recv_ts_ns")
 
     def best_bid(self) -> tuple[int, int]:
         return self._best(BID)

@@ -1,43 +1,67 @@
 """The venue-neutral half of a market-data feed: books, their readiness, events and taps.
 
-A venue feed (engine/gateway/<venue>/feed.py) knows its venue's messages and sync rules; it
-subclasses `BookFeed` and calls `apply`/`load`/`mark_not_ready`/`publish_*` here. This half
-guarantees, for every venue alike:
+A venue feed (engine/gateway/<venue>/feed.py) owns its connections and knows its venue's
+messages; the per-frame work is a Cython FrameHandler (engine/_core/frame_handler.pyx) and
+this half acts on the statuses it returns (`on_status`). It guarantees, for every venue:
 
 - a book is `ready` only between a successful sync and the next fault; every change of
   readiness is told to the strategy (`on_feed_status`), so quotes are pulled from a book
   that is resyncing instead of being left on a stale one;
-- `on_close` of the connection marks every book of that connection not ready;
 - events reach the dispatcher synchronously, in the frame's own loop iteration;
 - a slow consumer (storage, cache) reads a bounded tap that drops its oldest entries rather
   than ever blocking the feed, and counts what it dropped.
+
+It knows no transport: the venue feed tells it about disconnects (`mark_all_not_ready`) and
+hands it the frames the fast path did not finish.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
+from engine._core import frame_handler as fh
 from engine._core.book import OrderBook
-from engine.clock import NS_PER_SECOND, Clock, LiveClock
+from engine._core.frame_handler import FrameHandler
+from engine.clock import NS_PER_SECOND, Clock
 from engine.component import Component
 from engine.events import EventHandler, FeedStatus
-from engine.gateway.ws import WsConnection, WsCounters, WsOptions
 from engine.model.instrument import Instrument
-
-# Delays between attempts to fetch a REST book snapshot (the last one repeats).
-SNAPSHOT_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
 class FeedOptions:
     book_capacity: int = 1000  # levels kept per side
     tap_capacity: int = 10_000  # entries a slow consumer may lag behind
-    ws: WsOptions = field(default_factory=WsOptions)
+
+
+@dataclass(slots=True)
+class FeedCounters:
+    """What the feed did to one symbol's book (the transport counts its own)."""
+
+    decode_errors: int = 0
+    gaps: int = 0
+    checksum_failures: int = 0
+    crossed: int = 0
+    resyncs: int = 0  # a live book sent back to syncing
+    snapshots: int = 0  # whole books loaded (REST snapshot, OKX snapshot, Gate full push)
+    stale_snapshots: int = 0  # REST snapshots older than the buffered diffs: fetched again
+    on_book_errors: int = 0  # on_book raised (the transport counts its own handler_errors)
+    duplicate_trades: int = 0  # trades dropped as already seen (a repeated frame, a reconnect)
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+# Why a stream left LIVE, by FrameHandler status (decoder statuses are "malformed").
+_FAULTS = {
+    fh.ERR_GAP: ("gaps", "sequence gap"),
+    fh.ERR_CROSSED: ("crossed", "book crossed"),
+    fh.ERR_CHECKSUM: ("checksum_failures", "checksum mismatch"),
+}
 
 
 class Tap:
@@ -62,7 +86,7 @@ class Tap:
 
 
 class BookFeed(Component):
-    """Books of one venue connection and the bookkeeping every venue shares."""
+    """Books of one venue and the bookkeeping every venue shares."""
 
     venue = "venue"
 
@@ -71,29 +95,33 @@ class BookFeed(Component):
         instruments: Iterable[Instrument],
         events: EventHandler,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         options: FeedOptions | None = None,
     ) -> None:
         super().__init__(name=f"feed.{self.venue}")
         self.options = options or FeedOptions()
-        self.clock: Clock = clock or LiveClock()
+        self.clock = clock
         self.events = events
         self.instruments = {inst.symbol: inst for inst in instruments}
         self.books = {s: OrderBook(self.options.book_capacity) for s in self.instruments}
         self.ready = dict.fromkeys(self.instruments, False)
+        self.counters = {s: FeedCounters() for s in self.instruments}
         self.tap = Tap(self.options.tap_capacity)
-        self.conn: WsConnection | None = None
         self._last_warning_ns: dict[str, int] = {}
         self.suppressed_warnings = 0
-
-    @property
-    def counters(self) -> WsCounters:
-        if self.conn is None:
-            return WsCounters()
-        return self.conn.counters
+        self._last_trade_id: dict[str, int] = {}
 
     def instrument_id(self, symbol: str) -> str:
         return self.instruments[symbol].instrument_id
+
+    def counters_for(self, symbol: str) -> dict[str, int]:
+        """The feed's counters of `symbol`, with those of the connection that carries it."""
+        return {**self.connection_counters(symbol), **self.counters[symbol].as_dict()}
+
+    def connection_counters(self, symbol: str) -> dict[str, int]:
+        """Transport counters of the connection carrying `symbol` (the venue feed knows)."""
+        del symbol
+        return {}
 
     # -- readiness ------------------------------------------------------------------------
 
@@ -107,8 +135,8 @@ class BookFeed(Component):
             self.ready[symbol] = False
             self._status(symbol, False, reason)
 
-    def mark_all_not_ready(self, reason: str) -> None:
-        for symbol in self.instruments:
+    def mark_all_not_ready(self, reason: str, symbols: Iterable[str] | None = None) -> None:
+        for symbol in self.instruments if symbols is None else symbols:
             self.mark_not_ready(symbol, reason)
 
     def _status(self, symbol: str, ready: bool, reason: str) -> None:
@@ -129,62 +157,41 @@ class BookFeed(Component):
         self._last_warning_ns[key] = now
         self.log.warning(message, *args)
 
-    # -- events ---------------------------------------------------------------------------
+    def fresh_trade(self, symbol: str, trade_id: int) -> bool:
+        """False for a trade already seen: the three venues number a symbol's trades in
+        increasing order, so a repeated frame or a reconnect's replay is told by its id."""
+        if trade_id <= self._last_trade_id.get(symbol, -1):
+            self.counters[symbol].duplicate_trades += 1
+            return False
+        self._last_trade_id[symbol] = trade_id
+        return True
 
-    def publish_book(self, symbol: str, timestamp_ns: int) -> None:
-        self.events.on_book(self.instrument_id(symbol), self.books[symbol], timestamp_ns)
+    # -- the fast path's statuses ---------------------------------------------------------
 
-    # -- REST snapshots (venues that sync diffs against one) ------------------------------
+    def fault_reason(self, symbol: str, status: int) -> str:
+        """Count a negative status against `symbol` and say why, for the resync."""
+        counters = self.counters[symbol]
+        fault = _FAULTS.get(status)
+        if fault is None:
+            counters.decode_errors += 1
+            reason = f"malformed depth frame (status {status})"
+        else:
+            name, reason = fault
+            setattr(counters, name, getattr(counters, name) + 1)
+        self.warn_burst(symbol, "%s %s: %s", self.venue, symbol, reason)
+        return reason
 
-    async def get_snapshot(
-        self, http: aiohttp.ClientSession, url: str, params: dict[str, str], symbol: str
-    ) -> bytes | None:
-        """One GET of a book snapshot; None (and a warning) on any HTTP or network error."""
-        try:
-            async with http.get(url, params=params) as reply:
-                body = await reply.read()
-                if reply.status != 200:
-                    excerpt = body[:200].decode(errors="replace")
-                    self.warn_burst(
-                        f"snapshot:{symbol}",
-                        "%s %s snapshot: HTTP %d %s",
-                        self.venue,
-                        symbol,
-                        reply.status,
-                        excerpt,
-                    )
-                    return None
-                return body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self.warn_burst(
-                f"snapshot:{symbol}", "%s %s snapshot failed: %r", self.venue, symbol, exc
-            )
-            return None
+    def callback_failed(self, handler: FrameHandler, index: int) -> None:
+        """on_book raised (the book itself is fine): count and log it, once per burst."""
+        error = handler.take_error()
+        stream = handler.stream(index)
+        self.counters[stream.symbol].on_book_errors += 1
+        self.warn_burst("on_book", "%s: on_book raised %r", self.venue, error)
 
-    async def fetch_snapshot_until(
-        self,
-        http: aiohttp.ClientSession,
-        url: str,
-        params: dict[str, str],
-        symbol: str,
-        *,
-        apply: Callable[[bytes], bool],
-        synced: Callable[[], bool],
-    ) -> None:
-        """Fetch and `apply` snapshots, backing off, until one applies or `synced()`."""
-        attempt = 0
-        while True:
-            body = await self.get_snapshot(http, url, params, symbol)
-            if (body is not None and apply(body)) or synced():
-                return
-            delay = SNAPSHOT_RETRY_S[min(attempt, len(SNAPSHOT_RETRY_S) - 1)]
-            attempt += 1
-            await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
-
-    # -- connection hooks shared by the venues --------------------------------------------
-
-    def on_close(self, reason: str) -> None:
-        self.mark_all_not_ready(f"disconnected: {reason}")
-
-    def keepalive(self, conn: WsConnection) -> None:
-        """No application-level ping by default (Binance uses protocol pings)."""
+    def publish_ready(self, handler: FrameHandler, index: int, reason: str) -> None:
+        """A stream's book just became whole: ready first, then the book itself."""
+        stream = handler.stream(index)
+        self.counters[stream.symbol].snapshots += 1
+        self.mark_ready(stream.symbol, reason)
+        if handler.publish(index) == fh.CALLBACK_ERROR:
+            self.callback_failed(handler, index)

@@ -1,8 +1,12 @@
 """A reconnecting WebSocket client on picows, for market-data and private streams.
 
-Frames reach the handler synchronously from picows's receive callback, as a memoryview of
-picows's own buffer: no copy, no queue hop, valid only during the call. Everything that
-keeps a feed honest lives here, once, for every venue:
+Frames go from picows's receive buffer into the handler's `frame_handler` (a Cython
+FrameHandler, engine/_core/frame_handler.pyx) through the Cython listener of
+engine/gateway/ws_listener.pyx: one C call per frame, no copy, no allocation, no queue hop.
+Only a frame the fast path does not finish (a trade, an ack, a resync, or every frame of a
+handler without a frame_handler) reaches the handler's Python `on_message`, as a memoryview
+of picows's buffer valid only during the call. Everything that keeps a feed honest lives
+here, once, for every venue:
 
 - the handler's `on_open` runs on every (re)connect, so subscriptions and resyncs follow a
   reconnect by construction, and `on_close` runs on every disconnect, so books are marked
@@ -14,7 +18,8 @@ keeps a feed honest lives here, once, for every venue:
   `keepalive()` every `keepalive_s`;
 - counters say what happened (messages, bytes, reconnects, stale, rotations, ...).
 
-Timing uses the engine clock, so the same code runs on simulated time.
+Timing uses the engine clock, handed in by whoever builds the connection, so the same code
+runs on simulated time.
 """
 
 from __future__ import annotations
@@ -27,19 +32,26 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from picows import WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
+from engine._core.frame_handler import FrameHandler
 from engine.clock import NS_PER_SECOND, Clock, LiveClock
+from engine.gateway.ws_listener import FrameListener, WsStats
 
 log = logging.getLogger("engine.gateway.ws")
 
 
 class WsHandler(Protocol):
+    @property
+    def frame_handler(self) -> FrameHandler | None:
+        """The fast path for this connection's frames, or None (every frame to on_message)."""
+
     def on_open(self, conn: WsConnection) -> None:
         """Connected: send subscriptions, start resyncs."""
 
-    def on_message(self, payload: memoryview, recv_ns: int) -> None:
-        """One text or binary frame; `payload` is only valid during the call."""
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        """A frame the fast path did not finish, with its FrameHandler status (OTHER when
+        there is no frame_handler); `payload` is only valid during the call."""
 
     def on_close(self, reason: str) -> None:
         """Disconnected (for any reason): mark state not-ready."""
@@ -50,19 +62,14 @@ class WsHandler(Protocol):
 
 @dataclass(slots=True)
 class WsCounters:
+    """What happened to one logical connection (messages and bytes: WsConnection.stats)."""
+
     connects: int = 0
     reconnects: int = 0
     connect_failures: int = 0
-    messages: int = 0
-    bytes: int = 0
     stale: int = 0
     rotations: int = 0
     handler_errors: int = 0
-    # kept by the feed handlers on top of the transport
-    decode_errors: int = 0
-    resyncs: int = 0
-    checksum_failures: int = 0
-    gaps: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -80,28 +87,6 @@ class WsOptions:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Listener(WSListener):
-    def __init__(self, conn: WsConnection) -> None:
-        super().__init__()
-        self._conn = conn
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self._conn._connected(transport)
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        msg_type = frame.msg_type
-        if msg_type is WSMsgType.TEXT or msg_type is WSMsgType.BINARY:
-            self._conn._frame(frame.get_payload_as_memoryview())
-        elif msg_type is WSMsgType.CLOSE:
-            self._conn.close_reason = f"closed by server ({frame.get_close_code()})"
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-        # PING is answered by picows (enable_auto_pong); PONG needs nothing
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self._conn._disconnected()
-
-
 class WsConnection:
     """One logical stream: stays connected until `stop()`, through any number of sockets."""
 
@@ -110,19 +95,19 @@ class WsConnection:
         url: str,
         handler: WsHandler,
         *,
+        clock: Clock,
         name: str = "",
-        clock: Clock | None = None,
         options: WsOptions | None = None,
         seed: int | None = None,
     ) -> None:
         self.url = url
         self.name = name or url
         self.handler = handler
-        self.clock: Clock = clock or LiveClock()
+        self.clock = clock
         self.options = options or WsOptions()
         self.counters = WsCounters()
+        self.stats = WsStats()
         self.close_reason = ""
-        self.last_message_ns = 0
         self.connected_ns = 0
         self._transport: WSTransport | None = None
         self._rng = random.Random(seed)
@@ -132,6 +117,14 @@ class WsConnection:
         self._connected_event = asyncio.Event()
 
     # -- public ---------------------------------------------------------------------------
+
+    @property
+    def last_message_ns(self) -> int:
+        """The clock's monotonic_ns when the last text/binary frame arrived."""
+        return self.stats.last_message_ns
+
+    def counters_dict(self) -> dict[str, int]:
+        return {**self.counters.as_dict(), **self.stats.as_dict()}
 
     @property
     def connected(self) -> bool:
@@ -173,10 +166,15 @@ class WsConnection:
 
     # -- picows callbacks -----------------------------------------------------------------
 
+    def _listener(self) -> FrameListener:
+        # read per connect: a handler may replace its frame_handler between sockets
+        handler = getattr(self.handler, "frame_handler", None)
+        return FrameListener(self, handler, self.stats, self.clock, type(self.clock) is LiveClock)
+
     def _connected(self, transport: WSTransport) -> None:
         self._transport = transport
         self.close_reason = ""
-        self.connected_ns = self.last_message_ns = self.clock.monotonic_ns()
+        self.connected_ns = self.stats.last_message_ns = self.clock.monotonic_ns()
         self.counters.connects += 1
         self._connected_event.set()
         try:
@@ -185,17 +183,18 @@ class WsConnection:
             self.counters.handler_errors += 1
             log.exception("%s: on_open failed", self.name)
 
-    def _frame(self, payload: memoryview) -> None:
-        now = self.clock.monotonic_ns()
-        self.last_message_ns = now
-        self.counters.messages += 1
-        self.counters.bytes += len(payload)
+    def _slow_frame(self, payload: memoryview, status: int, recv_ns: int) -> None:
         try:
-            self.handler.on_message(payload, now)
+            self.handler.on_message(payload, status, recv_ns)
         except Exception:
             # a handler bug must not tear down the transport; the handler resyncs on its own
             self.counters.handler_errors += 1
             log.exception("%s: on_message failed", self.name)
+
+    def _server_close(self, transport: WSTransport, code: WSCloseCode) -> None:
+        self.close_reason = f"closed by server ({code})"
+        transport.send_close(code)
+        transport.disconnect()
 
     def _disconnected(self) -> None:
         self._connected_event.clear()
@@ -218,7 +217,7 @@ class WsConnection:
         while not self._stopping:
             try:
                 transport, _ = await ws_connect(
-                    lambda: _Listener(self),
+                    self._listener,
                     self.url,
                     websocket_handshake_timeout=self.options.handshake_timeout_s,
                     enable_auto_pong=True,

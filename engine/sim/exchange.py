@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine.clock import Clock, TimerHandle
-from engine.gateway.credentials import Credentials
 from engine.model.instrument import Instrument
 from engine.sim.accounts import FeeSchedule
 from engine.sim.faults import FaultInjector
@@ -31,6 +30,7 @@ from engine.sim.matching import (
     OrderRequest,
     PublicTrade,
 )
+from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.sim")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -21,7 +20,6 @@ from types import ModuleType
 from aiohttp import web
 
 from engine.clock import NS_PER_MS, Clock, LiveClock
-from engine.gateway.credentials import Credentials
 from engine.model.instrument import Instrument
 from engine.sim import presets
 from engine.sim.control import add_control_routes
@@ -30,6 +28,10 @@ from engine.sim.exchange import SimExchange, SimUrls
 from engine.sim.faults import FaultInjector
 from engine.sim.matching import MatchingConfig, PostOnlyStyle
 from engine.sim.replay import RecordedFrame, ReplayMarket, read_recording
+from engine.sim.venues import binance as venue_binance
+from engine.sim.venues import gate as venue_gate
+from engine.sim.venues import okx as venue_okx
+from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.sim")
 
@@ -89,12 +91,19 @@ class RunningSim:
         await self._runner.cleanup()
 
 
+_VENUE_MODULES: dict[str, ModuleType] = {
+    "binance": venue_binance,
+    "okx": venue_okx,
+    "gate": venue_gate,
+}
+
+
 def venue_module(venue: str) -> ModuleType:
     if venue not in presets.VENUES:
         raise ValueError(
             f"unknown venue {venue!r}; the simulator speaks {', '.join(presets.VENUES)}"
         )
-    return importlib.import_module(f"engine.sim.venues.{venue}")
+    return _VENUE_MODULES[venue]
 
 
 def build_exchange(

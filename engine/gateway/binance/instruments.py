@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
-import orjson
 
 from engine.gateway.errors import InstrumentLoadError
+from engine.gateway.metadata import decimal_field, error_field, fetch, load_object
 from engine.gateway.metadata import excerpt_repr as _excerpt
 from engine.gateway.metadata import excerpt_text as _text
-from engine.gateway.metadata import plain_decimal as _plain
 from engine.gateway.metadata import round_up_to_step as _on_grid
 from engine.model.instrument import Instrument
 
@@ -46,10 +45,10 @@ def parse_symbol_info(doc: Mapping[str, Any]) -> Instrument:
     price = _filter(symbol, filters, "PRICE_FILTER")
     lot = _filter(symbol, filters, "LOT_SIZE")
     notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL")
-    tick = _decimal(symbol, price, "tickSize", positive=True)
-    step = _decimal(symbol, lot, "stepSize", positive=True)
-    min_qty = _on_grid(_decimal(symbol, lot, "minQty"), step)
-    min_notional = _decimal(symbol, notional, "minNotional") if notional else Decimal(0)
+    tick = decimal_field(VENUE, symbol, price, "tickSize", positive=True)
+    step = decimal_field(VENUE, symbol, lot, "stepSize", positive=True)
+    min_qty = _on_grid(decimal_field(VENUE, symbol, lot, "minQty"), step)
+    min_notional = decimal_field(VENUE, symbol, notional, "minNotional") if notional else Decimal(0)
     base, quote = doc.get("baseAsset"), doc.get("quoteAsset")
     if not isinstance(base, str) or not isinstance(quote, str):
         raise InstrumentLoadError(VENUE, symbol, "malformed metadata: baseAsset/quoteAsset")
@@ -75,7 +74,7 @@ def parse_exchange_info(
 ) -> list[Instrument]:
     """The instruments for `symbols`, in that order, from an exchangeInfo response body."""
     wanted = ",".join(symbols) or "?"
-    doc = _load(body, wanted)
+    doc = load_object(VENUE, wanted, body)
     entries = doc.get("symbols")
     if not isinstance(entries, list):
         raise InstrumentLoadError(VENUE, wanted, f"malformed exchangeInfo: {_excerpt(doc)}")
@@ -122,12 +121,7 @@ async def _find_unknown(session: aiohttp.ClientSession, url: str, symbols: list[
 
 async def _get(session: aiohttp.ClientSession, url: str, symbols: list[str]) -> tuple[int, bytes]:
     params = {"symbols": json.dumps(symbols, separators=(",", ":"))}
-    try:
-        async with session.get(url, params=params) as response:
-            return response.status, await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
-        raise InstrumentLoadError(VENUE, ",".join(symbols), reason) from exc
+    return await fetch(VENUE, ",".join(symbols), session, url, params)
 
 
 def _base(rest_url: str) -> str:
@@ -135,24 +129,8 @@ def _base(rest_url: str) -> str:
     return base.removesuffix("/api/v3")
 
 
-def _load(body: bytes | str | Mapping[str, Any], symbol: str) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        return body
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InstrumentLoadError(VENUE, symbol, f"not JSON: {_text(body)}") from None
-    if not isinstance(doc, dict):
-        raise InstrumentLoadError(VENUE, symbol, f"not a JSON object: {_text(body)}")
-    return doc
-
-
 def _error_code(body: bytes) -> int | None:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    code = doc.get("code") if isinstance(doc, dict) else None
+    code = error_field(body, "code")
     return code if isinstance(code, int) else None
 
 
@@ -161,17 +139,3 @@ def _filter(symbol: str, filters: Mapping[str, Mapping[str, Any]], name: str) ->
     if found is None:
         raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: no {name} filter")
     return found
-
-
-def _decimal(symbol: str, doc: Mapping[str, Any], name: str, *, positive: bool = False) -> Decimal:
-    """A non-negative decimal string field, normalised to its shortest plain form."""
-    raw = doc.get(name)
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise InvalidOperation
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}") from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
-    return _plain(value)

@@ -1,83 +1,236 @@
-"""Gate v4 spot market data: order books synced against REST snapshots, trades and best
-bid/offer, one connection per symbol on the single `/ws/v4/` endpoint.
+"""Gate v4 spot market data: order books, trades and best bid/offer, many symbols per
+connection on the single `/ws/v4/` endpoint.
 
-Sync follows Gate's documented procedure for `spot.order_book_update`: subscribe and buffer
-the updates, GET `/spot/order_book?with_id=true`, drop updates the snapshot already holds
-(`u <= id`), refetch when the first remaining one starts after `id + 1`, require the first
-applied one to straddle `id + 1` (`U <= id + 1 <= u`) and every later one to continue the
-last exactly (`U == previous u + 1`). A `full: true` message replaces the book and the
-sequence continues from its `u`; one that arrives while syncing ends the sync on its own.
+Each connection (up to SYMBOLS_PER_CONNECTION symbols) has one GateFrameHandler: a depth
+push goes from the socket to the book and on_book in one C call, routed by its channel and
+`result.s`. Sync runs per symbol in the connection's sync machine, so one symbol's gap never
+touches the others, and a dropped connection resyncs only the symbols it carried.
 
-With `depth_channel="obu"` the feed reads `spot.obu` (Order Book V2) instead: no REST
-snapshot, the first push of a subscription is `full: true`, each increment must continue the
-last exactly, and a resync is an unsubscribe + subscribe (which brings a new full push).
+`spot.order_book_update` (the default) follows Gate's documented procedure, run by the
+shared SnapshotSync with the straddle rule: subscribe and buffer the updates, GET
+`/spot/order_book?with_id=true`, drop updates the snapshot holds (`u <= id`), refetch when
+the first remaining one starts after `id + 1`, require the first applied one to straddle
+`id + 1` (`U <= id + 1 <= u`) and every later one to continue the last exactly
+(`U == previous u + 1`). A `full: true` push replaces the book and the sequence continues
+from its `u`; one that arrives while syncing ends the sync on its own.
+
+With `depth_channel="obu"` the feed reads `spot.obu` (Order Book V2) instead, through
+PushSync: no REST snapshot, the first push of a subscription is `full: true`, each increment
+must continue the last exactly, and a resync is an unsubscribe + subscribe of that symbol
+alone (which brings a new full push). Its pushes name the stream (`ob.BTC_USDT.400`), not
+the pair, so that is the routing key of an obu stream.
 
 Any gap, malformed frame, crossed book or failed snapshot puts the book back to syncing; it
-is never traded on in between (`BookFeed.mark_not_ready`). Gate's application ping
-(`spot.ping`) is sent every `WsOptions.keepalive_s` (5 s by default, as the SDK does).
+is never traded on in between (`BookFeed.mark_not_ready`). A frame that cannot be attributed
+(not JSON, or a depth push whose symbol cannot be read) resyncs every book of its
+connection. A depth subscription the venue refuses keeps that book pulled until the next
+connection. Gate's application ping (`spot.ping`) is sent every `WsOptions.keepalive_s`
+(KEEPALIVE_S when the caller sets none, as the SDK does).
 """
 
 from __future__ import annotations
 
-import asyncio
-import enum
-import logging
+import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-import aiohttp
 import orjson
 
-from engine._core.book import CROSSED
 from engine._core.depth_decode import GateDepthDecoder
+from engine._core.frame_handler import BookStream, GateFrameHandler
 from engine.clock import NS_PER_MS, NS_PER_SECOND, Clock
 from engine.data.feed import BookFeed, FeedOptions
+from engine.data.sync import PushSync, SnapshotSync, SyncRule
 from engine.events import EventHandler, Trade
-from engine.gateway.ws import WsConnection, WsCounters, WsOptions
+from engine.gateway.snapshots import SnapshotFetcher
+from engine.gateway.ws import WsConnection, WsOptions
 from engine.model.enums import OrderSide
 from engine.model.instrument import Instrument
 from engine.model.market_data import MarketData
 
-log = logging.getLogger("engine.gateway.gate.feed")
-
-MAX_BUFFERED = 10_000  # updates held while a snapshot is fetched
 KEEPALIVE_S = 5.0  # the official SDK pings every 5 s
+# Gate documents no limit of subscriptions per connection; this keeps one connection's
+# frames (and the cost of losing it) bounded
+SYMBOLS_PER_CONNECTION = 20
 DEPTH_CHANNELS = ("spot.order_book_update", "spot.obu")
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError)
 
 DepthChannel = Literal["order_book_update", "obu"]
 
 
-class Sync(enum.Enum):
-    WAITING = "waiting"  # buffering updates until the snapshot (or a full push) arrives
-    LIVE = "live"
+def _with_keepalive(options: WsOptions | None) -> WsOptions:
+    """Gate wants its application ping (it resets the server's idle timer): options that set
+    no keepalive get the SDK's period."""
+    if options is None:
+        return WsOptions(keepalive_s=KEEPALIVE_S)
+    if options.keepalive_s <= 0:
+        return dataclasses.replace(options, keepalive_s=KEEPALIVE_S)
+    return options
 
 
-@dataclass(slots=True)
-class _Buffered:
-    first: int  # U
-    last: int  # u
-    frame: bytes
+class _Connection:
+    """One `/ws/v4/` connection: its symbols' streams, frame handler, sync and requests."""
 
+    def __init__(self, feed: GateBookFeed, instruments: list[Instrument], name: str) -> None:
+        self.feed = feed
+        self.name = name
+        self.symbols = [inst.symbol for inst in instruments]
+        self.index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        streams = [
+            BookStream(
+                inst,
+                GateDepthDecoder.from_instrument(inst, feed.options.book_capacity),
+                feed.books[inst.symbol],
+                feed.depth_key(inst.symbol),
+            )
+            for inst in instruments
+        ]
+        self.frame_handler = GateFrameHandler(streams, feed.events.on_book)
+        self.sync: SnapshotSync | PushSync
+        if feed.fetcher is None:
+            self.sync = PushSync(feed, self.frame_handler, self.resubscribe)
+        else:
+            self.sync = SnapshotSync(
+                feed, self.frame_handler, feed.fetcher, SyncRule(straddle_first=True)
+            )
+        self.rejected: set[str] = set()  # depth subscription refused on this socket
+        self._depth_requests: dict[int, str] = {}  # request id -> symbol, until acked
+        self._next_id = 0
+        self.conn: WsConnection | None = None
 
-class _SymbolStream:
-    """Sync state of one symbol's connection."""
+    # -- requests -------------------------------------------------------------------------
 
-    def __init__(self, instrument: Instrument, capacity: int) -> None:
-        self.instrument = instrument
-        self.decoder = GateDepthDecoder.from_instrument(instrument, capacity)
-        self.sync = Sync.WAITING
-        self.last_update_id = 0
-        self.straddle = False  # the next update is the first after a REST snapshot
-        self.buffered: list[_Buffered] = []
-        self.snapshot_task: asyncio.Task[None] | None = None
-        self.last_trade_price = Decimal(0)
-        self.last_trade_qty = Decimal(0)
-        self.rejected = False  # the venue refused the depth subscription
+    def _request(self, channel: str, event: str, payload: list[str]) -> int:
+        self._next_id += 1
+        if self.conn is not None:
+            doc = {
+                "time": self.feed.clock.time_ns() // NS_PER_SECOND,
+                "id": self._next_id,
+                "channel": channel,
+                "event": event,
+                "payload": payload,
+            }
+            self.conn.send_text(orjson.dumps(doc))
+        return self._next_id
+
+    def _subscribe_depth(self, symbol: str) -> None:
+        # one request a symbol: the venue's answer (by id) then says which book it concerns
+        channel, payload = self.feed.depth_subscription(symbol)
+        self._depth_requests[self._request(channel, "subscribe", payload)] = symbol
+
+    def subscribe_all(self) -> None:
+        for symbol in self.symbols:
+            self._subscribe_depth(symbol)
+        self._request("spot.trades", "subscribe", list(self.symbols))
+        self._request("spot.book_ticker", "subscribe", list(self.symbols))
+
+    def resubscribe(self, symbol: str) -> None:
+        """PushSync's resync of one obu stream: a new subscription starts with a full push."""
+        if symbol in self.rejected:
+            return
+        channel, payload = self.feed.depth_subscription(symbol)
+        self._request(channel, "unsubscribe", payload)
+        self._subscribe_depth(symbol)
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def resync(self, index: int, reason: str) -> None:
+        """Resync one stream; a refused one is only pulled (no depth will come for it)."""
+        if self.symbols[index] in self.rejected:
+            self._pull(index, reason)
+        else:
+            self.sync.resync(index, reason)
+
+    def resync_all(self, reason: str) -> None:
+        for index in range(len(self.symbols)):
+            self.resync(index, reason)
+
+    def _pull(self, index: int, reason: str) -> None:
+        stream = self.frame_handler.stream(index)
+        if stream.live:
+            self.feed.counters[stream.symbol].resyncs += 1
+        if isinstance(self.sync, SnapshotSync):
+            self.sync.halt(index)  # no snapshot fetch: it would make a frozen book ready
+        else:
+            stream.begin_sync()
+        self.feed.mark_not_ready(stream.symbol, reason)
+
+    def on_ack(self, doc: dict[str, Any]) -> None:
+        ident = doc.get("id")
+        symbol = self._depth_requests.pop(ident, None) if isinstance(ident, int) else None
+        error = doc.get("error")
+        if not error:
+            return
+        channel, event = doc.get("channel"), doc.get("event")
+        self.feed.log.error(
+            "gate %s: %s %s %s refused: %s", self.name, channel, event, doc.get("payload"), error
+        )
+        if channel not in DEPTH_CHANNELS or event != "subscribe":
+            return
+        # no depth will come: keep the book pulled rather than trading a frozen one
+        symbols = [symbol] if symbol is not None else self._symbols_of(doc.get("payload"))
+        for refused in symbols:
+            self.rejected.add(refused)
+            self._pull(self.index[refused], f"depth subscription refused: {error}")
+
+    def _symbols_of(self, payload: object) -> list[str]:
+        """The symbols a depth request's payload names (an answer without our id); all of
+        the connection's when it names none of them."""
+        names = payload if isinstance(payload, list) else []
+        found = []
+        for name in names:
+            if isinstance(name, str):
+                pair = name.split(".")[1] if name.count(".") == 2 else name  # ob.PAIR.depth
+                if pair in self.index:
+                    found.append(pair)
+        return found or list(self.symbols)
+
+    # -- WsHandler ------------------------------------------------------------------------
+
+    def on_open(self, conn: WsConnection) -> None:
+        self.conn = conn
+        self.rejected.clear()
+        self._depth_requests.clear()
+        self.subscribe_all()
+        if isinstance(self.sync, SnapshotSync):
+            self.sync.resync_all("connected")
+        # obu: the subscriptions just sent bring a full push each
+
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        if status >= 0:
+            if not self.sync.on_status(payload, status):
+                self.feed.on_other(self, payload)
+            return
+        # A fault: resynced here rather than by sync.on_status so that a refused stream
+        # stays pulled. The frame handler has already put the stream back to WAITING, so
+        # the sync machine cannot see that it left a live book and does not count that;
+        # readiness still tells (the resync drops it), counted unless the machine did.
+        index = self.frame_handler.last_index
+        symbol = self.symbols[index]
+        counters, was_ready = self.feed.counters[symbol], self.feed.ready[symbol]
+        resyncs = counters.resyncs
+        self.resync(index, self.feed.fault_reason(symbol, status))
+        if was_ready and counters.resyncs == resyncs:
+            counters.resyncs += 1
+
+    def on_close(self, reason: str) -> None:
+        self.sync.halt_all()
+        self.feed.mark_all_not_ready(f"disconnected: {reason}", self.symbols)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        """Gate's application-level ping (it also resets the server's idle timer)."""
+        conn.send_text(
+            orjson.dumps(
+                {"time": self.feed.clock.time_ns() // NS_PER_SECOND, "channel": "spot.ping"}
+            )
+        )
 
 
 class GateBookFeed(BookFeed):
+    """Gate books, trades and best bid/offer over connections of up to
+    `symbols_per_connection` symbols each (module docstring: sync rules, resyncs)."""
+
     venue = "gate"
 
     def __init__(
@@ -87,291 +240,187 @@ class GateBookFeed(BookFeed):
         *,
         rest_url: str,
         ws_url: str,
-        clock: Clock | None = None,
+        clock: Clock,
         options: FeedOptions | None = None,
+        ws_options: WsOptions | None = None,
         depth_channel: DepthChannel = "order_book_update",
         interval: str = "100ms",
         obu_depth: int = 400,
         snapshot_limit: int = 100,
+        symbols_per_connection: int = SYMBOLS_PER_CONNECTION,
         seed: int | None = None,
     ) -> None:
-        if options is None:
-            options = FeedOptions(ws=WsOptions(keepalive_s=KEEPALIVE_S))
-        super().__init__(instruments, events, clock=clock, options=options)
         if depth_channel not in ("order_book_update", "obu"):
             raise ValueError(f"unknown Gate depth channel {depth_channel!r}")
+        if symbols_per_connection < 1:
+            raise ValueError(f"symbols_per_connection must be >= 1, got {symbols_per_connection}")
+        super().__init__(instruments, events, clock=clock, options=options)
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
+        self.ws_options = _with_keepalive(ws_options)
         self.depth_channel = depth_channel
         self.interval = interval
         self.obu_depth = obu_depth
         self.snapshot_limit = snapshot_limit
-        self.streams = {
-            s: _SymbolStream(inst, self.options.book_capacity)
-            for s, inst in self.instruments.items()
-        }
-        self.conns: dict[str, WsConnection] = {}
+        self.fetcher: SnapshotFetcher | None = None
+        if not self.uses_obu:
+            self.fetcher = SnapshotFetcher(
+                self,
+                f"{self.rest_url}/spot/order_book",
+                lambda symbol: {
+                    "currency_pair": symbol,
+                    "limit": str(snapshot_limit),
+                    "with_id": "true",
+                },
+            )
         self._seed = seed
-        self._http: aiohttp.ClientSession | None = None
-        self.snapshots = 0  # REST snapshots loaded
-        self.stale_snapshots = 0
-        self.full_books = 0  # `full: true` pushes loaded
+        insts = list(self.instruments.values())
+        n = symbols_per_connection
+        self.connections = [
+            _Connection(self, insts[i : i + n], f"gate:{i // n}") for i in range(0, len(insts), n)
+        ]
+        self._of_symbol = {s: c for c in self.connections for s in c.symbols}
+        self.last_trade_price = dict.fromkeys(self.instruments, Decimal(0))
+        self.last_trade_qty = dict.fromkeys(self.instruments, Decimal(0))
         self.pongs = 0
 
     @property
     def uses_obu(self) -> bool:
         return self.depth_channel == "obu"
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def _on_start(self) -> None:
-        if not self.uses_obu:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        for i, (symbol, stream) in enumerate(self.streams.items()):
-            conn = WsConnection(
-                self.ws_url,
-                _Handler(self, stream),
-                name=f"gate:{symbol}",
-                clock=self.clock,
-                options=self.options.ws,
-                seed=None if self._seed is None else self._seed + i,
-            )
-            self.conns[symbol] = conn
-            conn.start()
-
-    async def _on_stop(self) -> None:
-        for conn in self.conns.values():
-            await conn.stop()
-        for stream in self.streams.values():
-            self._cancel_snapshot(stream)
-        if self._http is not None:
-            await self._http.close()
-
-    def counters_for(self, symbol: str) -> dict[str, int]:
-        return self.conns[symbol].counters.as_dict()
-
-    def counters_of(self, symbol: str) -> WsCounters:
-        return self.conns[symbol].counters
-
-    # -- requests -------------------------------------------------------------------------
-
-    def _request(self, conn: WsConnection, channel: str, event: str, payload: list[str]) -> None:
-        now_s = self.clock.time_ns() // NS_PER_SECOND
-        doc = {"time": now_s, "channel": channel, "event": event, "payload": payload}
-        conn.send_text(orjson.dumps(doc))
-
-    def _depth_subscription(self, symbol: str) -> tuple[str, list[str]]:
+    def depth_subscription(self, symbol: str) -> tuple[str, list[str]]:
+        """(channel, payload) of `symbol`'s depth subscription."""
         if self.uses_obu:
             return "spot.obu", [f"ob.{symbol}.{self.obu_depth}"]
         return "spot.order_book_update", [symbol, self.interval]
 
-    def subscribe(self, conn: WsConnection, stream: _SymbolStream) -> None:
-        symbol = stream.instrument.symbol
-        channel, payload = self._depth_subscription(symbol)
-        self._request(conn, channel, "subscribe", payload)
-        self._request(conn, "spot.trades", "subscribe", [symbol])
-        self._request(conn, "spot.book_ticker", "subscribe", [symbol])
+    def depth_key(self, symbol: str) -> bytes:
+        """The routing key of `symbol`'s depth pushes: their `result.s`."""
+        return f"ob.{symbol}.{self.obu_depth}".encode() if self.uses_obu else symbol.encode()
 
-    def ping(self, conn: WsConnection) -> None:
-        conn.send_text(
-            orjson.dumps({"time": self.clock.time_ns() // NS_PER_SECOND, "channel": "spot.ping"})
-        )
+    # -- lifecycle ------------------------------------------------------------------------
 
-    # -- sync -----------------------------------------------------------------------------
-
-    def resync(self, stream: _SymbolStream, reason: str, *, subscribed: bool = False) -> None:
-        """Back to waiting, book not ready, a fresh snapshot (or full push) requested.
-
-        `subscribed`: the depth subscription was just sent (a new connection), so with
-        spot.obu its full push is on the way already."""
-        symbol = stream.instrument.symbol
-        conn = self.conns.get(symbol)
-        if conn is not None and stream.sync is Sync.LIVE:
-            conn.counters.resyncs += 1
-        stream.sync = Sync.WAITING
-        stream.straddle = False
-        stream.buffered.clear()
-        self.mark_not_ready(symbol, reason)
-        self._cancel_snapshot(stream)
-        if stream.rejected:
-            return
-        if self.uses_obu:
-            # a new subscription starts with a full push
-            if conn is not None and not subscribed:
-                channel, payload = self._depth_subscription(symbol)
-                self._request(conn, channel, "unsubscribe", payload)
-                self._request(conn, channel, "subscribe", payload)
-            return
-        stream.snapshot_task = asyncio.get_running_loop().create_task(self._fetch_snapshot(stream))
-
-    def _cancel_snapshot(self, stream: _SymbolStream) -> None:
-        if stream.snapshot_task is not None and not stream.snapshot_task.done():
-            stream.snapshot_task.cancel()
-        stream.snapshot_task = None
-
-    async def _fetch_snapshot(self, stream: _SymbolStream) -> None:
-        assert self._http is not None
-        symbol = stream.instrument.symbol
-        url = f"{self.rest_url}/spot/order_book"
-        params = {"currency_pair": symbol, "limit": str(self.snapshot_limit), "with_id": "true"}
-        await self.fetch_snapshot_until(
-            self._http,
-            url,
-            params,
-            symbol,
-            apply=lambda body: self._apply_snapshot(stream, body),
-            synced=lambda: stream.sync is Sync.LIVE,
-        )
-
-    def _apply_snapshot(self, stream: _SymbolStream, body: bytes) -> bool:
-        """Load the REST snapshot and replay the buffer; False = fetch again."""
-        symbol = stream.instrument.symbol
-        decoder = stream.decoder
-        if stream.sync is Sync.LIVE:
-            return True  # a full push got there first
-        if decoder.decode_snapshot(body) < 0:
-            self.counters_of(symbol).decode_errors += 1
-            log.warning(
-                "gate %s: malformed depth snapshot (status %d)", symbol, decoder.last_status
+    async def _on_start(self) -> None:
+        for i, connection in enumerate(self.connections):
+            connection.conn = WsConnection(
+                self.ws_url,
+                connection,
+                clock=self.clock,
+                name=connection.name,
+                options=self.ws_options,
+                seed=None if self._seed is None else self._seed + i,
             )
-            return False
-        self.snapshots += 1
-        base_id = decoder.last_update_id
-        pending = [b for b in stream.buffered if b.last > base_id]
-        if pending and pending[0].first > base_id + 1:
-            self.stale_snapshots += 1  # updates between the snapshot and the buffer are lost
-            return False
-        book = self.books[symbol]
-        if book.load_snapshot(decoder.buffer) == CROSSED:
-            log.warning("gate %s: snapshot is crossed", symbol)
-            return False
-        stream.last_update_id = base_id
-        stream.straddle = True
-        stream.buffered = []
-        stream.sync = Sync.LIVE
-        for item in pending:
-            if not self._apply_update(stream, memoryview(item.frame), replaying=True):
-                return True  # _apply_update started a resync
-        self.mark_ready(symbol, "synced")
-        self.publish_book(symbol, self.clock.time_ns())
-        return True
+            connection.conn.start()
 
-    # -- frames ---------------------------------------------------------------------------
+    async def _on_stop(self) -> None:
+        for connection in self.connections:
+            if connection.conn is not None:
+                await connection.conn.stop()
+            connection.sync.halt_all()
+        if self.fetcher is not None:
+            await self.fetcher.close()
 
-    def on_depth(self, stream: _SymbolStream, payload: memoryview) -> None:
-        """A frame the depth decoder accepted (decoded already: the header is current)."""
-        decoder = stream.decoder
-        if stream.sync is Sync.LIVE:
-            self._check_and_apply(stream, replaying=False)
-            return
-        if decoder.full:
-            self._load_full(stream, replaying=False)
-            return
-        if self.uses_obu:
-            return  # increments before the full push of a (re)subscription mean nothing
-        if len(stream.buffered) >= MAX_BUFFERED:
-            self.resync(stream, "snapshot too slow: update buffer full")
-            return
-        # copied: the frame dies after this call (only while syncing, never when live)
-        stream.buffered.append(
-            _Buffered(decoder.first_update_id, decoder.last_update_id, bytes(payload))
-        )
+    def connection_counters(self, symbol: str) -> dict[str, int]:
+        conn = self._of_symbol[symbol].conn
+        return {} if conn is None else conn.counters_dict()
 
-    def _apply_update(self, stream: _SymbolStream, payload: memoryview, *, replaying: bool) -> bool:
-        """Decode and apply one buffered update to a live book; False when it resynced."""
-        decoder = stream.decoder
-        if decoder.decode(payload) < 0:
-            self._malformed(stream, f"malformed depth frame (status {decoder.last_status})")
-            return False
-        return self._check_and_apply(stream, replaying=replaying)
+    def connection_of(self, symbol: str) -> WsConnection | None:
+        return self._of_symbol[symbol].conn
 
-    def _check_and_apply(self, stream: _SymbolStream, *, replaying: bool) -> bool:
-        """Apply the update the decoder holds to a live book; False when it resynced."""
-        decoder = stream.decoder
-        if decoder.full:
-            return self._load_full(stream, replaying=replaying)
-        symbol = stream.instrument.symbol
-        first, last, expected = (
-            decoder.first_update_id,
-            decoder.last_update_id,
-            stream.last_update_id + 1,
-        )
-        if last < expected:
-            return True  # already in the book
-        in_sequence = first <= expected if stream.straddle else first == expected
-        if not in_sequence:
-            self.counters_of(symbol).gaps += 1
-            self.resync(stream, f"sequence gap: expected {expected}, got {first}..{last}")
-            return False
-        if self.books[symbol].apply(decoder.buffer) == CROSSED:
-            self.resync(stream, "book crossed after an update")
-            return False
-        stream.last_update_id = last
-        stream.straddle = False
-        if not replaying:
-            self.publish_book(symbol, decoder.event_time_ms * NS_PER_MS)
-        return True
+    def stream(self, symbol: str) -> BookStream:
+        connection = self._of_symbol[symbol]
+        return connection.frame_handler.stream(connection.index[symbol])
 
-    def _load_full(self, stream: _SymbolStream, *, replaying: bool) -> bool:
-        """A `full: true` push: replace the book, continue from its `u`."""
-        symbol = stream.instrument.symbol
-        decoder = stream.decoder
-        if self.books[symbol].load_snapshot(decoder.buffer) == CROSSED:
-            self.resync(stream, "full book push is crossed")
-            return False
-        self.full_books += 1
-        self._cancel_snapshot(stream)
-        stream.buffered.clear()
-        stream.last_update_id = decoder.last_update_id
-        stream.straddle = False
-        stream.sync = Sync.LIVE
-        if not replaying:
-            self.mark_ready(symbol, "full book")
-            self.publish_book(symbol, decoder.event_time_ms * NS_PER_MS)
-        return True
+    def sync_of(self, symbol: str) -> tuple[SnapshotSync | PushSync, int]:
+        """The sync machine of `symbol` and its stream index there."""
+        connection = self._of_symbol[symbol]
+        return connection.sync, connection.index[symbol]
 
-    def _malformed(self, stream: _SymbolStream, reason: str) -> None:
-        symbol = stream.instrument.symbol
-        self.counters_of(symbol).decode_errors += 1
-        self.warn_burst(symbol, "gate %s: dropped a malformed frame (%s)", symbol, reason)
-        self.resync(stream, reason)
+    # -- everything the fast path leaves (orjson: not the dominant traffic) ---------------
 
-    def on_other(self, stream: _SymbolStream, conn: WsConnection, payload: memoryview) -> None:
-        """Everything the depth decoder refused: trades, book ticker, acks, pongs, and
-        malformed depth frames. orjson (these are not the dominant traffic)."""
+    def on_other(self, connection: _Connection, payload: memoryview) -> None:
+        """Trades, book ticker, pongs, acks, `upgrade`, and depth pushes the handler could
+        not route to a stream of this connection."""
         try:
             doc = orjson.loads(payload)
-            channel = doc["channel"]
-            event = doc.get("event")
-            if event == "update" or (event is None and channel in DEPTH_CHANNELS):
-                # (spot.obu pushes carry no event)
-                if channel in DEPTH_CHANNELS:
-                    # valid JSON the depth decoder refused: a bad level, id or field
-                    status = stream.decoder.last_status
-                    self._malformed(stream, f"malformed depth frame (status {status})")
-                elif channel == "spot.trades":
-                    self._trade(stream, doc["result"])
-                elif channel == "spot.book_ticker":
-                    self._ticker(stream, doc["result"])
-            elif channel == "spot.pong":
-                self.pongs += 1
-            elif event in ("subscribe", "unsubscribe"):
-                self._ack(stream, channel, doc)
-            elif event == "upgrade":
-                conn.reconnect("server asked for a reconnect (upgrade)")
-            # anything else (spot.order_book snapshots, unknown channels) is ignored
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            # cannot tell which channel a garbled frame belonged to: assume the book's
-            self._malformed(stream, f"malformed frame: {exc!r}")
+        except orjson.JSONDecodeError as exc:
+            self._unattributable(connection, f"malformed frame: {exc}")
+            return
+        if not isinstance(doc, dict):
+            self._unattributable(connection, "malformed frame: not a JSON object")
+            return
+        channel, event = doc.get("channel"), doc.get("event")
+        if channel in DEPTH_CHANNELS and event in (None, "update"):  # obu pushes carry none
+            self._stray_depth(connection, doc)
+        elif event == "update" and channel in ("spot.trades", "spot.book_ticker"):
+            result = doc.get("result")
+            try:
+                if channel == "spot.trades":
+                    self._trade(connection, result)  # type: ignore[arg-type]
+                else:
+                    self._ticker(connection, result)  # type: ignore[arg-type]
+            except _PARSE_ERRORS as exc:
+                self._bad_market_data(connection, channel, result, exc)
+        elif channel == "spot.pong":
+            self.pongs += 1
+        elif event in ("subscribe", "unsubscribe"):
+            connection.on_ack(doc)
+        elif event == "upgrade" and connection.conn is not None:
+            connection.conn.reconnect("server asked for a reconnect (upgrade)")
+        # anything else (spot.order_book snapshots, unknown channels) is ignored
 
-    def _trade(self, stream: _SymbolStream, data: dict[str, Any]) -> None:
+    def _unattributable(self, connection: _Connection, reason: str) -> None:
+        """A frame nobody can tell the stream of: every book of the connection."""
+        for symbol in connection.symbols:
+            self.counters[symbol].decode_errors += 1
+        self.warn_burst(connection.name, "gate %s: dropped a frame (%s)", connection.name, reason)
+        connection.resync_all(reason)
+
+    def _stray_depth(self, connection: _Connection, doc: dict[str, Any]) -> None:
+        """Valid JSON on a depth channel the handler could not route (result.s unreadable to
+        its router, e.g. escaped): the book it names, or all of them when it names none."""
+        result = doc.get("result")
+        name = result.get("s") if isinstance(result, dict) else None
+        if not isinstance(name, str):
+            self._unattributable(connection, "depth push without a readable symbol")
+            return
+        index = connection.frame_handler.index_of(name.encode(errors="replace"))
+        if index < 0:
+            return  # a stream this connection did not ask for
+        symbol = connection.symbols[index]
+        self.counters[symbol].decode_errors += 1
+        reason = "malformed depth frame (unroutable)"
+        self.warn_burst(symbol, "gate %s: %s", symbol, reason)
+        connection.resync(index, reason)
+
+    def _bad_market_data(
+        self, connection: _Connection, channel: str, result: object, exc: Exception
+    ) -> None:
+        """A trade or ticker with a field missing or unreadable. Counted against its symbol
+        (every symbol of the connection when the pair itself is unreadable); no book is
+        resynced: these frames never touch one."""
+        key = "currency_pair" if channel == "spot.trades" else "s"
+        pair = result.get(key) if isinstance(result, dict) else None
+        symbols = [pair] if isinstance(pair, str) and pair in connection.index else None
+        for symbol in symbols or connection.symbols:
+            self.counters[symbol].decode_errors += 1
+        self.warn_burst(
+            connection.name, "gate %s: dropped a %s frame: %r", connection.name, channel, exc
+        )
+
+    def _trade(self, connection: _Connection, data: dict[str, Any]) -> None:
+        symbol = data["currency_pair"]
+        if symbol not in connection.index:
+            return  # a pair we did not ask for
+        if not self.fresh_trade(symbol, int(data["id"])):
+            return
         price = Decimal(data["price"])
         qty = Decimal(data["amount"])
-        stream.last_trade_price = price
-        stream.last_trade_qty = qty
+        self.last_trade_price[symbol] = price
+        self.last_trade_qty[symbol] = qty
         trade = Trade(
             self.venue,
-            stream.instrument.symbol,
+            symbol,
             price,
             qty,
             OrderSide.BUY if data["side"] == "buy" else OrderSide.SELL,
@@ -381,15 +430,18 @@ class GateBookFeed(BookFeed):
         self.tap.append(trade)
         self.events.on_trade(trade)
 
-    def _ticker(self, stream: _SymbolStream, data: dict[str, Any]) -> None:
-        inst = stream.instrument
+    def _ticker(self, connection: _Connection, data: dict[str, Any]) -> None:
+        symbol = data["s"]
+        if symbol not in connection.index:
+            return
+        inst = self.instruments[symbol]
         md = MarketData(
             self.venue,
-            inst.symbol,
+            symbol,
             self._price(inst, data["b"]),
             self._price(inst, data["a"]),
-            stream.last_trade_price,
-            stream.last_trade_qty,
+            self.last_trade_price[symbol],
+            self.last_trade_qty[symbol],
             int(data["t"]) * NS_PER_MS,
         )
         self.tap.append(md)
@@ -400,52 +452,5 @@ class GateBookFeed(BookFeed):
         # an empty side comes as ""
         return inst.price_grid.to_decimal(inst.price_to_ticks(text)) if text else Decimal(0)
 
-    def _ack(self, stream: _SymbolStream, channel: str, doc: dict[str, Any]) -> None:
-        error = doc.get("error")
-        if not error:
-            return
-        symbol = stream.instrument.symbol
-        log.error("gate %s: %s %s refused: %s", symbol, channel, doc.get("event"), error)
-        if channel in DEPTH_CHANNELS and doc.get("event") == "subscribe":
-            # no depth will come: keep the book pulled rather than trading a frozen one
-            stream.rejected = True
-            self.resync(stream, f"depth subscription refused: {error}")
 
-
-class _Handler:
-    """The WsHandler of one symbol's connection."""
-
-    def __init__(self, feed: GateBookFeed, stream: _SymbolStream) -> None:
-        self.feed = feed
-        self.stream = stream
-        self.conn: WsConnection | None = None
-
-    def on_open(self, conn: WsConnection) -> None:
-        self.conn = conn
-        self.stream.rejected = False
-        self.feed.subscribe(conn, self.stream)
-        self.feed.resync(self.stream, "connected", subscribed=True)
-
-    def on_message(self, payload: memoryview, recv_ns: int) -> None:
-        stream = self.stream
-        # the fast decoder takes depth pushes and refuses every other channel early
-        if stream.decoder.decode(payload) >= 0:
-            self.feed.on_depth(stream, payload)
-        else:
-            assert self.conn is not None
-            self.feed.on_other(stream, self.conn, payload)
-
-    def on_close(self, reason: str) -> None:
-        stream = self.stream
-        self.feed._cancel_snapshot(stream)
-        stream.sync = Sync.WAITING
-        stream.straddle = False
-        stream.buffered.clear()
-        self.feed.mark_not_ready(stream.instrument.symbol, f"disconnected: {reason}")
-
-    def keepalive(self, conn: WsConnection) -> None:
-        """Gate's application-level ping (it also resets the server's idle timer)."""
-        self.feed.ping(conn)
-
-
-__all__ = ["GateBookFeed", "Sync"]
+__all__ = ["KEEPALIVE_S", "SYMBOLS_PER_CONNECTION", "GateBookFeed"]

@@ -11,17 +11,16 @@ The REST base includes `/api/v4` (https://api.gateio.ws/api/v4); a bare host get
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from engine.gateway.errors import InstrumentLoadError
+from engine.gateway.metadata import decimal_field, error_field, fetch, load_object
 from engine.gateway.metadata import excerpt_repr as _excerpt
 from engine.gateway.metadata import excerpt_text as _text
-from engine.gateway.metadata import plain_decimal as _plain
 from engine.gateway.metadata import round_up_to_step as _on_grid
 from engine.model.instrument import Instrument
 
@@ -32,7 +31,7 @@ _MAX_PRECISION = 18
 
 def parse_currency_pair(body: bytes | str | Mapping[str, Any]) -> Instrument:
     """A Gate `CurrencyPair` object as an Instrument; raises InstrumentLoadError."""
-    doc = _load(body, "?")
+    doc = load_object(VENUE, "?", body)
     symbol = doc.get("id")
     if not isinstance(symbol, str) or not symbol:
         raise InstrumentLoadError(VENUE, "?", f"pair without an id: {_excerpt(doc)}")
@@ -75,12 +74,7 @@ async def load_instruments(
     loaded: dict[str, Instrument] = {}
     for symbol in dict.fromkeys(symbols):
         url = f"{base}/spot/currency_pairs/{quote(symbol, safe='')}"
-        try:
-            async with session.get(url) as response:
-                status, body = response.status, await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
-            raise InstrumentLoadError(VENUE, symbol, reason) from exc
+        status, body = await fetch(VENUE, symbol, session, url)
         if status != 200:
             if _label(body) == UNKNOWN_PAIR or status == 404:
                 raise InstrumentLoadError(
@@ -94,24 +88,8 @@ async def load_instruments(
     return [loaded[s] for s in symbols]
 
 
-def _load(body: bytes | str | Mapping[str, Any], symbol: str) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        return body
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InstrumentLoadError(VENUE, symbol, f"not JSON: {_text(body)}") from None
-    if not isinstance(doc, dict):
-        raise InstrumentLoadError(VENUE, symbol, f"not a JSON object: {_text(body)}")
-    return doc
-
-
 def _label(body: bytes) -> str | None:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    label = doc.get("label") if isinstance(doc, dict) else None
+    label = error_field(body, "label")
     return label if isinstance(label, str) else None
 
 
@@ -123,16 +101,5 @@ def _precision(symbol: str, doc: Mapping[str, Any], name: str) -> int:
 
 
 def _decimal(symbol: str, doc: Mapping[str, Any], name: str) -> Decimal:
-    """A non-negative decimal string field (absent or null -> 0), shortest plain form."""
-    raw = doc.get(name)
-    if raw is None or raw == "":
-        return Decimal(0)
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise InvalidOperation
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}") from None
-    if not value.is_finite() or value < 0:
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
-    return _plain(value)
+    """Gate's optional minimums: absent, null or "" -> 0."""
+    return decimal_field(VENUE, symbol, doc, name, absent_is_zero=True)

@@ -2,122 +2,289 @@
 checksum while OKX still sends it), trades and best bid/offer, every instrument on one
 public connection.
 
-Sync follows PROTOCOLS.md §2.5: the first `books` push after subscribing is a snapshot
-(`prevSeqId` -1) that replaces the book; every update must have `prevSeqId` equal to the last
-`seqId` (a heartbeat repeats it, `seqId == prevSeqId`, with no levels; after maintenance
-`seqId` may go down but still chains). When the checksum is not 0 it must equal the CRC32 of
-the top 25 levels of our book after the update, written back in OKX's own number strings.
-A gap, a checksum mismatch, a crossed book or a malformed frame marks the book not ready
-(`BookFeed.mark_not_ready`) and resubscribes that instId alone (unsubscribe + subscribe) for
-a fresh snapshot; the other instruments on the connection are untouched.
+A depth push goes from the socket to the book and on_book in one C call: the connection's
+OkxFrameHandler routes it by its first bytes (`{"arg":{"channel":"books","instId":"BTC-USDT"`,
+which OKX always puts first), decodes it, checks the seqId chain and the checksum, applies it
+and publishes (docs/VENUES.md §2.4; the rule itself is in engine/_core/frame_handler.pyx).
+Python sees only the other statuses (`_Connection.on_message`):
 
-Routing costs one dict lookup per frame: OKX puts `arg` first, so the frame starts with
-`{"arg":{"channel":"books","instId":"BTC-USDT"}` and that prefix names the instrument and the
-channel. Frames in another key order fall back to orjson. OKX closes a connection idle for
-30 s: the feed sends the text `ping` (answered by `pong`) every `keepalive_s`.
+- a whole book (the snapshot after a subscription) marks the book ready;
+- a gap, a checksum mismatch, a crossed book or a malformed depth push marks that book not
+  ready and resubscribes that instId alone (unsubscribe + subscribe, `PushSync`) for a fresh
+  snapshot; the other instruments on the connection are untouched;
+- everything else (trades, bbo-tbt, `pong`, acks, errors, notices) is parsed with orjson.
+  A push in another key order is routed there by its `arg`; a depth push found that way goes
+  through the same frame handler rule (`FrameHandler.replay`, then `publish`), so the book
+  cannot tell which path a push took. A frame that is not JSON cannot be blamed on one
+  instrument: every book counts a decode error and resyncs.
+
+Subscribe budget: OKX allows 480 subscribe/unsubscribe/login requests per connection per
+hour. Every request the feed sends is spent from a sliding one-hour window on the engine clock
+(`RequestBudget`, at most `subscribe_budget`, 450 by default, to keep a margin). A resync
+that does not fit waits, its book still not ready, and is retried by a timer on the engine
+clock when the window frees; waiting resyncs go out together, many instIds per request, and a
+resync of every book (a frame that is not JSON) is sent that way too. A new connection starts
+a new budget. OKX closes a connection idle for 30 s: the text `ping` goes out every
+`keepalive_s` (20 s unless the caller sets one).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import enum
 import itertools
-import logging
-import zlib
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from engine._core.book import ASK, BID, CROSSED
-from engine._core.depth_decode import SNAPSHOT, OkxBooksDecoder
-from engine.clock import NS_PER_MS, Clock
+from engine._core import frame_handler as fh
+from engine._core.depth_decode import OkxBooksDecoder
+from engine._core.frame_handler import BookStream, OkxFrameHandler
+from engine.clock import NS_PER_MS, NS_PER_SECOND, Clock, TimerHandle
 from engine.data.feed import BookFeed, FeedOptions
+from engine.data.sync import PushSync
 from engine.events import EventHandler, Trade
-from engine.gateway.ws import WsConnection, WsCounters, WsOptions
+from engine.gateway.ws import WsConnection, WsOptions
 from engine.model.enums import OrderSide
 from engine.model.instrument import Instrument
 from engine.model.market_data import MarketData
 
-log = logging.getLogger("engine.gateway.okx.feed")
-
 KEEPALIVE_S = 20.0  # OKX closes after 30 s without traffic (close code 4004)
-CHECKSUM_DEPTH = 25  # levels per side in the legacy CRC32 checksum
 CHANNELS = ("books", "bbo-tbt", "trades")
 DEPTH_CHANNELS = ("books", "books-l2-tbt", "books50-l2-tbt")
-SUBSCRIBE_BATCH = 300  # args per subscribe request (about 15 KB)
-_STRING_CACHE = 4096  # formatted prices/sizes kept per instrument for the checksum
-_BOOKS, _BBO, _TRADES = 0, 1, 2
-_PARSE_ERRORS = (
-    orjson.JSONDecodeError,
-    KeyError,
-    IndexError,
-    TypeError,
-    ValueError,
-    ArithmeticError,
-)
+SUBSCRIBE_BATCH = 300  # args per subscribe request (about 15 KB; OKX: all args under 64 KB)
+REQUESTS_PER_HOUR = 480  # OKX: subscribe/unsubscribe/login requests per connection per hour
+SUBSCRIBE_BUDGET = 450  # what the feed spends of them: a margin for OKX's own accounting
+BUDGET_WINDOW_NS = 3600 * NS_PER_SECOND
+_RESYNC_REQUESTS = 2  # unsubscribe + subscribe
+_RETRY_MARGIN_NS = NS_PER_MS  # retry just after the oldest request leaves the window
+_PARSE_ERRORS = (KeyError, IndexError, TypeError, ValueError, ArithmeticError)
 
 
-class Sync(enum.Enum):
-    WAITING = "waiting"  # subscribed, updates ignored until the snapshot arrives
-    LIVE = "live"
+def depth_key(channel: str, inst_id: str) -> bytes:
+    """The routing key of an instrument's depth pushes: their first bytes through the closing
+    quote of the instId, as okx_route extracts them:
+    b'{"arg":{"channel":"books","instId":"BTC-USDT"'."""
+    return orjson.dumps({"arg": {"channel": channel, "instId": inst_id}})[:-2]
 
 
-def okx_number(text: str) -> str:
-    """OKX prints decimals without trailing zeros ("65000", "0.5", "0.00000001")."""
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+class RequestBudget:
+    """Requests sent on one connection within the last `window_ns` of the engine clock, and
+    how many more may go: `spend(n)` takes all n now or none."""
+
+    def __init__(self, clock: Clock, limit: int, window_ns: int = BUDGET_WINDOW_NS) -> None:
+        if limit < 1 or window_ns <= 0:
+            raise ValueError(f"a budget needs limit >= 1 and window > 0, got {limit}, {window_ns}")
+        self.clock = clock
+        self.limit = limit
+        self.window_ns = window_ns
+        self._sent: collections.deque[int] = collections.deque()  # monotonic_ns of each
+
+    def _expire(self) -> int:
+        now = self.clock.monotonic_ns()
+        horizon = now - self.window_ns
+        sent = self._sent
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return now
+
+    @property
+    def used(self) -> int:
+        """Requests still inside the window."""
+        self._expire()
+        return len(self._sent)
+
+    def spend(self, n: int) -> bool:
+        now = self._expire()
+        if len(self._sent) + n > self.limit:
+            return False
+        self._sent.extend(itertools.repeat(now, n))
+        return True
+
+    def wait_ns(self, n: int) -> int:
+        """How long until `n` requests fit (0: now)."""
+        if n > self.limit:
+            raise ValueError(f"{n} requests never fit a budget of {self.limit}")
+        now = self._expire()
+        excess = len(self._sent) + n - self.limit
+        if excess <= 0:
+            return 0
+        return self._sent[excess - 1] + self.window_ns - now
+
+    def reset(self) -> None:
+        """A new connection: nothing spent."""
+        self._sent.clear()
 
 
-def crc32_signed(text: bytes) -> int:
-    crc = zlib.crc32(text)
-    return crc - (1 << 32) if crc >= 1 << 31 else crc
-
-
-def _prefix(channel: str, inst_id: str) -> bytes:
-    return orjson.dumps({"arg": {"channel": channel, "instId": inst_id}})[:-1]
-
-
-class _InstStream:
-    """Sync state of one instrument on the shared connection."""
-
-    def __init__(self, instrument: Instrument, capacity: int) -> None:
-        self.instrument = instrument
-        self.decoder = OkxBooksDecoder.from_instrument(instrument, capacity)
-        self.sync = Sync.WAITING
-        self.seq_id = -1
-        self.last_trade_price = Decimal(0)
-        self.last_trade_size = Decimal(0)
-        self._px: dict[int, str] = {}
-        self._sz: dict[int, str] = {}
-
-    def px(self, ticks: int) -> str:
-        text = self._px.get(ticks)
-        if text is None:
-            if len(self._px) >= _STRING_CACHE:
-                self._px.clear()
-            text = self._px[ticks] = okx_number(self.instrument.ticks_to_str(ticks))
-        return text
-
-    def sz(self, lots: int) -> str:
-        text = self._sz.get(lots)
-        if text is None:
-            if len(self._sz) >= _STRING_CACHE:
-                self._sz.clear()
-            text = self._sz[lots] = okx_number(self.instrument.lots_to_str(lots))
-        return text
-
-
-def _with_keepalive(options: FeedOptions | None) -> FeedOptions:
+def _with_keepalive(ws_options: WsOptions | None) -> WsOptions:
     """OKX needs its text ping: a missing keepalive gets the default period."""
-    if options is None:
-        return FeedOptions(ws=WsOptions(keepalive_s=KEEPALIVE_S))
-    if options.ws.keepalive_s <= 0:
-        ws = dataclasses.replace(options.ws, keepalive_s=KEEPALIVE_S)
-        return dataclasses.replace(options, ws=ws)
-    return options
+    if ws_options is None:
+        return WsOptions(keepalive_s=KEEPALIVE_S)
+    if ws_options.keepalive_s <= 0:
+        return dataclasses.replace(ws_options, keepalive_s=KEEPALIVE_S)
+    return ws_options
+
+
+class _Connection:
+    """The public connection: every instrument's stream, the frame handler, the sync and the
+    subscribe budget (one per connection, as OKX counts it)."""
+
+    def __init__(self, feed: OkxBookFeed, verify_checksum: bool, budget: int) -> None:
+        self.feed = feed
+        self.name = "okx:public"
+        self.symbols = list(feed.instruments)
+        self.index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        streams = [
+            BookStream(
+                inst,
+                OkxBooksDecoder.from_instrument(inst, feed.options.book_capacity),
+                feed.books[inst.symbol],
+                depth_key(feed.depth_channel, inst.symbol),
+            )
+            for inst in feed.instruments.values()
+        ]
+        self.frame_handler = OkxFrameHandler(
+            streams, feed.events.on_book, verify_checksum=verify_checksum
+        )
+        self.sync = PushSync(feed, self.frame_handler, self.resubscribe)
+        self.budget = RequestBudget(feed.clock, budget)
+        self.conn: WsConnection | None = None
+        self._ids = itertools.count(1)
+        # resubscriptions waiting for budget, oldest first (a dict: ordered, no duplicates)
+        self._waiting: dict[str, None] = {}
+        self._collecting = False  # inside resync_all: resubscriptions are sent together
+        self._timer: TimerHandle | None = None
+        self._stalled = False  # a burst is waiting for budget (logged once)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _connected(self) -> WsConnection | None:
+        conn = self.conn
+        return conn if conn is not None and conn.connected else None
+
+    def _send(self, conn: WsConnection, op: str, args: list[dict[str, str]]) -> None:
+        conn.send_text(orjson.dumps({"id": str(next(self._ids)), "op": op, "args": args}))
+
+    def subscribe_all(self, conn: WsConnection) -> None:
+        """A fresh connection: every channel of every instrument, every book waits for its
+        snapshot."""
+        self.sync.halt_all()
+        args = [
+            {"channel": channel, "instId": symbol}
+            for symbol in self.symbols
+            for channel in self.feed.channels
+        ]
+        batches = [args[i : i + SUBSCRIBE_BATCH] for i in range(0, len(args), SUBSCRIBE_BATCH)]
+        # the constructor checked that a fresh budget holds these with room for resyncs
+        if not self.budget.spend(len(batches)):
+            self.feed.log.error("okx: the subscriptions do not fit the request budget")
+            return
+        for batch in batches:
+            self._send(conn, "subscribe", batch)
+
+    def resubscribe(self, symbol: str) -> None:
+        """PushSync's request for a fresh snapshot of `symbol`: unsubscribe + subscribe its
+        depth channel, now if the budget allows, else when it frees."""
+        if self._connected() is None:
+            return  # on_open subscribes everything again
+        self._waiting[symbol] = None
+        if not self._collecting:
+            self.flush()
+
+    def resync_all(self, reason: str) -> None:
+        """Every book back to syncing, resubscribed in as few requests as the batch allows."""
+        self._collecting = True
+        try:
+            self.sync.resync_all(reason)
+        finally:
+            self._collecting = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Send the waiting resubscriptions the budget allows, oldest first, up to
+        SUBSCRIBE_BATCH instIds per request; the rest wait for the retry timer."""
+        waiting = self._waiting
+        handler, index = self.frame_handler, self.index
+        for symbol in [s for s in waiting if handler.stream(index[s]).live]:
+            del waiting[symbol]  # a snapshot arrived meanwhile: nothing left to ask for
+        conn = self._connected()
+        if conn is None:
+            self._forget()  # on_open subscribes everything again
+            return
+        depth = self.feed.depth_channel
+        while waiting and self.budget.spend(_RESYNC_REQUESTS):
+            chunk = list(itertools.islice(waiting, SUBSCRIBE_BATCH))
+            args = [{"channel": depth, "instId": symbol} for symbol in chunk]
+            self._send(conn, "unsubscribe", args)
+            self._send(conn, "subscribe", args)
+            for symbol in chunk:
+                del waiting[symbol]
+            self.feed.resubscribes += len(chunk)
+        if waiting:
+            self._stall()
+        elif self._stalled:
+            self._stalled = False
+            self.feed.log.info("okx: subscribe budget free again; waiting resyncs sent")
+
+    def _stall(self) -> None:
+        delay = self.budget.wait_ns(_RESYNC_REQUESTS) + _RETRY_MARGIN_NS
+        if not self._stalled:
+            self._stalled = True
+            self.feed.budget_stalls += 1
+            self.feed.log.warning(
+                "okx: subscribe budget spent (%d requests in the last hour, limit %d): "
+                "%d resync(s) wait %.1f s",
+                self.budget.used,
+                self.budget.limit,
+                len(self._waiting),
+                delay / NS_PER_SECOND,
+            )
+        if self._timer is None:
+            self._timer = self.feed.clock.call_later(delay, self._retry)
+
+    def _retry(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception:  # nothing may escape into the clock (a SimClock driver aborts)
+            self.feed.log.exception("okx: retrying waiting resyncs failed")
+
+    def _forget(self) -> None:
+        """Nothing waits for budget any more."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._waiting.clear()
+        self._stalled = False
+
+    def halt(self) -> None:
+        """The connection is gone: no book syncs, nothing waits for budget."""
+        self._forget()
+        self.sync.halt_all()
+
+    # -- WsHandler ------------------------------------------------------------------------
+
+    def on_open(self, conn: WsConnection) -> None:
+        self.halt()
+        self.budget.reset()  # OKX counts per connection
+        self.subscribe_all(conn)
+
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        if not self.sync.on_status(payload, status):
+            self.feed.on_other(payload, recv_ns)
+
+    def on_close(self, reason: str) -> None:
+        self.halt()
+        self.feed.mark_all_not_ready(f"disconnected: {reason}", self.symbols)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        conn.send_text("ping")
 
 
 class OkxBookFeed(BookFeed):
@@ -129,266 +296,214 @@ class OkxBookFeed(BookFeed):
         events: EventHandler,
         *,
         ws_url: str,
-        clock: Clock | None = None,
+        clock: Clock,
         options: FeedOptions | None = None,
+        ws_options: WsOptions | None = None,
         verify_checksum: bool = True,
         depth_channel: str = "books",
+        subscribe_budget: int = SUBSCRIBE_BUDGET,
         seed: int | None = None,
     ) -> None:
-        super().__init__(instruments, events, clock=clock, options=_with_keepalive(options))
+        super().__init__(instruments, events, clock=clock, options=options)
         if depth_channel not in DEPTH_CHANNELS:
             raise ValueError(
                 f"depth_channel must be one of {DEPTH_CHANNELS}, got {depth_channel!r}"
             )
+        initial = -(-len(self.instruments) * len(CHANNELS) // SUBSCRIBE_BATCH)
+        if not initial + _RESYNC_REQUESTS <= subscribe_budget <= REQUESTS_PER_HOUR:
+            raise ValueError(
+                f"subscribe_budget must be in {initial + _RESYNC_REQUESTS}..{REQUESTS_PER_HOUR} "
+                f"(subscribing {len(self.instruments)} instruments takes {initial} requests, "
+                f"a resync {_RESYNC_REQUESTS}), got {subscribe_budget}"
+            )
         # books-l2-tbt / books50-l2-tbt: same messages, tick by tick (OKX wants a VIP login)
+        self.depth_channel = depth_channel
         self.channels = (depth_channel, *CHANNELS[1:])
         self.ws_url = ws_url
-        self.verify_checksum = verify_checksum
-        self.streams = {
-            s: _InstStream(inst, self.options.book_capacity) for s, inst in self.instruments.items()
-        }
-        # prefix length -> {frame prefix: (channel kind, stream)}
-        routes: dict[int, dict[bytes, tuple[int, _InstStream]]] = {}
-        for symbol, stream in self.streams.items():
-            for kind, channel in enumerate(self.channels):
-                key = _prefix(channel, symbol)
-                routes.setdefault(len(key), {})[key] = (kind, stream)
-        self._routes = sorted(routes.items())
+        self.ws_options = _with_keepalive(ws_options)
         self._seed = seed
-        self._ids = itertools.count(1)
-        self.snapshots = 0
-        self.checksums_checked = 0
-        self.resubscribes = 0
+        self.resubscribes = 0  # instIds resubscribed for a fresh snapshot
+        self.budget_stalls = 0  # bursts of resyncs that had to wait for budget
         self.pongs = 0
         self.venue_errors = 0
+        self.last_trade_price = dict.fromkeys(self.instruments, Decimal(0))
+        self.last_trade_size = dict.fromkeys(self.instruments, Decimal(0))
+        self.connection = _Connection(self, verify_checksum, subscribe_budget)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def _on_start(self) -> None:
-        self.conn = WsConnection(
+        connection = self.connection
+        connection.conn = WsConnection(
             self.ws_url,
-            _Handler(self),
-            name="okx:public",
+            connection,
             clock=self.clock,
-            options=self.options.ws,
+            name=connection.name,
+            options=self.ws_options,
             seed=self._seed,
         )
-        self.conn.start()
+        connection.conn.start()
 
     async def _on_stop(self) -> None:
-        if self.conn is not None:
-            await self.conn.stop()
+        if self.connection.conn is not None:
+            await self.connection.conn.stop()
+        self.connection.halt()
 
-    def counters_for(self, symbol: str) -> dict[str, int]:
-        """Counters of the connection that carries `symbol` (one connection carries all)."""
+    # -- introspection --------------------------------------------------------------------
+
+    @property
+    def conn(self) -> WsConnection | None:
+        """The one public connection (None before start)."""
+        return self.connection.conn
+
+    @property
+    def frame_handler(self) -> OkxFrameHandler:
+        return self.connection.frame_handler
+
+    @property
+    def budget(self) -> RequestBudget:
+        return self.connection.budget
+
+    @property
+    def verify_checksum(self) -> bool:
+        return self.connection.frame_handler.verify_checksum
+
+    @property
+    def checksums_checked(self) -> int:
+        return self.connection.frame_handler.checksums_checked
+
+    @property
+    def resyncs_waiting(self) -> int:
+        """Resubscriptions waiting for the subscribe budget."""
+        return self.connection.waiting
+
+    def connection_counters(self, symbol: str) -> dict[str, int]:
+        del symbol  # one connection carries every instrument
+        conn = self.connection.conn
+        return {} if conn is None else conn.counters_dict()
+
+    def connection_of(self, symbol: str) -> WsConnection | None:
         del symbol
-        return self.counters.as_dict()
+        return self.connection.conn
 
-    def counters_of(self, symbol: str) -> WsCounters:
-        del symbol
-        return self.counters
+    def stream(self, symbol: str) -> BookStream:
+        return self.connection.frame_handler.stream(self.connection.index[symbol])
 
-    # -- subscriptions --------------------------------------------------------------------
-
-    def _send(self, op: str, args: list[dict[str, str]]) -> bool:
-        conn = self.conn
-        if conn is None:
-            return False
-        request = {"id": str(next(self._ids)), "op": op, "args": args}
-        return conn.send_text(orjson.dumps(request))
-
-    def subscribe_all(self) -> None:
-        """A fresh connection: every book waits for its snapshot."""
-        args: list[dict[str, str]] = []
-        for symbol, stream in self.streams.items():
-            stream.sync = Sync.WAITING
-            stream.seq_id = -1
-            self.mark_not_ready(symbol, "subscribing")
-            args.extend({"channel": channel, "instId": symbol} for channel in self.channels)
-        for i in range(0, len(args), SUBSCRIBE_BATCH):  # OKX: all args under 64 KB
-            self._send("subscribe", args[i : i + SUBSCRIBE_BATCH])
-
-    def resync(self, stream: _InstStream, reason: str) -> None:
-        """Book not ready; unsubscribe + subscribe its `books` for a fresh snapshot."""
-        symbol = stream.instrument.symbol
-        if stream.sync is Sync.LIVE:
-            self.counters.resyncs += 1
-        stream.sync = Sync.WAITING
-        stream.seq_id = -1
-        self.mark_not_ready(symbol, reason)
-        arg = [{"channel": self.channels[_BOOKS], "instId": symbol}]
-        # not connected: on_open subscribes everything again anyway
-        if self._send("unsubscribe", arg) and self._send("subscribe", arg):
-            self.resubscribes += 1
+    def sync_of(self, symbol: str) -> tuple[PushSync, int]:
+        """The sync machine of `symbol` and its stream index there."""
+        return self.connection.sync, self.connection.index[symbol]
 
     def resync_all(self, reason: str) -> None:
-        for stream in self.streams.values():
-            self.resync(stream, reason)
+        self.connection.resync_all(reason)
 
-    # -- books ----------------------------------------------------------------------------
+    # -- the slow path: everything the frame handler left (orjson) ------------------------
 
-    def book_checksum(self, stream: _InstStream) -> int:
-        """OKX's legacy CRC32 over the top 25 levels of our book, as a signed int32."""
-        book = self.books[stream.instrument.symbol]
-        bids = book.levels(BID, CHECKSUM_DEPTH)
-        asks = book.levels(ASK, CHECKSUM_DEPTH)
-        px, sz = stream.px, stream.sz
-        parts: list[str] = []
-        for i in range(max(len(bids), len(asks))):
-            if i < len(bids):
-                parts.append(px(bids[i][0]))
-                parts.append(sz(bids[i][1]))
-            if i < len(asks):
-                parts.append(px(asks[i][0]))
-                parts.append(sz(asks[i][1]))
-        return crc32_signed(":".join(parts).encode())
-
-    def _checksum_ok(self, stream: _InstStream, expected: int) -> bool:
-        """0 means "not sent" (OKX's deprecation); otherwise it must match our book."""
-        if expected == 0 or not self.verify_checksum:
-            return True
-        self.checksums_checked += 1
-        ours = self.book_checksum(stream)
-        if ours == expected:
-            return True
-        symbol = stream.instrument.symbol
-        self.counters.checksum_failures += 1
-        self.warn_burst(
-            symbol, "okx %s: checksum mismatch (ours %d, venue %d)", symbol, ours, expected
-        )
-        self.resync(stream, "checksum mismatch")
-        return False
-
-    def on_books(self, stream: _InstStream, payload: memoryview) -> None:
-        symbol = stream.instrument.symbol
-        decoder = stream.decoder
-        if decoder.decode(payload) < 0:
-            self.malformed(stream, f"malformed books frame (status {decoder.last_status})")
-            return
-        book = self.books[symbol]
-        if decoder.action == SNAPSHOT:
-            if book.load_snapshot(decoder.buffer) == CROSSED:
-                self.resync(stream, "snapshot is crossed")
-                return
-            if not self._checksum_ok(stream, decoder.checksum):
-                return
-            self.snapshots += 1
-            stream.seq_id = decoder.seq_id
-            stream.sync = Sync.LIVE
-            self.mark_ready(symbol, "synced")
-            self.publish_book(symbol, decoder.event_time_ms * NS_PER_MS)
-            return
-        if stream.sync is Sync.WAITING:
-            return  # before the snapshot, or the tail of the subscription just left
-        if decoder.prev_seq_id != stream.seq_id:
-            self.counters.gaps += 1
-            self.resync(
-                stream,
-                f"sequence gap: prevSeqId {decoder.prev_seq_id} after seqId {stream.seq_id}",
-            )
-            return
-        buffer = decoder.buffer
-        changed = buffer.bid_count + buffer.ask_count > 0  # a heartbeat changes nothing
-        if changed and book.apply(buffer) == CROSSED:
-            self.resync(stream, "book crossed after an update")
-            return
-        if not self._checksum_ok(stream, decoder.checksum):
-            return
-        stream.seq_id = decoder.seq_id
-        if changed:
-            self.publish_book(symbol, decoder.event_time_ms * NS_PER_MS)
-
-    def malformed(self, stream: _InstStream | None, reason: str) -> None:
-        """Count, log once per burst, drop; the book(s) the frame may have touched resync."""
-        self.counters.decode_errors += 1
-        key = "okx" if stream is None else stream.instrument.symbol
-        self.warn_burst(key, "okx %s: dropped a frame: %s", key, reason)
-        if stream is None:
-            self.resync_all(reason)
-        else:
-            self.resync(stream, reason)
-
-    # -- trades and best bid/offer --------------------------------------------------------
-
-    def on_other(self, stream: _InstStream, kind: int, payload: memoryview) -> None:
-        """Trades and bbo-tbt: orjson (these are not the dominant traffic)."""
-        try:
-            items = orjson.loads(payload)["data"]
-            if kind == _TRADES:
-                trades = [self._trade(stream, item) for item in items]  # all or nothing
-                for trade in trades:
-                    stream.last_trade_price = trade.price
-                    stream.last_trade_size = trade.quantity
-                    self.tap.append(trade)
-                    self.events.on_trade(trade)
-            else:
-                self._bbo(stream, items[0])
-        except _PARSE_ERRORS as exc:
-            self.malformed(stream, f"malformed {self.channels[kind]} frame: {exc!r}")
-
-    def _trade(self, stream: _InstStream, item: dict[str, Any]) -> Trade:
-        inst = stream.instrument
-        price = inst.ticks_to_price(inst.price_to_ticks(item["px"]))
-        size = inst.lots_to_qty(inst.qty_to_lots(item["sz"]))
-        side = item["side"]
-        if side not in ("buy", "sell"):
-            raise ValueError(f"unknown trade side {side!r}")
-        return Trade(
-            self.venue,
-            inst.symbol,
-            price,
-            size,
-            OrderSide.BUY if side == "buy" else OrderSide.SELL,  # OKX gives the taker side
-            str(item["tradeId"]),
-            int(item["ts"]) * NS_PER_MS,
-        )
-
-    def _bbo(self, stream: _InstStream, item: dict[str, Any]) -> None:
-        bids, asks = item["bids"], item["asks"]
-        if not bids or not asks:
-            return  # one side empty: no top of book to report
-        inst = stream.instrument
-        md = MarketData(
-            self.venue,
-            inst.symbol,
-            inst.ticks_to_price(inst.price_to_ticks(bids[0][0])),
-            inst.ticks_to_price(inst.price_to_ticks(asks[0][0])),
-            stream.last_trade_price,
-            stream.last_trade_size,
-            int(item["ts"]) * NS_PER_MS,
-        )
-        self.tap.append(md)
-        self.events.on_market_data(md)
-
-    # -- everything else ------------------------------------------------------------------
-
-    def on_unrouted(self, payload: memoryview) -> None:
-        """pong, events (acks, errors, notices), or a push in an unexpected key order."""
+    def on_other(self, payload: memoryview, recv_ns: int) -> None:
+        """pong, events (acks, errors, notices), trades, bbo-tbt, or a push in another key
+        order."""
         if len(payload) == 4 and payload.tobytes() == b"pong":
             self.pongs += 1
             return
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            self.malformed(None, f"not JSON: {exc}")  # cannot tell whose it was: all resync
+            self.malformed_all(f"not JSON: {exc}")
             return
         if not isinstance(doc, dict):
-            self.malformed(None, "not a JSON object")
+            self.malformed_all("not a JSON object")
             return
         event = doc.get("event")
         if event is not None:
             self._on_event(event, doc)
             return
         arg = doc.get("arg")
-        if isinstance(arg, dict):
-            inst_id, channel = arg.get("instId"), arg.get("channel")
-            stream = self.streams.get(inst_id) if isinstance(inst_id, str) else None
-            if stream is not None and channel in self.channels:
-                kind = self.channels.index(channel)
-                if kind == _BOOKS:
-                    self.on_books(stream, payload)
-                else:
-                    self.on_other(stream, kind, payload)
+        if not isinstance(arg, dict):
+            return
+        inst_id, channel = arg.get("instId"), arg.get("channel")
+        index = self.connection.index.get(inst_id) if isinstance(inst_id, str) else None
+        if index is None or channel not in self.channels:
+            return  # not a channel we asked for
+        symbol = self.connection.symbols[index]
+        if channel == self.depth_channel:
+            self._books_reordered(index, payload, recv_ns)
+            return
+        try:
+            if channel == "trades":
+                self._trades(symbol, doc["data"])
+            else:
+                self._bbo(symbol, doc["data"][0])
+        except _PARSE_ERRORS as exc:
+            self.malformed(symbol, f"malformed {channel} frame: {exc!r}")
+
+    def _books_reordered(self, index: int, payload: memoryview, recv_ns: int) -> None:
+        """A depth push whose `arg` is not first: the fast path's rule, then on_book."""
+        connection = self.connection
+        handler = connection.frame_handler
+        status = handler.replay(index, payload, recv_ns)  # applies, never publishes
+        if status == fh.OK:
+            if handler.publish(index) == fh.CALLBACK_ERROR:
+                self.callback_failed(handler, index)
+        elif status == fh.SNAPSHOT:
+            self.publish_ready(handler, index, "whole book pushed")
+        elif status < 0:
+            symbol = connection.symbols[index]
+            connection.sync.resync(index, self.fault_reason(symbol, status))
+
+    def malformed(self, symbol: str, reason: str) -> None:
+        """A frame of `symbol` that cannot be read: count it, resync its book."""
+        self.counters[symbol].decode_errors += 1
+        self.warn_burst(symbol, "okx %s: dropped a frame: %s", symbol, reason)
+        sync, index = self.sync_of(symbol)
+        sync.resync(index, reason)
+
+    def malformed_all(self, reason: str) -> None:
+        """A frame nobody can be blamed for: every book counts it and resyncs."""
+        for counters in self.counters.values():
+            counters.decode_errors += 1
+        self.warn_burst("okx", "okx: dropped a frame: %s", reason)
+        self.resync_all(f"malformed frame: {reason}")
+
+    def _trades(self, symbol: str, items: list[dict[str, Any]]) -> None:
+        trades = [self._trade(symbol, item) for item in items]  # all or nothing
+        for trade in trades:
+            if not self.fresh_trade(symbol, int(trade.trade_id)):
+                continue
+            self.last_trade_price[symbol] = trade.price
+            self.last_trade_size[symbol] = trade.quantity
+            self.tap.append(trade)
+            self.events.on_trade(trade)
+
+    def _trade(self, symbol: str, item: dict[str, Any]) -> Trade:
+        inst = self.instruments[symbol]
+        side = item["side"]
+        if side not in ("buy", "sell"):
+            raise ValueError(f"unknown trade side {side!r}")
+        return Trade(
+            self.venue,
+            symbol,
+            inst.ticks_to_price(inst.price_to_ticks(item["px"])),
+            inst.lots_to_qty(inst.qty_to_lots(item["sz"])),
+            OrderSide.BUY if side == "buy" else OrderSide.SELL,  # OKX gives the taker side
+            str(int(item["tradeId"])),
+            int(item["ts"]) * NS_PER_MS,
+        )
+
+    def _bbo(self, symbol: str, item: dict[str, Any]) -> None:
+        bids, asks = item["bids"], item["asks"]
+        if not bids or not asks:
+            return  # one side empty: no top of book to report
+        inst = self.instruments[symbol]
+        md = MarketData(
+            self.venue,
+            symbol,
+            inst.ticks_to_price(inst.price_to_ticks(bids[0][0])),
+            inst.ticks_to_price(inst.price_to_ticks(asks[0][0])),
+            self.last_trade_price[symbol],
+            self.last_trade_size[symbol],
+            int(item["ts"]) * NS_PER_MS,
+        )
+        self.tap.append(md)
+        self.events.on_market_data(md)
 
     def _on_event(self, event: object, doc: dict[str, Any]) -> None:
         if event in ("subscribe", "unsubscribe"):
@@ -400,39 +515,17 @@ class OkxBookFeed(BookFeed):
             )
         elif event == "notice":
             # e.g. 64008: the connection closes in 60 s for a service upgrade
-            log.warning("okx notice %s: %s", doc.get("code"), doc.get("msg"))
+            self.log.warning("okx notice %s: %s", doc.get("code"), doc.get("msg"))
 
 
-class _Handler:
-    """The WsHandler of the public connection."""
-
-    def __init__(self, feed: OkxBookFeed) -> None:
-        self.feed = feed
-
-    def on_open(self, conn: WsConnection) -> None:
-        self.feed.subscribe_all()
-
-    def on_message(self, payload: memoryview, recv_ns: int) -> None:
-        feed = self.feed
-        for length, table in feed._routes:
-            hit = table.get(bytes(payload[:length]))
-            if hit is not None:
-                kind, stream = hit
-                if kind == _BOOKS:
-                    feed.on_books(stream, payload)
-                else:
-                    feed.on_other(stream, kind, payload)
-                return
-        feed.on_unrouted(payload)
-
-    def on_close(self, reason: str) -> None:
-        for stream in self.feed.streams.values():
-            stream.sync = Sync.WAITING
-            stream.seq_id = -1
-        self.feed.mark_all_not_ready(f"disconnected: {reason}")
-
-    def keepalive(self, conn: WsConnection) -> None:
-        conn.send_text("ping")
-
-
-__all__ = ["OkxBookFeed", "Sync", "crc32_signed", "okx_number"]
+__all__ = [
+    "CHANNELS",
+    "DEPTH_CHANNELS",
+    "KEEPALIVE_S",
+    "REQUESTS_PER_HOUR",
+    "SUBSCRIBE_BATCH",
+    "SUBSCRIBE_BUDGET",
+    "OkxBookFeed",
+    "RequestBudget",
+    "depth_key",
+]

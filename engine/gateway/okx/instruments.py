@@ -9,13 +9,13 @@ the lot ("0.1" -> 1, "0.00000001" -> 8). A `minSz` off the lot grid is rounded u
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
-import orjson
 
 from engine.gateway.errors import InstrumentLoadError
+from engine.gateway.metadata import decimal_field, fetch, load_object
 from engine.gateway.metadata import excerpt_repr as _excerpt
 from engine.gateway.metadata import excerpt_text as _text
 from engine.gateway.metadata import round_up_to_step as _on_grid
@@ -35,9 +35,9 @@ def parse_instrument(doc: Mapping[str, Any]) -> Instrument:
     state = doc.get("state")
     if state != "live":
         raise InstrumentLoadError(VENUE, symbol, f"not trading (state {state!r})")
-    tick = _decimal(symbol, doc, "tickSz", positive=True)
-    lot = _decimal(symbol, doc, "lotSz", positive=True)
-    min_qty = _on_grid(_decimal(symbol, doc, "minSz"), lot)
+    tick = decimal_field(VENUE, symbol, doc, "tickSz", positive=True)
+    lot = decimal_field(VENUE, symbol, doc, "lotSz", positive=True)
+    min_qty = _on_grid(decimal_field(VENUE, symbol, doc, "minSz"), lot)
     base, quote = doc.get("baseCcy"), doc.get("quoteCcy")
     if not isinstance(base, str) or not isinstance(quote, str):
         raise InstrumentLoadError(VENUE, symbol, "malformed metadata: baseCcy/quoteCcy")
@@ -60,7 +60,7 @@ def parse_instrument(doc: Mapping[str, Any]) -> Instrument:
 
 def parse_instruments_response(body: bytes | str | Mapping[str, Any], inst_id: str) -> Instrument:
     """`inst_id` from an instruments response envelope `{"code","msg","data":[...]}`."""
-    doc = _load(body, inst_id)
+    doc = load_object(VENUE, inst_id, body)
     code = doc.get("code")
     if code == UNKNOWN_INSTRUMENT:
         raise InstrumentLoadError(VENUE, inst_id, f"unknown symbol ({code} {doc.get('msg')})")
@@ -83,43 +83,11 @@ async def load_instruments(
     loaded: dict[str, Instrument] = {}
     for symbol in dict.fromkeys(symbols):
         params = {"instType": "SPOT", "instId": symbol}
-        try:
-            async with session.get(url, params=params) as response:
-                status, body = response.status, await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
-            raise InstrumentLoadError(VENUE, symbol, reason) from exc
+        status, body = await fetch(VENUE, symbol, session, url, params)
         if status != 200:
             raise InstrumentLoadError(VENUE, symbol, f"HTTP {status}: {_text(body)}", status=status)
         loaded[symbol] = parse_instruments_response(body, symbol)
     return [loaded[s] for s in symbols]
-
-
-def _load(body: bytes | str | Mapping[str, Any], symbol: str) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        return body
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InstrumentLoadError(VENUE, symbol, f"not JSON: {_text(body)}") from None
-    if not isinstance(doc, dict):
-        raise InstrumentLoadError(VENUE, symbol, f"not a JSON object: {_text(body)}")
-    return doc
-
-
-def _decimal(symbol: str, doc: Mapping[str, Any], name: str, *, positive: bool = False) -> Decimal:
-    """A non-negative decimal string field, normalised to its shortest plain form."""
-    raw = doc.get(name)
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise InvalidOperation
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}") from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        raise InstrumentLoadError(VENUE, symbol, f"malformed metadata: {name}={raw!r}")
-    value = value.normalize()
-    return value.quantize(Decimal(1)) if _exponent(value) > 0 else value
 
 
 def _exponent(value: Decimal) -> int:

@@ -1,6 +1,6 @@
 """Binance rate limits as the venue expresses them: request weight per IP per minute (429,
 then a 418 ban for a client that keeps going), new-order counts per account (-1015), the
-limits published in exchangeInfo, and the timing knobs tests may shorten (PROTOCOLS.md §1.7).
+limits published in exchangeInfo, and the timing knobs tests may shorten (docs/VENUES.md §1.8).
 """
 
 from __future__ import annotations

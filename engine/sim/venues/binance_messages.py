@@ -1,7 +1,7 @@
 """Binance spot message shapes: errors, enums, order/fill bodies, filters, stream events.
 
-Pure formatting over the simulator's snapshots and events (PROTOCOLS.md §1.2, §1.4, §1.6,
-§1.7); no I/O here, so REST and the WS API render exactly the same bodies.
+Pure formatting over the simulator's snapshots and events (docs/VENUES.md §1.3, §1.6, §1.7,
+§1.9); no I/O here, so REST and the WS API render exactly the same bodies.
 """
 
 from __future__ import annotations

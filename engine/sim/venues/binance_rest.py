@@ -1,7 +1,7 @@
 """Binance spot REST (`/api/v3/...`) over a `BinanceVenue`: routes, auth, weights, faults.
 
 Parameters come from the query string and the form body (the query wins on a clash, as on
-Binance); a signed request is verified over the raw bytes received (PROTOCOLS.md §1.3, §5).
+Binance); a signed request is verified over the raw bytes received (docs/VENUES.md §1.5).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from engine.gateway.signing import binance_verify_rest
 from engine.sim.faults import FaultKind
 from engine.sim.venues import binance_messages as m
 from engine.sim.venues.binance_limits import weight_limit_error
 from engine.sim.venues.binance_messages import BinanceError
 from engine.sim.venues.binance_trading import BinanceVenue, Params, depth_weight
+from engine.wire.binance_signing import binance_verify_rest
 
 CHANNEL = "rest"
 API_KEY_HEADER = "X-MBX-APIKEY"

@@ -17,13 +17,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from engine._core.fixedpoint import GridError, OffGridError
-from engine.gateway.signing import (
-    BINANCE_DEFAULT_RECV_WINDOW_MS,
-    BINANCE_MAX_RECV_WINDOW_MS,
-    BinanceVerifyKey,
-    TimestampCheck,
-    binance_check_timestamp,
-)
 from engine.model.enums import OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.sim.accounts import PPM
@@ -40,6 +33,13 @@ from engine.sim.matching import (
 from engine.sim.venues import binance_messages as m
 from engine.sim.venues.binance_limits import Knobs, RateLimits
 from engine.sim.venues.binance_messages import BinanceError, Json, Units
+from engine.wire.binance_signing import (
+    BINANCE_DEFAULT_RECV_WINDOW_MS,
+    BINANCE_MAX_RECV_WINDOW_MS,
+    BinanceVerifyKey,
+    binance_check_timestamp,
+)
+from engine.wire.timestamps import TimestampCheck
 
 NS_PER_MS = 1_000_000
 _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -51,7 +51,7 @@ _ORDER_ID = re.compile(r"^[0-9]{1,20}$")
 _INT = re.compile(r"^-?[0-9]{1,20}$")
 _RECV_WINDOW = re.compile(r"^[0-9]{1,5}(\.[0-9]{1,3})?$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,16}$")
-_MICROS_DIGITS = 16  # a 16-digit timestamp is in microseconds (PROTOCOLS.md §1.1)
+_MICROS_DIGITS = 16  # a 16-digit timestamp is in microseconds (docs/VENUES.md §1.5)
 
 
 Params = dict[str, str]

@@ -1,5 +1,5 @@
 """Binance spot WebSockets: market streams (`/ws`, `/ws/<streams>`, `/stream?streams=`) and the
-endpoint of the WS API (`/ws-api/v3`, requests handled in `binance_wsapi`), PROTOCOLS.md §1.4.
+endpoint of the WS API (`/ws-api/v3`, requests handled in `binance_wsapi`), docs/VENUES.md §1.2.
 
 Diff depth is batched per update speed (100 ms / 1000 ms) across every connection, so all
 clients see the same `U`/`u` ranges, contiguous with `lastUpdateId` of the REST snapshot.

@@ -1,5 +1,5 @@
 """The Binance WS API (`/ws-api/v3`): request/response framing, order entry and the
-user-data subscription (PROTOCOLS.md §1.5, §1.6).
+user-data subscription (docs/VENUES.md §1.6, §1.7).
 
 Requests share `BinanceVenue` with REST (same bodies, errors, weights and order counts);
 answers go out on the "ws.api" fault channel, user-data events on "ws.private".
@@ -16,13 +16,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.gateway.signing import binance_verify_ws
 from engine.sim.faults import FaultKind
 from engine.sim.venues import binance_messages as m
 from engine.sim.venues.binance_conn import Conn
 from engine.sim.venues.binance_limits import weight_limit_error
 from engine.sim.venues.binance_trading import BinanceVenue, Params, depth_weight
 from engine.sim.venues.binance_user import UserStreams
+from engine.wire.binance_signing import binance_verify_ws
 
 API = "ws.api"
 

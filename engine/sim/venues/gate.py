@@ -1,5 +1,5 @@
 """Gate v4 spot protocol of the simulator: REST under /api/v4, one WebSocket at /ws/v4/ for
-public channels, private channels and the WS trading API (PROTOCOLS.md §3).
+public channels, private channels and the WS trading API (docs/VENUES.md §3).
 
 `create_app(exchange)` and `urls(http_base, ws_base)` are what `engine.sim.server` needs;
 `venue_state(exchange).config` holds the Gate-specific knobs (poc style, full-snapshot period,

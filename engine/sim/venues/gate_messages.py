@@ -1,7 +1,7 @@
 """Gate v4 spot message bodies for the simulator: engine objects to Gate JSON and back.
 
 Pure functions over a `GateVenue` (the per-exchange protocol state): no I/O. Field names,
-enums and string formats follow PROTOCOLS.md §3.2 and §3.6 and the gate-api SDK models
+enums and string formats follow docs/VENUES.md §3.6 and §3.7 and the gate-api SDK models
 (`Order`, `CurrencyPair`, `OrderBook`, `SpotAccount`). Prices and amounts are strings
 without trailing zeros, times are Unix seconds unless the field is named `*_ms`.
 """
@@ -40,7 +40,7 @@ WS_DEFAULT_TEXT = "apiv4-ws"
 
 
 class PocStyle(enum.Enum):
-    """A crossing `poc` order (PROTOCOLS.md §5 item 3, not settled by the docs)."""
+    """A crossing `poc` order (docs/VENUES.md §3.6, not settled by the docs)."""
 
     CANCELLED_201 = "cancelled_201"  # 201, status cancelled, finish_as poc (default)
     REJECT_400 = "reject_400"  # HTTP 400 POC_FILL_IMMEDIATELY, nothing placed
@@ -59,7 +59,7 @@ class GateConfig:
     poc_style: PocStyle = PocStyle.CANCELLED_201
     # spot.order_book_update sends a `full: true` book this often per feed (0 = never)
     full_snapshot_every_s: float = 30.0
-    # PROTOCOLS.md §3.7: place/amend 10 req/s per UID+pair, cancel 200 req/s, others 200/10 s
+    # docs/VENUES.md §3.8: place/amend 10 req/s per UID+pair, cancel 200 req/s, others 200/10 s
     place_limit: RateRule = field(default_factory=lambda: RateRule(10, 1000))
     cancel_limit: RateRule = field(default_factory=lambda: RateRule(200, 1000))
     private_limit: RateRule = field(default_factory=lambda: RateRule(200, 10_000))
@@ -164,7 +164,7 @@ class GateVenue:
         self.config = GateConfig()
         if exchange.engine.config.post_only is not PostOnlyStyle.CANCEL:
             # the engine refuses crossing post-only orders outright, so there is no order to
-            # report as 201 cancelled: answer the label form instead (PROTOCOLS.md §5 item 3)
+            # report as 201 cancelled: answer the label form instead (docs/VENUES.md §3.6)
             self.config.poc_style = PocStyle.REJECT_400
         self.instruments: dict[str, Instrument] = {i.symbol: i for i in exchange.instruments()}
         self.default_text: dict[int, str] = {}  # order id -> "apiv4-ws" (WS) when no text

@@ -1,5 +1,5 @@
 """Order operations shared by Gate's REST and WS API: submit, find, cancel, with the
-venue's errors (PROTOCOLS.md §3.2): a refused order is a GateError, never a half result."""
+venue's errors (docs/VENUES.md §3.6): a refused order is a GateError, never a half result."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gate v4 spot REST for the simulator (PROTOCOLS.md §3.2, §3.3, §3.7).
+"""Gate v4 spot REST for the simulator (docs/VENUES.md §3.1, §3.5, §3.6, §3.8).
 
 Every route goes through `_endpoint`, which applies, in order: injected latency, the
 one-shot faults of channel "rest" (FORCE_429, REST_5XX, REST_TIMEOUT: none of them lets the
@@ -21,8 +21,6 @@ from urllib.parse import unquote_plus
 import orjson
 from aiohttp import web
 
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import TimestampCheck, gate_check_timestamp, gate_verify_rest
 from engine.model.enums import OrderSide
 from engine.sim.faults import FaultKind
 from engine.sim.matching import (
@@ -49,6 +47,9 @@ from engine.sim.venues.gate_orders import (
     poc_crosses,
     submit,
 )
+from engine.wire.credentials import Credentials
+from engine.wire.gate_signing import gate_check_timestamp, gate_verify_rest
+from engine.wire.timestamps import TimestampCheck
 
 log = logging.getLogger("engine.sim")
 

@@ -1,5 +1,5 @@
 """Gate v4 spot WebSocket for the simulator: one endpoint, `/ws/v4/`, carrying the public
-channels, the private channels and the WS trading API (PROTOCOLS.md §3.4-§3.6).
+channels, the private channels and the WS trading API (docs/VENUES.md §3.2-§3.7).
 
 Listeners on the exchange run synchronously inside the engine call that caused the events;
 they only build frames and put them on each connection's queue. One writer task per

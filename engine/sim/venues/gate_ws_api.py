@@ -1,7 +1,7 @@
-"""Gate's WS trading API in the simulator (`event: "api"`, PROTOCOLS.md §3.6): spot.login,
+"""Gate's WS trading API in the simulator (`event: "api"`, docs/VENUES.md §3.6): spot.login,
 spot.order_place (ack, then result), spot.order_cancel / _cancel_ids / _cancel_cp and
 spot.order_status. A login, or a request signed on its own, is verified over the raw JSON
-text of `payload.req_param` as received ("" when absent), per PROTOCOLS.md §5 item 4."""
+text of `payload.req_param` as received ("" when absent), per docs/VENUES.md §3.5."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.gateway.signing import TimestampCheck, gate_check_timestamp, gate_verify_ws_api
 from engine.sim.faults import FaultKind
 from engine.sim.venues.gate_messages import (
     WS_DEFAULT_TEXT,
@@ -32,6 +31,8 @@ from engine.sim.venues.gate_orders import (
 )
 from engine.sim.venues.gate_rest import RateLimiter
 from engine.sim.venues.gate_ws import API, Conn, Frame
+from engine.wire.gate_signing import gate_check_timestamp, gate_verify_ws_api
+from engine.wire.timestamps import TimestampCheck
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")

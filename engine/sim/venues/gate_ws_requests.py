@@ -1,5 +1,5 @@
-"""What a Gate WebSocket client sends, and the private pushes it gets back (PROTOCOLS.md §3.4
-§3.6): the connection handler, subscribe/unsubscribe of public and private channels,
+"""What a Gate WebSocket client sends, and the private pushes it gets back (docs/VENUES.md §3.2,
+§3.5, §3.7): the connection handler, subscribe/unsubscribe of public and private channels,
 `spot.ping`, and the private channel auth (`auth.SIGN` over `channel=..&event=..&time=..`).
 Requests with `event: "api"` go to `gate_ws_api`.
 """
@@ -17,8 +17,6 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import TimestampCheck, gate_check_timestamp, gate_verify_ws_channel
 from engine.sim.matching import Event, Fill, OrderAccepted, OrderDone, OrderSnapshot
 from engine.sim.venues.gate_messages import (
     NS_PER_S,
@@ -43,6 +41,9 @@ from engine.sim.venues.gate_ws import (
     Sub,
 )
 from engine.sim.venues.gate_ws_api import LIMITER_KEY, api_request
+from engine.wire.credentials import Credentials
+from engine.wire.gate_signing import gate_check_timestamp, gate_verify_ws_channel
+from engine.wire.timestamps import TimestampCheck
 
 __all__ = ["WS_PATH", "add_ws_routes"]
 

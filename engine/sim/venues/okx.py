@@ -1,4 +1,4 @@
-"""The OKX v5 protocol of the local exchange simulator (PROTOCOLS.md §2).
+"""The OKX v5 protocol of the local exchange simulator (docs/VENUES.md §2).
 
 `create_app(exchange)` serves OKX's REST paths and the /ws/v5/public and /ws/v5/private
 WebSockets over a `SimExchange`; `urls()` says where a client finds them. The work is split

@@ -1,5 +1,5 @@
 """One OKX WebSocket connection of the simulator: an outgoing queue drained by a writer task,
-which is where WebSocket faults and latency are applied (PROTOCOLS.md §2.4).
+which is where WebSocket faults and latency are applied (docs/VENUES.md §2.2).
 
 Listeners run synchronously inside the exchange's calls, so they only `push()` frames; the
 writer encodes and sends them in order. Frames carry a kind so that the faults that target

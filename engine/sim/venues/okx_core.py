@@ -17,13 +17,6 @@ from typing import Any, Literal
 from aiohttp import WSCloseCode, web
 
 from engine.clock import TimerHandle
-from engine.gateway.credentials import Credentials
-from engine.gateway.signing import (
-    OKX_REST_WINDOW_MS,
-    TimestampCheck,
-    okx_check_timestamp,
-    okx_verify_rest,
-)
 from engine.model.enums import OrderSide
 from engine.model.instrument import Instrument
 from engine.sim.errors import Reason
@@ -41,6 +34,9 @@ from engine.sim.venues.okx_messages import (
     parse_order,
     reason_code,
 )
+from engine.wire.credentials import Credentials
+from engine.wire.okx_signing import OKX_REST_WINDOW_MS, okx_check_timestamp, okx_verify_rest
+from engine.wire.timestamps import TimestampCheck
 
 ChecksumMode = Literal["crc32", "zero"]
 NS_PER_S = 1_000_000_000
@@ -239,7 +235,7 @@ class OkxVenue:
             return {**item, "sCode": "51000", "sMsg": "Parameter ordId or clOrdId error"}
         order_id: int | None = None
         if ord_id_text:
-            # ordId wins over clOrdId when both are given (PROTOCOLS.md §2.2)
+            # ordId wins over clOrdId when both are given (docs/VENUES.md §2.6)
             order_id = parse_ord_id(ord_id_text)
             cl_ord_id = ""
             if order_id is None:

@@ -1,5 +1,5 @@
 """OKX v5 message shapes for the simulator: number strings, error codes, order objects,
-order-request parsing and the order-book checksum (PROTOCOLS.md §2).
+order-request parsing and the order-book checksum (docs/VENUES.md §2).
 
 Venue-neutral engine values come in (ticks, lots, `Reason`, `OrderSnapshot`), OKX's exact
 JSON shapes go out. Nothing here does I/O.
@@ -142,7 +142,7 @@ def reason_code(reason: Reason, ccy: str = "") -> tuple[str, str]:
     return code, msg.replace("{ccy}", ccy)
 
 
-# cancelSource of an order the venue ended (PROTOCOLS.md §2.6)
+# cancelSource of an order the venue ended (docs/VENUES.md §2.7)
 _CANCEL_SOURCE: dict[Reason, str] = {
     Reason.CANCELED_BY_USER: "1",
     Reason.POST_ONLY_WOULD_TAKE: "31",

@@ -1,5 +1,5 @@
 """OKX public market data over WebSocket: `books`, `books5`, `books-l2-tbt`, `bbo-tbt` and
-`trades` (PROTOCOLS.md §2.5).
+`trades` (docs/VENUES.md §2.3, §2.4).
 
 One hub per venue listens to the exchange's public events and keeps a mirror of every book,
 built only from the DepthUpdates it was given, so every message it sends describes exactly
@@ -246,7 +246,7 @@ class PublicHub:
                     ((p, mirror.bids.get(p, 0)) for p in mirror.changed_bids), reverse=True
                 )
                 asks = sorted((p, mirror.asks.get(p, 0)) for p in mirror.changed_asks)
-                # a heartbeat repeats the last seqId with no levels (PROTOCOLS.md §2.5 item 3)
+                # a heartbeat repeats the last seqId with no levels (docs/VENUES.md §2.4 item 3)
                 diff = self._diff(
                     "books", mirror=mirror, prev=mirror.flushed_seq, bids=bids, asks=asks, ts_ns=now
                 )

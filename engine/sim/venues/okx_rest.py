@@ -1,4 +1,4 @@
-"""OKX v5 REST endpoints of the simulator (PROTOCOLS.md §2.2, §2.3, §2.7).
+"""OKX v5 REST endpoints of the simulator (docs/VENUES.md §2.1, §2.5, §2.6, §2.8).
 
 Envelope `{"code","msg","data"}`; order endpoints add `inTime`/`outTime`. Business errors are
 HTTP 200 with the reason in `code` (or per item in `sCode`); authentication errors are 401,

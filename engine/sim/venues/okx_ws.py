@@ -1,5 +1,5 @@
 """OKX WebSocket endpoints of the simulator: /ws/v5/public and /ws/v5/private
-(PROTOCOLS.md §2.4-§2.6).
+(docs/VENUES.md §2.2, §2.3, §2.6, §2.7).
 
 Framing: `{"id","op","args"}` requests; `event` acks and errors; the literal text `ping`
 answered by `pong`. The private endpoint takes `login`, the `orders` channel (followed by a
@@ -21,11 +21,6 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from engine.gateway.signing import (
-    TimestampCheck,
-    okx_check_ws_login_timestamp,
-    okx_verify_ws_login,
-)
 from engine.sim.faults import FaultKind
 from engine.sim.matching import Event, Fill, OrderAccepted, OrderDone, SimStatus
 from engine.sim.venues.okx_conn import Frame, WsConn
@@ -33,6 +28,8 @@ from engine.sim.venues.okx_core import OkxVenue, summary
 from engine.sim.venues.okx_messages import Json, OkxError, order_object, push_extras, us
 from engine.sim.venues.okx_public import PUBLIC_CHANNELS, PublicHub
 from engine.sim.venues.okx_rest import VENUE_KEY
+from engine.wire.okx_signing import okx_check_ws_login_timestamp, okx_verify_ws_login
+from engine.wire.timestamps import TimestampCheck
 
 HUB_KEY = web.AppKey("okx_public_hub", PublicHub)
 _ID = re.compile(r"[A-Za-z0-9]{1,32}")

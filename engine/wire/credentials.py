@@ -1,7 +1,7 @@
 """API credentials: a holder that never shows its secret, loaded from environment variables.
 
 The HMAC key schedules are computed once per `Credentials` and copied per signature, which is
-cheaper than re-keying on the order path (see `engine.gateway.signing`).
+cheaper than re-keying on the order path (see `engine.wire.mac`).
 """
 
 from __future__ import annotations
