@@ -484,8 +484,9 @@ cdef class OkxFrameHandler(FrameHandler):
 @cython.final
 @cython.auto_pickle(False)
 cdef class GateFrameHandler(FrameHandler):
-    """Gate `spot.order_book_update` or `spot.obu`: a stream's key is its currency pair as
-    the pushes' result.s spells it, e.g. b"BTC_USDT"."""
+    """Gate `spot.order_book_update` or `spot.obu`: a stream's key is what the pushes carry
+    in result.s: the currency pair for order_book_update (b"BTC_USDT"), the stream name for
+    obu (b"ob.BTC_USDT.400")."""
 
     def __init__(self, streams, on_book=None):
         cdef BookStream s
