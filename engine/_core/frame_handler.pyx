@@ -296,7 +296,7 @@ cdef class FrameHandler:
             return FRAME_OK
         try:
             self.on_book(s.instrument_id, s.book, exchange_ns)
-        except Exception as exc:
+        except BaseException as exc:  # even an interrupt: kept for the caller, not lost in C
             self._error = exc
             return FRAME_CALLBACK_ERROR
         return FRAME_OK
@@ -384,7 +384,7 @@ cdef class FrameHandler:
             return FRAME_OK
         try:
             self.on_book(s.instrument_id, s.book, s.book.exchange_ts_ns)
-        except Exception as exc:
+        except BaseException as exc:  # even an interrupt: kept for the caller, not lost in C
             self._error = exc
             return FRAME_CALLBACK_ERROR
         return FRAME_OK
@@ -406,6 +406,9 @@ cdef class FrameHandler:
 cdef class BinanceFrameHandler(FrameHandler):
     """Binance combined streams (`/stream?streams=...`): a stream's key is its depth stream
     name, e.g. b"btcusdt@depth@100ms"."""
+
+    def __init__(self, streams, on_book=None):
+        pass  # __cinit__ did the work; this signature refuses unknown arguments
 
     cdef int _route(self, const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
                     Py_ssize_t* key_len) noexcept nogil:
@@ -512,9 +515,9 @@ cdef class GateFrameHandler(FrameHandler):
         if s.state != STREAM_LIVE:
             # obu increments before the full push of a subscription mean nothing
             return FRAME_SKIPPED if d.channel == GATE_OBU else FRAME_BUFFER
-        expected = s.last_id + 1
-        if d.last_update_id < expected:
+        if d.last_update_id <= s.last_id:
             return FRAME_SKIPPED
+        expected = s.last_id + 1  # cannot overflow: last_id < u <= INT64_MAX
         if s.straddle:
             in_sequence = d.first_update_id <= expected
         else:

@@ -20,9 +20,10 @@ differential tests compare two implementations of one contract:
 - Binance: WAITING -> BUFFER; u <= last -> SKIPPED; U > last + 1 -> fail ERR_GAP; apply,
   crossed -> fail ERR_CROSSED; last = u.
 - OKX: a snapshot loads the book (crossed -> fail), checks the checksum (-> fail
-  ERR_CHECKSUM), goes live at seqId and is SNAPSHOT (no on_book). An update while WAITING is
-  SKIPPED; prevSeqId != last -> fail ERR_GAP; levels apply (crossed -> fail); the checksum
-  is checked (-> fail); last = seqId; an update with no levels is a heartbeat (SKIPPED).
+  ERR_CHECKSUM), goes live at seqId (straddle False) and is SNAPSHOT (no on_book). An update
+  while WAITING is SKIPPED; prevSeqId != last -> fail ERR_GAP; levels apply (crossed ->
+  fail); the checksum is checked (-> fail); last = seqId; an update with no levels is a
+  heartbeat (SKIPPED).
   A checksum of 0 (not sent) or verify_checksum False is never compared.
 - Gate: a `full` push loads the book (crossed -> fail), goes live at u (straddle False), is
   SNAPSHOT. While WAITING obu increments are SKIPPED, order_book_update pushes BUFFER.
