@@ -181,6 +181,13 @@ class BookFeed(Component):
         self.warn_burst(symbol, "%s %s: %s", self.venue, symbol, reason)
         return reason
 
+    def unattributable(self, symbols: Iterable[str], where: str, reason: str) -> None:
+        """A frame nobody can tell the stream of: counted against every book it may have
+        touched (the caller resyncs them), logged once per burst."""
+        for symbol in symbols:
+            self.counters[symbol].decode_errors += 1
+        self.warn_burst(where, "%s %s: dropped a frame (%s)", self.venue, where, reason)
+
     def callback_failed(self, handler: FrameHandler, index: int) -> None:
         """on_book raised (the book itself is fine): count and log it, once per burst."""
         error = handler.take_error()

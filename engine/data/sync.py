@@ -63,24 +63,49 @@ class _Pending:
 
 
 class _Sync:
-    """What both machines share: statuses in, resyncs out."""
+    """What both machines share: statuses in, resyncs out, and streams held pulled."""
 
     def __init__(self, feed: BookFeed, handler: FrameHandler) -> None:
         self.feed = feed
         self.handler = handler
+        self.held: set[int] = set()  # streams kept pulled until release_all
 
     def resync(self, index: int, reason: str) -> None:
+        """Book not ready; the stream syncs again (unless it is held)."""
+        self._leave_live(index, reason)
+        if index not in self.held:
+            self._restart(index)
+
+    def _restart(self, index: int) -> None:
         raise NotImplementedError
+
+    def resync_all(self, reason: str) -> None:
+        for index in range(len(self.handler)):
+            self.resync(index, reason)
+
+    def hold(self, index: int, reason: str) -> None:
+        """Keep stream `index` pulled until release_all (the venue refused its depth, so no
+        sync could bring back a book that stays right): nothing is fetched or buffered."""
+        self.held.add(index)
+        self._leave_live(index, reason)
+        self.halt(index)
+
+    def release_all(self) -> None:
+        self.held.clear()
+
+    def halt(self, index: int) -> None:
+        """Stop syncing stream `index` (its connection is gone, or it is held)."""
+        self.handler.stream(index).begin_sync()
+
+    def halt_all(self) -> None:
+        for index in range(len(self.handler)):
+            self.halt(index)
 
     def whole_book(self, index: int) -> None:
         """The stream carried a whole book (status SNAPSHOT)."""
 
     def buffer(self, index: int, payload: memoryview) -> None:
         """A diff arrived while the stream syncs (status BUFFER)."""
-
-    def resync_all(self, reason: str) -> None:
-        for index in range(len(self.handler)):
-            self.resync(index, reason)
 
     def _leave_live(self, index: int, reason: str) -> None:
         stream = self.handler.stream(index)
@@ -91,10 +116,12 @@ class _Sync:
         stream.begin_sync()
         self.feed.mark_not_ready(stream.symbol, reason)
 
-    def on_status(self, payload: memoryview, status: int) -> bool:
-        """Act on what the frame handler returned for `payload`; False when the frame is the
-        caller's to parse (OTHER: trades, tickers, acks, pongs)."""
-        index = self.handler.last_index
+    def on_status(self, payload: memoryview, status: int, index: int | None = None) -> bool:
+        """Act on what the frame handler returned for `payload` (of stream `index`, by default
+        the handler's last); False when the frame is the caller's to parse (OTHER: trades,
+        tickers, acks, pongs)."""
+        if index is None:
+            index = self.handler.last_index
         if status == fh.OTHER or index < 0:
             return False
         if status == fh.BUFFER:
@@ -120,13 +147,8 @@ class PushSync(_Sync):
         super().__init__(feed, handler)
         self.resubscribe = resubscribe
 
-    def resync(self, index: int, reason: str) -> None:
-        self._leave_live(index, reason)
+    def _restart(self, index: int) -> None:
         self.resubscribe(self.handler.stream(index).symbol)
-
-    def halt_all(self) -> None:
-        for stream in self.handler.streams:
-            stream.begin_sync()
 
 
 class SnapshotSync(_Sync):
@@ -144,9 +166,8 @@ class SnapshotSync(_Sync):
         self.rule = rule or SyncRule()
         self._pending = [_Pending() for _ in range(len(handler))]
 
-    def resync(self, index: int, reason: str) -> None:
-        """Back to buffering, book not ready, a fresh snapshot requested."""
-        self._leave_live(index, reason)
+    def _restart(self, index: int) -> None:
+        """Back to buffering, a fresh snapshot requested."""
         stream = self.handler.stream(index)
         pending = self._pending[index]
         pending.buffered.clear()
@@ -156,18 +177,15 @@ class SnapshotSync(_Sync):
         )
 
     def halt(self, index: int) -> None:
-        """Stop syncing stream `index` (its connection is gone): no fetch, nothing buffered."""
-        self.handler.stream(index).begin_sync()
+        super().halt(index)
         pending = self._pending[index]
         pending.buffered.clear()
         self._cancel(pending)
 
-    def halt_all(self) -> None:
-        for index in range(len(self._pending)):
-            self.halt(index)
-
     def buffer(self, index: int, payload: memoryview) -> None:
         """A decoded diff arrived while stream `index` syncs (status BUFFER): keep a copy."""
+        if index in self.held:
+            return  # no snapshot will come for it
         pending = self._pending[index]
         if len(pending.buffered) >= self.rule.max_buffered:
             self.resync(index, "snapshot too slow: diff buffer full")

@@ -181,11 +181,7 @@ class BinanceBookFeed(BookFeed):
                 self._ticker(symbol, data)
         except _PARSE_ERRORS as exc:
             # cannot tell which stream a garbled frame belonged to: every book of the connection
-            for symbol in connection.symbols:
-                self.counters[symbol].decode_errors += 1
-            self.warn_burst(
-                connection.name, "binance %s: dropped a malformed frame: %r", connection.name, exc
-            )
+            self.unattributable(connection.symbols, connection.name, f"malformed: {exc!r}")
             connection.sync.resync_all("malformed frame")
 
     def _trade(self, symbol: str, data: dict[str, object]) -> None:

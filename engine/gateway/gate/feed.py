@@ -94,7 +94,6 @@ class _Connection:
             self.sync = SnapshotSync(
                 feed, self.frame_handler, feed.fetcher, SyncRule(straddle_first=True)
             )
-        self.rejected: set[str] = set()  # depth subscription refused on this socket
         self._depth_requests: dict[int, str] = {}  # request id -> symbol, until acked
         self._next_id = 0
         self.conn: WsConnection | None = None
@@ -127,34 +126,19 @@ class _Connection:
 
     def resubscribe(self, symbol: str) -> None:
         """PushSync's resync of one obu stream: a new subscription starts with a full push."""
-        if symbol in self.rejected:
-            return
         channel, payload = self.feed.depth_subscription(symbol)
         self._request(channel, "unsubscribe", payload)
         self._subscribe_depth(symbol)
 
     # -- sync -----------------------------------------------------------------------------
 
-    def resync(self, index: int, reason: str) -> None:
-        """Resync one stream; a refused one is only pulled (no depth will come for it)."""
-        if self.symbols[index] in self.rejected:
-            self._pull(index, reason)
-        else:
-            self.sync.resync(index, reason)
+    @property
+    def rejected(self) -> set[str]:
+        """Symbols whose depth subscription this socket refused: held pulled."""
+        return {self.symbols[index] for index in self.sync.held}
 
     def resync_all(self, reason: str) -> None:
-        for index in range(len(self.symbols)):
-            self.resync(index, reason)
-
-    def _pull(self, index: int, reason: str) -> None:
-        stream = self.frame_handler.stream(index)
-        if stream.live:
-            self.feed.counters[stream.symbol].resyncs += 1
-        if isinstance(self.sync, SnapshotSync):
-            self.sync.halt(index)  # no snapshot fetch: it would make a frozen book ready
-        else:
-            stream.begin_sync()
-        self.feed.mark_not_ready(stream.symbol, reason)
+        self.sync.resync_all(reason)
 
     def on_ack(self, doc: dict[str, Any]) -> None:
         ident = doc.get("id")
@@ -171,8 +155,7 @@ class _Connection:
         # no depth will come: keep the book pulled rather than trading a frozen one
         symbols = [symbol] if symbol is not None else self._symbols_of(doc.get("payload"))
         for refused in symbols:
-            self.rejected.add(refused)
-            self._pull(self.index[refused], f"depth subscription refused: {error}")
+            self.sync.hold(self.index[refused], f"depth subscription refused: {error}")
 
     def _symbols_of(self, payload: object) -> list[str]:
         """The symbols a depth request's payload names (an answer without our id); all of
@@ -190,7 +173,7 @@ class _Connection:
 
     def on_open(self, conn: WsConnection) -> None:
         self.conn = conn
-        self.rejected.clear()
+        self.sync.release_all()
         self._depth_requests.clear()
         self.subscribe_all()
         if isinstance(self.sync, SnapshotSync):
@@ -198,21 +181,8 @@ class _Connection:
         # obu: the subscriptions just sent bring a full push each
 
     def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
-        if status >= 0:
-            if not self.sync.on_status(payload, status):
-                self.feed.on_other(self, payload)
-            return
-        # A fault: resynced here rather than by sync.on_status so that a refused stream
-        # stays pulled. The frame handler has already put the stream back to WAITING, so
-        # the sync machine cannot see that it left a live book and does not count that;
-        # readiness still tells (the resync drops it), counted unless the machine did.
-        index = self.frame_handler.last_index
-        symbol = self.symbols[index]
-        counters, was_ready = self.feed.counters[symbol], self.feed.ready[symbol]
-        resyncs = counters.resyncs
-        self.resync(index, self.feed.fault_reason(symbol, status))
-        if was_ready and counters.resyncs == resyncs:
-            counters.resyncs += 1
+        if not self.sync.on_status(payload, status):
+            self.feed.on_other(self, payload)
 
     def on_close(self, reason: str) -> None:
         self.sync.halt_all()
@@ -371,9 +341,7 @@ class GateBookFeed(BookFeed):
 
     def _unattributable(self, connection: _Connection, reason: str) -> None:
         """A frame nobody can tell the stream of: every book of the connection."""
-        for symbol in connection.symbols:
-            self.counters[symbol].decode_errors += 1
-        self.warn_burst(connection.name, "gate %s: dropped a frame (%s)", connection.name, reason)
+        self.unattributable(connection.symbols, connection.name, reason)
         connection.resync_all(reason)
 
     def _stray_depth(self, connection: _Connection, doc: dict[str, Any]) -> None:
@@ -391,7 +359,7 @@ class GateBookFeed(BookFeed):
         self.counters[symbol].decode_errors += 1
         reason = "malformed depth frame (unroutable)"
         self.warn_burst(symbol, "gate %s: %s", symbol, reason)
-        connection.resync(index, reason)
+        connection.sync.resync(index, reason)
 
     def _bad_market_data(
         self, connection: _Connection, channel: str, result: object, exc: Exception

@@ -443,11 +443,8 @@ class OkxBookFeed(BookFeed):
         if status == fh.OK:
             if handler.publish(index) == fh.CALLBACK_ERROR:
                 self.callback_failed(handler, index)
-        elif status == fh.SNAPSHOT:
-            self.publish_ready(handler, index, "whole book pushed")
-        elif status < 0:
-            symbol = connection.symbols[index]
-            connection.sync.resync(index, self.fault_reason(symbol, status))
+        else:
+            connection.sync.on_status(payload, status, index)
 
     def malformed(self, symbol: str, reason: str) -> None:
         """A frame of `symbol` that cannot be read: count it, resync its book."""
@@ -458,9 +455,7 @@ class OkxBookFeed(BookFeed):
 
     def malformed_all(self, reason: str) -> None:
         """A frame nobody can be blamed for: every book counts it and resyncs."""
-        for counters in self.counters.values():
-            counters.decode_errors += 1
-        self.warn_burst("okx", "okx: dropped a frame: %s", reason)
+        self.unattributable(self.instruments, "public", reason)
         self.resync_all(f"malformed frame: {reason}")
 
     def _trades(self, symbol: str, items: list[dict[str, Any]]) -> None:
