@@ -595,6 +595,33 @@ def test_binance_malformed() -> None:
     assert pair.frame(frame.replace(b'"64999.99"', b'"64999.995"')) == -2  # off grid
 
 
+def test_an_event_time_with_no_ns_value_is_malformed() -> None:
+    """Past the year 2262 a millisecond time has no int64 value in ns: the frame is refused
+    (ERR_TIME) before anything is applied, instead of stamping a wrapped time."""
+    pair = bn_live()
+    last_ok = (2**63 - 1) // 10**6  # 9223372036854 ms
+    assert pair.frame(bn(101, 101, '["64999.99","0.5"]', ms=last_ok)) == fh.OK
+    assert pair.cy_streams[0].book.exchange_ts_ns == last_ok * 10**6
+    before = pair.cy_streams[0].book.levels(BID)
+    assert pair.frame(bn(102, 102, '["64999.99","0.7"]', ms=last_ok + 1)) == fh.ERR_TIME
+    s = pair.cy_streams[0]
+    assert s.state == fh.WAITING and s.book.levels(BID) == before
+    assert pair.frame(bn(101, 101, ms=-1)) == fh.ERR_TIME  # while waiting: not buffered
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "1"])
+def test_recv_ns_must_be_an_int(bad: object) -> None:
+    pair = bn_live()
+    frame = bn(101, 101, '["64999.99","0.5"]')
+    with pytest.raises(TypeError):
+        pair.cy.on_frame(frame, bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pair.ref.on_frame(frame, bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pair.cy.replay(0, frame, bad)  # type: ignore[arg-type]
+    assert pair.cy.frames == 0
+
+
 # OKX: BTC-USDT, tick 0.1, lot 0.00000001
 
 OKX_SNAP = (

@@ -22,6 +22,11 @@ cdef enum:
     FRAME_ERR_GAP = -80  # the sequence does not continue the book
     FRAME_ERR_CROSSED = -81  # the update (or snapshot) left best bid >= best ask
     FRAME_ERR_CHECKSUM = -82  # OKX's CRC32 of the top levels does not match ours
+    FRAME_ERR_TIME = -83  # an event time outside 0..MAX_EVENT_TIME_MS (no int64 in ns): malformed
+
+# The last millisecond whose time in nanoseconds fits int64 (the year 2262).
+cdef enum:
+    MAX_EVENT_TIME_MS = 9223372036854
 
 # BookStream.state
 cdef enum:
@@ -75,6 +80,7 @@ cdef class FrameHandler:
     cdef int _applied(self, BookStream s, int64_t exchange_ns, int64_t recv_ns,
                       bint publish) noexcept
     cdef int _fail(self, BookStream s, int status) noexcept
+    cdef int _decoded(self, BookStream s, const unsigned char* p, Py_ssize_t n) noexcept
     cdef int c_frame(self, const unsigned char* p, Py_ssize_t n, int64_t recv_ns) noexcept
     cdef int c_replay(self, BookStream s, const unsigned char* p, Py_ssize_t n,
                       int64_t recv_ns) noexcept

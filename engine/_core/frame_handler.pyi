@@ -17,6 +17,7 @@ CALLBACK_ERROR: Final[int]
 ERR_GAP: Final[int]
 ERR_CROSSED: Final[int]
 ERR_CHECKSUM: Final[int]
+ERR_TIME: Final[int]
 WAITING: Final[int]
 LIVE: Final[int]
 

@@ -14,9 +14,10 @@ created on the way:
 and returns a FRAME_* status (frame_handler.pxd). OK and SKIPPED need nothing further; any
 other status is for the caller's slow path: keep a frame while syncing (BUFFER), mark a book
 ready (SNAPSHOT), parse a trade or an ack (OTHER), log a handler error (CALLBACK_ERROR), or
-resynchronise after a gap, a crossed book, a bad checksum or a malformed frame (negative:
-the stream is already back to WAITING, so nothing more is applied to it until the caller's
-sync machine brings it live again with go_live).
+resynchronise after a gap, a crossed book, a bad checksum or a malformed frame (negative,
+an event time with no int64 value in ns included: the stream is already back to WAITING,
+so nothing more is applied to it until the caller's sync machine brings it live again with
+go_live).
 
 The venue rules (docs/VENUES.md §1.4, §2.4, §3.4 have the venues' own words):
 - Binance: while WAITING every decoded diff is BUFFER; live, `u <= last` is SKIPPED,
@@ -51,7 +52,7 @@ from engine._core.depth_decode cimport (
     gate_route,
     okx_route,
 )
-from engine._core.fixedpoint cimport Grid, format_units
+from engine._core.fixedpoint cimport Grid, as_int64, format_units
 
 OK = FRAME_OK
 SKIPPED = FRAME_SKIPPED
@@ -62,6 +63,7 @@ CALLBACK_ERROR = FRAME_CALLBACK_ERROR
 ERR_GAP = FRAME_ERR_GAP
 ERR_CROSSED = FRAME_ERR_CROSSED
 ERR_CHECKSUM = FRAME_ERR_CHECKSUM
+ERR_TIME = FRAME_ERR_TIME
 WAITING = STREAM_WAITING
 LIVE = STREAM_LIVE
 
@@ -305,6 +307,16 @@ cdef class FrameHandler:
         s.c_wait()
         return status
 
+    cdef int _decoded(self, BookStream s, const unsigned char* p, Py_ssize_t n) noexcept:
+        """Decode into the stream's decoder; a decoder error, or an event time whose ns would
+        not fit int64, fails the stream (nothing is applied)."""
+        cdef int status = s.decoder.c_decode(p, n)
+        if status < 0:
+            return self._fail(s, status)
+        if s.decoder.event_time_ms < 0 or s.decoder.event_time_ms > MAX_EVENT_TIME_MS:
+            return self._fail(s, FRAME_ERR_TIME)
+        return status
+
     cdef int c_frame(self, const unsigned char* p, Py_ssize_t n, int64_t recv_ns) noexcept:
         cdef Py_ssize_t off = 0
         cdef Py_ssize_t length = 0
@@ -319,10 +331,8 @@ cdef class FrameHandler:
             self.last_status = FRAME_OTHER
             return FRAME_OTHER
         s = <BookStream>self._streams[i]
-        status = s.decoder.c_decode(p, n)
-        if status < 0:
-            status = self._fail(s, status)
-        else:
+        status = self._decoded(s, p, n)
+        if status >= 0:
             status = self._rule(s, recv_ns, True)
         if status == FRAME_SKIPPED:
             self.skipped += 1
@@ -331,9 +341,9 @@ cdef class FrameHandler:
 
     cdef int c_replay(self, BookStream s, const unsigned char* p, Py_ssize_t n,
                       int64_t recv_ns) noexcept:
-        cdef int status = s.decoder.c_decode(p, n)
+        cdef int status = self._decoded(s, p, n)
         if status < 0:
-            return self._fail(s, status)
+            return status
         return self._rule(s, recv_ns, False)
 
     # ------------------------------------------------------------------ Python API
@@ -354,26 +364,28 @@ cdef class FrameHandler:
         """The index of the stream routed by `key`, or -1."""
         return self._lookup(<const unsigned char*>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
 
-    def on_frame(self, frame, int64_t recv_ns):
+    def on_frame(self, frame, recv_ns):
         """Handle one received frame (any contiguous buffer, read in place, not kept)."""
         cdef Py_buffer view
         cdef int status
+        cdef int64_t t = as_int64(recv_ns, "recv_ns")  # an int: a float would be truncated
         if PyBytes_CheckExact(frame):
             return self.c_frame(<const unsigned char*>PyBytes_AS_STRING(frame),
-                                PyBytes_GET_SIZE(frame), recv_ns)
+                                PyBytes_GET_SIZE(frame), t)
         _frame_buffer(frame, &view)
-        status = self.c_frame(<const unsigned char*>view.buf, view.len, recv_ns)
+        status = self.c_frame(<const unsigned char*>view.buf, view.len, t)
         PyBuffer_Release(&view)
         return status
 
-    def replay(self, Py_ssize_t index, frame, int64_t recv_ns):
+    def replay(self, Py_ssize_t index, frame, recv_ns):
         """Apply a frame kept while syncing to the (now live) stream `index`, without
         on_book; the same statuses as on_frame."""
+        cdef int64_t t = as_int64(recv_ns, "recv_ns")
         cdef BookStream s = self.stream(index)
         cdef Py_buffer view
         cdef int status
         _frame_buffer(frame, &view)
-        status = self.c_replay(s, <const unsigned char*>view.buf, view.len, recv_ns)
+        status = self.c_replay(s, <const unsigned char*>view.buf, view.len, t)
         PyBuffer_Release(&view)
         return status
 

@@ -37,9 +37,8 @@ Known corners where the two may differ: the depth_ref decoders accept a few fram
 scanner refuses (see depth_ref's docstring), and for a malformed frame the scanner reports
 the first fault in document order where orjson here says ERR_JSON for the whole frame (both
 negative). Ids are exact Python ints here: a last id of INT64_MAX compares without wrapping
-(Gate's last + 1). The exchange time in ns is the one place where the int64 product is taken
-as the Cython takes it, wrapped (an event time past the year 2262 has no int64 value in ns;
-see `exchange_ns`).
+(Gate's last + 1). An event time outside 0..MAX_EVENT_TIME_MS (no int64 value in ns, past the
+year 2262) fails the frame with ERR_TIME on both sides.
 """
 
 from __future__ import annotations
@@ -65,6 +64,8 @@ CALLBACK_ERROR = 5
 ERR_GAP = -80
 ERR_CROSSED = -81
 ERR_CHECKSUM = -82
+ERR_TIME = -83
+MAX_EVENT_TIME_MS = (2**63 - 1) // 1_000_000  # the last ms whose ns fit int64 (year 2262)
 
 WAITING = 0
 LIVE = 1
@@ -99,9 +100,8 @@ class HasLevels(Protocol):
 
 
 def exchange_ns(event_time_ms: int) -> int:
-    """event_time_ms * 1e6 as a two's-complement int64 (wrapped past the year 2262: a frame's
-    time is any int64, and the book's timestamp has no other value to hold)."""
-    return (event_time_ms * NS_PER_MS + 2**63) % 2**64 - 2**63
+    """event_time_ms in ns (frames with a time outside 0..MAX_EVENT_TIME_MS never get here)."""
+    return event_time_ms * NS_PER_MS
 
 
 def _int64(value: object, what: str) -> int:
@@ -565,6 +565,8 @@ class FramesRef:
         status = s.decoder.decode(frame)
         if status < 0:
             return self._fail(s, status)
+        if not 0 <= s.decoder.event_time_ms <= MAX_EVENT_TIME_MS:
+            return self._fail(s, ERR_TIME)  # no int64 value in ns: malformed
         return self._rule(s, recv_ns, publish)
 
     # public API
