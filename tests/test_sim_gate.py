@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from engine.clock import NS_PER_SECOND, SimClock
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.faults import FaultKind
 from engine.sim.matching import MatchingConfig, OrderRequest, PostOnlyStyle
@@ -326,18 +327,31 @@ async def test_action_mode_ack_and_batches(gate):
     assert [r["side"] for r in res] == ["sell"]
 
 
-async def test_countdown_cancel_all(gate):
-    sim, c = gate
+async def test_countdown_cancel_all():
+    # the countdown runs on the exchange clock, moved here by hand: no wall-clock waits
+    clock = SimClock(start_ns=time.time_ns())
+
+    def wait(seconds: float) -> None:
+        clock.advance_to(clock.time_ns() + int(seconds * NS_PER_SECOND))
+
+    async with (
+        start_sim("gate", seed=1, market=False, matching=CANCEL_STYLE, clock=clock) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        await _countdown_scenario(sim, Client(sim, session), wait)
+
+
+async def _countdown_scenario(sim, c, wait):
     state = venue_state(sim.exchange)
     state.config.countdown_min_s = 0  # the venue's floor is 5 s; shortened to keep tests fast
     await c.call("POST", "/spot/orders", body=order("60000"))
     status, doc, _ = await c.call("POST", "/spot/countdown_cancel_all", body={"timeout": 1})
     assert status == 200 and int(doc["triggerTime"]) > time.time() * 1000
-    await asyncio.sleep(0.5)
+    wait(0.5)
     await c.call("POST", "/spot/countdown_cancel_all", body={"timeout": 1})  # renewed
-    await asyncio.sleep(0.7)
+    wait(0.7)
     assert len(sim.exchange.engine.open_orders("user")) == 1
-    await asyncio.sleep(0.6)
+    wait(0.3)
     assert sim.exchange.engine.open_orders("user") == []
     state.config.countdown_min_s = 5
     status, err, _ = await c.call("POST", "/spot/countdown_cancel_all", body={"timeout": 3})

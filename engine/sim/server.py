@@ -200,10 +200,16 @@ async def launch(
 
 @contextlib.asynccontextmanager
 async def start_sim(
-    venue: str, *, seed: int = 0, market: bool = True, **options: object
+    venue: str,
+    *,
+    seed: int = 0,
+    market: bool = True,
+    clock: Clock | None = None,
+    **options: object,
 ) -> AsyncIterator[RunningSim]:
-    """Run a simulated venue for the duration of the block (see `SimOptions` for options)."""
-    sim = await launch(venue, SimOptions(seed=seed, market=market, **options))  # type: ignore[arg-type]
+    """Run a simulated venue for the duration of the block (see `SimOptions` for options);
+    its timers, rate windows and market run on `clock` (the system's by default)."""
+    sim = await launch(venue, SimOptions(seed=seed, market=market, **options), clock)  # type: ignore[arg-type]
     try:
         yield sim
     finally:
