@@ -257,25 +257,33 @@ def test_depth_and_vwap_overflow_raise_instead_of_wrapping() -> None:
 # ----------------------------------------------------------------------------- buffers
 
 
-def test_numpy_views_share_the_storage_and_follow_updates() -> None:
+def test_top_view_returns_the_same_read_only_arrays_filled_at_each_call() -> None:
     book = OrderBook(4)
     prices, sizes = book.top_view(BID)
-    assert prices.dtype == np.int64 and prices.shape == (4,)
+    assert prices.dtype == sizes.dtype == np.int64
+    assert prices.shape == sizes.shape == (4,)  # `capacity` rows, levels first
     assert not prices.flags.writeable and not sizes.flags.writeable
     book.set_level(BID, 100, 5)
     book.set_level(BID, 101, 6)
+    again_prices, again_sizes = book.top_view(BID)
+    assert again_prices is prices and again_sizes is sizes  # made once, refilled per call
     assert prices[: book.bids_count].tolist() == [101, 100]
     assert sizes[: book.bids_count].tolist() == [6, 5]
-    again_prices, again_sizes = book.top_view(BID)
-    assert again_prices is prices and again_sizes is sizes  # made once, no copy per call
-    assert np.shares_memory(prices, again_prices)
-    assert prices.base is again_prices.base and prices.base is not None
-    ask_prices, _ = book.top_view(ASK)
-    assert not np.shares_memory(prices, ask_prices)
+    ask_prices, ask_sizes = book.top_view(ASK)
+    arrays = (prices, sizes, ask_prices, ask_sizes)
+    for i, one in enumerate(arrays):
+        for other in arrays[i + 1 :]:
+            assert not np.shares_memory(one, other)
     book.set_level(BID, 101, 0)
-    assert prices[0] == 100  # the same array shows the shift
+    book.set_level(BID, 99, 7)
+    assert prices[:2].tolist() == [101, 100]  # what it held at the call, not the live book
+    book.top_view(BID)
+    assert prices[:2].tolist() == [100, 99]
+    assert sizes[:2].tolist() == [5, 7]
     with pytest.raises(ValueError, match="read-only"):
         prices[0] = 1
+    with pytest.raises(ValueError, match="read-only"):
+        sizes[0] = 1
 
 
 def test_copy_top_into_caller_buffers() -> None:

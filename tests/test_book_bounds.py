@@ -1,7 +1,9 @@
 """The Python-boundary checks that make boundscheck/wraparound off safe in engine/_core/book.pyx.
 
-The C code indexes its arrays with a side (0 or 1), a row below `count <= capacity`, and the
-n of copy_top below both `capacity` and the caller's buffer lengths. Every value that could
+The C code indexes its arrays with a side (0 or 1), a row below `count <= capacity`, the n
+of copy_top below both `capacity` and the caller's buffer lengths, and a window slot
+`price - base` only once it lies in 0..window-1 (the window size itself is checked when the
+book is made; the slots either side of both ends are driven here). Every value that could
 break one of those comes from Python through a check driven here, and a rejected call leaves
 the book as it was. The reference (engine/data/book_ref.py) rejects the same inputs.
 """
@@ -252,3 +254,119 @@ def test_rows_at_both_ends_of_a_full_side() -> None:
         ):
             assert book.set_level(side, price, size) == ref.set_level(side, price, size)
             assert state(book) == state(ref)
+
+
+# ----------------------------------------------------------------------------- window
+
+
+@pytest.mark.parametrize("window", [0, -64, 1, 2, 32, 63, 65, 96, 100, 192, 4095, 4097])
+def test_window_must_be_a_power_of_two_of_at_least_64(window: int) -> None:
+    with pytest.raises(ValueError, match="window"):
+        OrderBook(4, window=window)
+
+
+@pytest.mark.parametrize("window", [2**40, 2**50, 2**62, 2**63 - 1])
+def test_window_too_large_to_allocate_fails_cleanly(window: int) -> None:
+    # 2**62 slots * 8 bytes would wrap a size_t: refused, never a short block
+    with pytest.raises((ValueError, MemoryError), match="window"):
+        OrderBook(4, window=window)
+
+
+@pytest.mark.parametrize(
+    ("window", "error"),
+    [
+        (64.0, TypeError),
+        (True, TypeError),
+        ("64", TypeError),
+        (None, TypeError),
+        (2**64, OverflowError),
+    ],
+)
+def test_window_must_be_an_int(window: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="window"):
+        OrderBook(4, window=window)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("window", [64, 128, 4096, 2**16])
+def test_accepted_windows_hold_levels_on_both_sides_of_them(window: int) -> None:
+    book, ref = OrderBook(6, window=window), BookRef(6)
+    mid = 10**7
+    for b in (book, ref):
+        for price, size in ((mid - 1, 1), (mid - window, 2), (mid - 3 * window, 3), (2, 4)):
+            b.set_level(BID, price, size)
+        for price, size in ((mid + 1, 1), (mid + window, 2), (mid + 5 * window, 3)):
+            b.set_level(ASK, price, size)
+    assert state(book) == state(ref)
+    book.recenter()
+    assert state(book) == state(ref)
+
+
+def test_recenter_on_an_empty_book() -> None:
+    book, ref = OrderBook(4, window=64), BookRef(4)
+    assert book.recenter_wanted is False  # no level: nowhere to move to
+    book.recenter()
+    book.recenter()
+    assert state(book) == state(ref)
+    assert book.top() == ref.top() == (0, 0, 0, 0)
+    # then the first levels may land anywhere, the ends of the price range included
+    for b in (book, ref):
+        b.set_level(BID, 1, 1)
+        b.set_level(ASK, MAX_PRICE, 2)
+    book.recenter()
+    assert state(book) == state(ref)
+    # emptied by deletes, by clear() and by an empty snapshot: recenter() is still a no-op
+    for b in (book, ref):
+        b.set_level(BID, 1, 0)
+        b.set_level(ASK, MAX_PRICE, 0)
+    book.recenter()
+    assert state(book) == state(ref)
+    for b in (book, ref):
+        b.set_level(BID, 5000, 3)  # far from where the window was
+    assert state(book) == state(ref)
+    book.clear()
+    ref.clear()
+    book.recenter()
+    assert state(book) == state(ref) and book.levels(BID) == []
+    empty = UpdateBuffer(1)
+    assert book.load_snapshot(empty) == ref.load_snapshot(empty)
+    book.recenter()
+    assert state(book) == state(ref)
+    assert book.set_level(ASK, 7, 0) == ref.set_level(ASK, 7, 0)  # absent: nothing to delete
+    assert state(book) == state(ref)
+
+
+def test_recenter_wanted_is_read_only_and_recenter_takes_nothing() -> None:
+    book: Any = OrderBook(4, window=64)  # Any: the calls below are what must be refused
+    with pytest.raises(AttributeError):
+        book.recenter_wanted = True
+    with pytest.raises(TypeError):
+        book.recenter(1)
+
+
+@pytest.mark.parametrize("mid", [2, 40, 1000, MAX_PRICE - 40, MAX_PRICE - 1])
+def test_levels_at_the_exact_edges_of_the_window(mid: int) -> None:
+    # every slot index is price - base: the prices either side of each end of the window,
+    # also where the window hangs over price 1 or MAX_PRICE
+    window = 64
+    book, ref = OrderBook(16, window=window), BookRef(16)
+    snapshot = UpdateBuffer(1)
+    snapshot.push(BID, mid - 1, 1)
+    snapshot.push(ASK, mid + 1, 1)
+    book.load_snapshot(snapshot)
+    ref.load_snapshot(snapshot)
+    edges = [book.base + d for d in (-2, -1, 0, 1, window - 2, window - 1, window, window + 1)]
+    for side in (BID, ASK):
+        for price in edges:
+            if not 0 < price <= MAX_PRICE:
+                continue
+            for size in (5, 6, 0, 7):
+                assert book.set_level(side, price, size) == ref.set_level(side, price, size)
+                assert state(book) == state(ref), (side, price, size)
+                assert book.top() == ref.top()
+        book.recenter()
+        assert state(book) == state(ref)
+        for price in edges:
+            if 0 < price <= MAX_PRICE:
+                book.set_level(side, price, 0)
+                ref.set_level(side, price, 0)
+                assert state(book) == state(ref)

@@ -1,9 +1,9 @@
-# L2 order book contract: prices in ticks, sizes in lots, both int64, in preallocated arrays.
+# L2 order book contract: prices in ticks, sizes in lots, both int64, in preallocated memory.
 # Cython callers (feed decoders, strategies) use the c_* methods (status codes, no Python, no
 # GIL); Python callers use the validating, raising methods of book.pyx. Reference semantics:
 # engine/data/book_ref.py.
 cimport cython
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from *:
     """
@@ -16,7 +16,7 @@ cdef extern from *:
     const int64_t BOOK_NO_SPREAD "HFT_BOOK_NO_SPREAD"
     const int64_t BOOK_MAX_PRICE "HFT_BOOK_MAX_PRICE"
 
-# Sides index OrderBook._sides directly.
+# Sides index the per-side arrays of OrderBook directly.
 cdef enum:
     BOOK_BID = 0
     BOOK_ASK = 1
@@ -51,12 +51,29 @@ cdef struct BookTop:
     int64_t ask_size
 
 
-# One side: `count` valid rows at the front of `prices`/`sizes`, best first (bids descending,
-# asks ascending), prices unique. Rows at index >= count are stale, never read.
+# A sorted run of levels: `count` valid rows at the front of `prices`/`sizes`, best first
+# (bids descending, asks ascending), prices unique. Rows at index >= count are never read.
 cdef struct BookSide:
     int64_t* prices
     int64_t* sizes
     Py_ssize_t count
+
+
+# The window of one side: `sizes[price - base]` for every price inside [base, base + window),
+# 0 where there is no level, with one occupancy bit per slot so that the next level is found
+# a word (64 ticks) at a time.
+cdef struct Ladder:
+    int64_t* sizes
+    uint64_t* bits
+    Py_ssize_t count  # levels in the window
+    int64_t best  # best price in the window; BOOK_NO_PRICE when count == 0
+
+
+# Walks one side's levels best first (c_first, then c_next until it returns False).
+cdef struct LevelCursor:
+    int side
+    int region  # 0 through (better than the window), 1 window, 2 far (worse), 3 done
+    Py_ssize_t i  # row in a sorted run, or slot in the window
 
 
 @cython.final
@@ -101,32 +118,50 @@ cdef class UpdateBuffer:
 @cython.final
 cdef class OrderBook:
     """L2 book of one instrument, at most `capacity` levels per side (see book.pyx)."""
-    cdef BookSide _sides[2]
+    # Per side: the window (price-indexed), and the exact sorted runs of levels outside it.
+    cdef Ladder _win[2]
+    cdef BookSide _through[2]  # better than the window (the price walked past it)
+    cdef BookSide _far[2]  # worse than the window
+    cdef readonly int64_t base  # price of window slot 0, shared by both sides
+    cdef readonly Py_ssize_t window  # slots per side, a power of two
+    cdef Py_ssize_t _words  # window // 64
+    cdef bint _placed  # the window has a base (set by the first level or a snapshot)
     cdef readonly Py_ssize_t capacity
     cdef readonly int64_t updates  # level updates processed (set_level calls + batch rows)
     cdef readonly int64_t crossed_count  # updates/batches that left best bid >= best ask
     cdef readonly int64_t dropped_levels  # inserts dropped + levels evicted on a full side
+    cdef readonly int64_t recenters  # times the window moved to the mid
     cdef readonly bint crossed  # latched until clear()/load_snapshot()
     # Of the frame that last changed the book: the venue's event time and our receive time
     # (ns since the epoch, 0 until stamped), so receive -> book -> strategy can be measured.
     cdef readonly int64_t exchange_ts_ns
     cdef readonly int64_t recv_ts_ns
-    cdef tuple _storage  # the four int64 numpy arrays behind _sides: owned, never resized
-    cdef tuple _views  # read-only views of _storage handed out by top_view()
+    cdef void* _memory  # one block behind every array above; owned
+    cdef int64_t* _spare  # 4 * capacity rows inside _memory: both sides, while recentring
+    cdef tuple _scratch  # numpy arrays that top_view() fills: bid px, bid sz, ask px, ask sz
+    cdef tuple _views  # read-only views of _scratch
 
     cdef inline int64_t c_best_price(self, int side) noexcept nogil:
         # side must be BOOK_BID or BOOK_ASK: C callers are trusted, Python goes through checks
-        if self._sides[side].count == 0:
-            return BOOK_NO_PRICE
-        return self._sides[side].prices[0]
+        if self._through[side].count:
+            return self._through[side].prices[0]
+        if self._win[side].count:
+            return self._win[side].best
+        if self._far[side].count:
+            return self._far[side].prices[0]
+        return BOOK_NO_PRICE
 
     cdef inline int64_t c_best_size(self, int side) noexcept nogil:
-        if self._sides[side].count == 0:
-            return 0
-        return self._sides[side].sizes[0]
+        if self._through[side].count:
+            return self._through[side].sizes[0]
+        if self._win[side].count:
+            return self._win[side].sizes[self._win[side].best - self.base]
+        if self._far[side].count:
+            return self._far[side].sizes[0]
+        return 0
 
     cdef inline Py_ssize_t c_count(self, int side) noexcept nogil:
-        return self._sides[side].count
+        return self._through[side].count + self._win[side].count + self._far[side].count
 
     cdef inline void c_top(self, BookTop* out) noexcept nogil:
         out.bid_price = self.c_best_price(BOOK_BID)
@@ -134,18 +169,15 @@ cdef class OrderBook:
         out.ask_price = self.c_best_price(BOOK_ASK)
         out.ask_size = self.c_best_size(BOOK_ASK)
 
-    # Row i (0 = best) of `side`; False past the last level. C callers only (no checks on side).
-    cdef inline bint c_level(self, int side, Py_ssize_t i, int64_t* price,
-                             int64_t* size) noexcept nogil:
-        if i < 0 or i >= self._sides[side].count:
-            return False
-        price[0] = self._sides[side].prices[i]
-        size[0] = self._sides[side].sizes[i]
-        return True
-
     cdef inline void c_stamp(self, int64_t exchange_ts_ns, int64_t recv_ts_ns) noexcept nogil:
         self.exchange_ts_ns = exchange_ts_ns
         self.recv_ts_ns = recv_ts_ns
+
+    # Levels best first: c_first(&cur, side), then c_next(&cur, &price, &size) until False.
+    # O(levels read + empty 64-tick words skipped in the window). The book must not change
+    # during a walk.
+    cdef void c_first(self, LevelCursor* cur, int side) noexcept nogil
+    cdef bint c_next(self, LevelCursor* cur, int64_t* price, int64_t* size) noexcept nogil
 
     cdef int c_set_level(self, int side, int64_t price, int64_t size) noexcept nogil
     cdef void c_clear(self) noexcept nogil
@@ -157,6 +189,11 @@ cdef class OrderBook:
                             const int64_t* ask_sizes, Py_ssize_t n_asks) noexcept nogil
     cdef int c_apply(self, UpdateBuffer buf) noexcept nogil
     cdef int c_load_snapshot(self, UpdateBuffer buf) noexcept nogil
+    # True when the window should move to the mid: the price walked past it, or the mid is
+    # more than a quarter window from its centre. c_recenter moves it (O(levels + window/64));
+    # no observable of the book changes. Call it off the per-frame path.
+    cdef bint c_recenter_wanted(self) noexcept nogil
+    cdef void c_recenter(self) noexcept nogil
 
     cdef int64_t c_spread(self) noexcept nogil  # BOOK_NO_SPREAD if a side is empty
     cdef int64_t c_mid_x2(self) noexcept nogil  # bid + ask; BOOK_NO_PRICE if a side is empty

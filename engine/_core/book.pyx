@@ -1,16 +1,28 @@
-"""L2 order book over preallocated int64 arrays (reference: engine/data/book_ref.py).
+"""L2 order book whose update cost does not grow with its depth (reference:
+engine/data/book_ref.py).
 
-Each side keeps at most `capacity` levels in a contiguous array sorted best first (bids
-descending, asks ascending), so the best level is row 0. An update finds its row by binary
-search and shifts the rows below it with memmove; venue updates land near the top, where the
-shift is short. Nothing is allocated per update.
+Each side keeps at most `capacity` levels in three exact parts:
 
-A venue's book is deeper than the one kept here. On a full side, an insert worse than every
-kept level is dropped and an insert better than the worst level pushes the worst level out;
-both count in `dropped_levels`. The kept top stays exact, but once levels near the bottom
-have been dropped and later ones above them are deleted, the bottom rows may miss levels the
-venue still has: size `capacity` well above the depth the strategy reads, and let periodic
-snapshots refill the tail.
+- a window: `window` ticks (a power of two) shared by both sides, placed around the mid, where
+  a level's size sits at `sizes[price - base]` with one occupancy bit per tick. Setting,
+  deleting or inserting a level there is O(1); the best price is kept, and when the best is
+  deleted the next one is found a 64-tick word at a time, never by rescanning the book;
+- `far`: the levels worse than the window, a sorted run (venues rarely touch them);
+- `through`: levels better than the window, a sorted run, empty unless the price walked past
+  the window before it was re-centred.
+
+Why a window (after hftbacktest's region-of-interest depth, without its loss of the levels
+outside): venue updates land near the touch, so a price-indexed array makes their cost
+independent of how many levels the book keeps (100 or 5,000), where a sorted array shifts
+every row below each insert or delete. The sorted runs keep the book exact outside the
+window. `c_recenter()` moves the window to the mid when the price walks away; no observable
+changes, and the frame handlers call it after on_book, off the frame -> strategy path.
+
+On a full side an insert worse than every kept level is dropped and an insert better than
+the worst level pushes the worst out; both count in `dropped_levels`. The kept top stays
+exact, but once levels near the bottom have been dropped and later ones above them are
+deleted, the bottom may miss levels the venue still has: size `capacity` well above the depth
+the strategy reads, and let periodic snapshots refill the tail.
 
 After every update (one set_level, or one whole batch) the book checks best bid < best ask
 when both sides exist. If not, the update returns BOOK_CROSSED, `crossed_count` grows and the
@@ -22,10 +34,10 @@ Float results (mid, microprice, imbalance) are signals for quoting decisions, ne
 money-exact reads are integers (spread, mid_x2 in ticks * 2, depth, vwap notional).
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport NAN
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memmove
 
 from engine._core.fixedpoint cimport (
@@ -53,6 +65,26 @@ DROPPED = BOOK_DROPPED
 EVICTED = BOOK_EVICTED
 CROSSED = BOOK_CROSSED
 
+DEFAULT_WINDOW = 4096  # ticks: a few hundred levels either side of the touch at a tight tick
+MIN_WINDOW = 64
+MAX_WINDOW = 1 << 22
+
+cdef extern from *:
+    """
+    static inline int hft_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    static inline int hft_clz64(unsigned long long x) { return __builtin_clzll(x); }
+    """
+    int hft_ctz64(uint64_t x) noexcept nogil
+    int hft_clz64(uint64_t x) noexcept nogil
+
+cdef enum:
+    _THROUGH = 0
+    _WINDOW = 1
+    _FAR = 2
+    _DONE = 3
+
+
+# ----------------------------------------------------------------------------- sorted runs
 
 cdef inline Py_ssize_t _row(const int64_t* prices, Py_ssize_t n, int64_t price,
                             bint descending) noexcept nogil:
@@ -77,12 +109,16 @@ cdef inline Py_ssize_t _row(const int64_t* prices, Py_ssize_t n, int64_t price,
     return lo
 
 
-cdef inline int _update(BookSide* s, bint descending, Py_ssize_t capacity, int64_t price,
-                        int64_t size) noexcept nogil:
-    """One validated level update on one side; returns OK, ABSENT, DROPPED or EVICTED."""
+cdef inline bint _run_has(const BookSide* s, int64_t price, bint descending) noexcept nogil:
+    cdef Py_ssize_t i = _row(s.prices, s.count, price, descending)
+    return i < s.count and s.prices[i] == price
+
+
+cdef inline int _run_set(BookSide* s, bint descending, int64_t price,
+                         int64_t size) noexcept nogil:
+    """Set, insert (the caller has made room) or delete a level of a sorted run: OK or ABSENT."""
     cdef Py_ssize_t n = s.count
     cdef Py_ssize_t i = _row(s.prices, n, price, descending)
-    cdef int status = BOOK_OK
     cdef bint found = i < n and s.prices[i] == price
     if size == 0:
         if not found:
@@ -94,18 +130,150 @@ cdef inline int _update(BookSide* s, bint descending, Py_ssize_t capacity, int64
     if found:
         s.sizes[i] = size
         return BOOK_OK
-    if n == capacity:
-        if i == n:
-            return BOOK_DROPPED
-        # the worst row falls off the end: shift one row fewer
-        n -= 1
-        status = BOOK_EVICTED
     memmove(&s.prices[i + 1], &s.prices[i], <size_t>(n - i) * sizeof(int64_t))
     memmove(&s.sizes[i + 1], &s.sizes[i], <size_t>(n - i) * sizeof(int64_t))
     s.prices[i] = price
     s.sizes[i] = size
     s.count = n + 1
-    return status
+    return BOOK_OK
+
+
+# ----------------------------------------------------------------------------- the window
+
+cdef inline Py_ssize_t _next_set(const uint64_t* bits, Py_ssize_t words,
+                                 Py_ssize_t slot) noexcept nogil:
+    """Lowest occupied slot >= slot, or -1."""
+    cdef Py_ssize_t w
+    cdef uint64_t word
+    if slot < 0:
+        slot = 0
+    w = slot >> 6
+    if w >= words:
+        return -1
+    word = bits[w] & (~(<uint64_t>0) << (slot & 63))
+    while word == 0:
+        w += 1
+        if w >= words:
+            return -1
+        word = bits[w]
+    return (w << 6) + hft_ctz64(word)
+
+
+cdef inline Py_ssize_t _prev_set(const uint64_t* bits, Py_ssize_t words,
+                                 Py_ssize_t slot) noexcept nogil:
+    """Highest occupied slot <= slot, or -1."""
+    cdef Py_ssize_t w
+    cdef uint64_t word
+    cdef int bit
+    if slot < 0:
+        return -1
+    w = slot >> 6
+    if w >= words:
+        w = words - 1
+        bit = 63
+    else:
+        bit = slot & 63
+    word = bits[w] & (~(<uint64_t>0) >> (63 - bit))
+    while word == 0:
+        if w == 0:
+            return -1
+        w -= 1
+        word = bits[w]
+    return (w << 6) + 63 - hft_clz64(word)
+
+
+cdef inline int _region(OrderBook b, int side, int64_t price) noexcept nogil:
+    cdef int64_t slot = price - b.base
+    if 0 <= slot < b.window:
+        return _WINDOW
+    if (slot >= b.window) == (side == BOOK_BID):
+        return _THROUGH  # a bid above the window, an ask below it
+    return _FAR
+
+
+cdef inline bint _better(int side, int64_t a, int64_t b) noexcept nogil:
+    return a > b if side == BOOK_BID else a < b
+
+
+cdef inline int _win_set(OrderBook b, int side, int64_t price, int64_t size) noexcept nogil:
+    """Set, insert (the caller has made room) or delete a level in the window."""
+    cdef Ladder* w = &b._win[side]
+    cdef Py_ssize_t slot = <Py_ssize_t>(price - b.base)
+    cdef Py_ssize_t nxt
+    cdef uint64_t bit = (<uint64_t>1) << (slot & 63)
+    if size == 0:
+        if w.sizes[slot] == 0:
+            return BOOK_ABSENT
+        w.sizes[slot] = 0
+        w.bits[slot >> 6] &= ~bit
+        w.count -= 1
+        if price == w.best:
+            # the next best, a word of 64 ticks at a time in the worse direction
+            if side == BOOK_BID:
+                nxt = _prev_set(w.bits, b._words, slot - 1)
+            else:
+                nxt = _next_set(w.bits, b._words, slot + 1)
+            w.best = BOOK_NO_PRICE if nxt < 0 else b.base + nxt
+        return BOOK_OK
+    if w.sizes[slot] == 0:
+        w.bits[slot >> 6] |= bit
+        w.count += 1
+        if w.count == 1 or _better(side, price, w.best):
+            w.best = price
+    w.sizes[slot] = size
+    return BOOK_OK
+
+
+cdef inline int64_t _win_worst(OrderBook b, int side) noexcept nogil:
+    cdef Py_ssize_t slot
+    if side == BOOK_BID:
+        slot = _next_set(b._win[side].bits, b._words, 0)
+    else:
+        slot = _prev_set(b._win[side].bits, b._words, b.window - 1)
+    return b.base + slot
+
+
+cdef inline int64_t _worst(OrderBook b, int side) noexcept nogil:
+    """The worst kept price of a side that holds at least one level."""
+    cdef BookSide* run = &b._far[side]
+    if run.count:
+        return run.prices[run.count - 1]
+    if b._win[side].count:
+        return _win_worst(b, side)
+    run = &b._through[side]
+    return run.prices[run.count - 1]
+
+
+cdef inline int _set(OrderBook b, int side, int64_t price, int64_t size) noexcept nogil:
+    """One validated level update of one side; OK, ABSENT, DROPPED or EVICTED."""
+    cdef int region
+    cdef int64_t worst
+    cdef bint exists
+    cdef bint desc = side == BOOK_BID
+    if not b._placed:
+        if size == 0:
+            return BOOK_ABSENT  # an empty book: nothing to delete
+        b.base = price - b.window // 2  # the first level centres the window
+        b._placed = True
+    region = _region(b, side, price)
+    if region == _WINDOW:
+        exists = b._win[side].sizes[price - b.base] != 0
+    elif region == _FAR:
+        exists = _run_has(&b._far[side], price, desc)
+    else:
+        exists = _run_has(&b._through[side], price, desc)
+    if size != 0 and not exists and b.c_count(side) >= b.capacity:
+        worst = _worst(b, side)
+        if not _better(side, price, worst):
+            return BOOK_DROPPED
+        _set(b, side, worst, 0)
+        _set(b, side, price, size)
+        return BOOK_EVICTED
+    if region == _WINDOW:
+        return _win_set(b, side, price, size)
+    if region == _FAR:
+        return _run_set(&b._far[side], desc, price, size)
+    return _run_set(&b._through[side], desc, price, size)
 
 
 cdef inline bint _valid(int64_t price, int64_t size) noexcept nogil:
@@ -113,23 +281,25 @@ cdef inline bint _valid(int64_t price, int64_t size) noexcept nogil:
 
 
 cdef inline bint _check_crossed(OrderBook book) noexcept nogil:
-    cdef BookSide* b = &book._sides[BOOK_BID]
-    cdef BookSide* a = &book._sides[BOOK_ASK]
-    if b.count > 0 and a.count > 0 and b.prices[0] >= a.prices[0]:
+    cdef int64_t bid = book.c_best_price(BOOK_BID)
+    cdef int64_t ask = book.c_best_price(BOOK_ASK)
+    if bid != BOOK_NO_PRICE and ask != BOOK_NO_PRICE and bid >= ask:
         book.crossed = True
         book.crossed_count += 1
         return True
     return False
 
 
-cdef inline int128 _sum_top(const BookSide* s, Py_ssize_t n) noexcept nogil:
+cdef inline int128 _sum_top(OrderBook b, int side, Py_ssize_t n) noexcept nogil:
     # 128 bits: capacity * INT64_MAX cannot overflow it, so the float signals need no check
     cdef int128 total = 0
-    cdef Py_ssize_t i
-    if n > s.count:
-        n = s.count
-    for i in range(n):
-        total += s.sizes[i]
+    cdef LevelCursor cur
+    cdef int64_t price
+    cdef int64_t size
+    b.c_first(&cur, side)
+    while n > 0 and b.c_next(&cur, &price, &size):
+        total += size
+        n -= 1
     return total
 
 
@@ -221,34 +391,104 @@ cdef class UpdateBuffer:
 cdef class OrderBook:
     """L2 book of one instrument; see the module docstring for what it guarantees.
 
-    Python reads of the best level (best_bid_price & co.) are properties that allocate
-    nothing but the returned int; writes go through UpdateBuffer + apply(), which allocates
-    nothing at all.
+    Python reads of the top (top(), best_bid_price & co.) allocate nothing but the returned
+    ints; writes go through UpdateBuffer + apply(), which allocates nothing at all.
     """
 
-    def __cinit__(self, capacity):
-        cdef int64_t[::1] view
-        cdef int side
+    def __cinit__(self, capacity, window=DEFAULT_WINDOW):
         cdef int64_t cap = as_int64(capacity, "capacity")
+        cdef int64_t win = as_int64(window, "window")
+        cdef size_t run_bytes
+        cdef size_t total
+        cdef char* p
+        cdef int side
+        cdef int k
+        cdef BookSide* run
         if cap < 1:
             raise ValueError(f"capacity must be >= 1, got {cap}")
+        if win < MIN_WINDOW or win > MAX_WINDOW or (win & (win - 1)) != 0:
+            raise ValueError(
+                f"window must be a power of two in {MIN_WINDOW}..{MAX_WINDOW} ticks, got {win}"
+            )
+        if cap > PY_SSIZE_T_MAX // 64:
+            raise MemoryError(f"capacity {cap} rows is more than memory can address")
         self.capacity = cap
-        # numpy owns the storage so that top_view() can hand out zero-copy views of it
-        self._storage = tuple(np.zeros(cap, dtype=np.int64) for _ in range(4))
+        self.window = win
+        self._words = win // 64
+        # one zeroed block: per side the window's sizes and bits, then four sorted runs
+        run_bytes = <size_t>cap * sizeof(int64_t)
+        total = 2 * (<size_t>win * sizeof(int64_t) + <size_t>self._words * sizeof(uint64_t))
+        total += 12 * run_bytes  # four sorted runs (8 arrays) + 4 spare arrays for recentring
+        self._memory = PyMem_Calloc(total, 1)
+        if self._memory == NULL:
+            raise MemoryError()
+        p = <char*>self._memory
+        for side in range(2):
+            self._win[side].sizes = <int64_t*>p
+            p += <size_t>win * sizeof(int64_t)
+            self._win[side].bits = <uint64_t*>p
+            p += <size_t>self._words * sizeof(uint64_t)
+            self._win[side].best = BOOK_NO_PRICE
+            for k in range(2):
+                run = &self._through[side] if k == 0 else &self._far[side]
+                run.prices = <int64_t*>p
+                p += run_bytes
+                run.sizes = <int64_t*>p
+                p += run_bytes
+        self._spare = <int64_t*>p
+        self._scratch = tuple(np.zeros(cap, dtype=np.int64) for _ in range(4))
         views = []
-        for arr in self._storage:
+        for arr in self._scratch:
             v = arr.view()
             v.flags.writeable = False
             views.append(v)
         self._views = tuple(views)
-        for side in range(2):
-            view = self._storage[2 * side]
-            self._sides[side].prices = &view[0]
-            view = self._storage[2 * side + 1]
-            self._sides[side].sizes = &view[0]
-            self._sides[side].count = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._memory)
 
     # ------------------------------------------------------------------ C API
+
+    cdef void c_first(self, LevelCursor* cur, int side) noexcept nogil:
+        cur.side = side
+        cur.region = _THROUGH
+        cur.i = 0
+
+    cdef bint c_next(self, LevelCursor* cur, int64_t* price, int64_t* size) noexcept nogil:
+        cdef int side = cur.side
+        cdef BookSide* run
+        cdef Ladder* w
+        cdef Py_ssize_t slot
+        while True:
+            if cur.region == _THROUGH or cur.region == _FAR:
+                run = &self._through[side] if cur.region == _THROUGH else &self._far[side]
+                if cur.i < run.count:
+                    price[0] = run.prices[cur.i]
+                    size[0] = run.sizes[cur.i]
+                    cur.i += 1
+                    return True
+                if cur.region == _FAR:
+                    cur.region = _DONE
+                    return False
+                # into the window, from its best level
+                cur.region = _WINDOW
+                w = &self._win[side]
+                cur.i = -1 if w.count == 0 else <Py_ssize_t>(w.best - self.base)
+            elif cur.region == _WINDOW:
+                if cur.i >= 0:
+                    w = &self._win[side]
+                    slot = cur.i
+                    price[0] = self.base + slot
+                    size[0] = w.sizes[slot]
+                    if side == BOOK_BID:
+                        cur.i = _prev_set(w.bits, self._words, slot - 1)
+                    else:
+                        cur.i = _next_set(w.bits, self._words, slot + 1)
+                    return True
+                cur.region = _FAR
+                cur.i = 0
+            else:
+                return False
 
     cdef int c_set_level(self, int side, int64_t price, int64_t size) noexcept nogil:
         cdef int status
@@ -258,7 +498,7 @@ cdef class OrderBook:
             return BOOK_ERR_PRICE
         if size < 0:
             return BOOK_ERR_SIZE
-        status = _update(&self._sides[side], side == BOOK_BID, self.capacity, price, size)
+        status = _set(self, side, price, size)
         self.updates += 1
         if status >= BOOK_DROPPED:
             self.dropped_levels += 1
@@ -267,16 +507,29 @@ cdef class OrderBook:
         return status
 
     cdef void c_clear(self) noexcept nogil:
-        # O(1): rows past count are never read, so the arrays are left as they are
-        self._sides[BOOK_BID].count = 0
-        self._sides[BOOK_ASK].count = 0
+        # O(levels + window / 64): only occupied slots are zeroed, the runs just forget rows
+        cdef int side
+        cdef Py_ssize_t slot
+        cdef Ladder* w
+        for side in range(2):
+            w = &self._win[side]
+            slot = _next_set(w.bits, self._words, 0)
+            while slot >= 0:
+                w.sizes[slot] = 0
+                slot = _next_set(w.bits, self._words, slot + 1)
+            for slot in range(self._words):
+                w.bits[slot] = 0
+            w.count = 0
+            w.best = BOOK_NO_PRICE
+            self._through[side].count = 0
+            self._far[side].count = 0
+        self._placed = False
         self.crossed = False
 
     cdef int c_apply_arrays(self, const int64_t* bid_prices, const int64_t* bid_sizes,
                             Py_ssize_t n_bids, const int64_t* ask_prices,
                             const int64_t* ask_sizes, Py_ssize_t n_asks) noexcept nogil:
         cdef Py_ssize_t i
-        cdef Py_ssize_t cap = self.capacity
         cdef int64_t dropped = 0
         if n_bids < 0 or n_asks < 0:
             return BOOK_ERR_COUNT
@@ -288,12 +541,10 @@ cdef class OrderBook:
             if not _valid(ask_prices[i], ask_sizes[i]):
                 return BOOK_ERR_PRICE if ask_sizes[i] >= 0 else BOOK_ERR_SIZE
         for i in range(n_bids):
-            if _update(&self._sides[BOOK_BID], True, cap, bid_prices[i],
-                       bid_sizes[i]) >= BOOK_DROPPED:
+            if _set(self, BOOK_BID, bid_prices[i], bid_sizes[i]) >= BOOK_DROPPED:
                 dropped += 1
         for i in range(n_asks):
-            if _update(&self._sides[BOOK_ASK], False, cap, ask_prices[i],
-                       ask_sizes[i]) >= BOOK_DROPPED:
+            if _set(self, BOOK_ASK, ask_prices[i], ask_sizes[i]) >= BOOK_DROPPED:
                 dropped += 1
         self.updates += n_bids + n_asks
         self.dropped_levels += dropped
@@ -309,76 +560,158 @@ cdef class OrderBook:
                                    buf.ask_prices, buf.ask_sizes, buf.ask_count)
 
     cdef int c_load_snapshot(self, UpdateBuffer buf) noexcept nogil:
-        cdef BookSide saved_bid = self._sides[BOOK_BID]
-        cdef BookSide saved_ask = self._sides[BOOK_ASK]
-        cdef bint saved_crossed = self.crossed
-        cdef int status
+        cdef Py_ssize_t i
+        cdef int64_t bid = BOOK_NO_PRICE
+        cdef int64_t ask = BOOK_NO_PRICE
+        if buf.bid_count > buf.capacity or buf.ask_count > buf.capacity:
+            return BOOK_ERR_COUNT
+        # validated before the book is cleared, so a refused snapshot leaves it as it was
+        for i in range(buf.bid_count):
+            if not _valid(buf.bid_prices[i], buf.bid_sizes[i]):
+                return BOOK_ERR_PRICE if buf.bid_sizes[i] >= 0 else BOOK_ERR_SIZE
+            if buf.bid_sizes[i] > 0 and buf.bid_prices[i] > bid:
+                bid = buf.bid_prices[i]
+        for i in range(buf.ask_count):
+            if not _valid(buf.ask_prices[i], buf.ask_sizes[i]):
+                return BOOK_ERR_PRICE if buf.ask_sizes[i] >= 0 else BOOK_ERR_SIZE
+            if buf.ask_sizes[i] > 0 and (ask == BOOK_NO_PRICE or buf.ask_prices[i] < ask):
+                ask = buf.ask_prices[i]
         self.c_clear()
-        status = self.c_apply(buf)
-        if status < 0:
-            # rejected before any row was written: the old levels are still in the arrays
-            self._sides[BOOK_BID] = saved_bid
-            self._sides[BOOK_ASK] = saved_ask
-            self.crossed = saved_crossed
-        return status
+        if bid != BOOK_NO_PRICE or ask != BOOK_NO_PRICE:
+            # the window centred on the snapshot's mid (or its one side's best)
+            if bid == BOOK_NO_PRICE:
+                bid = ask
+            elif ask == BOOK_NO_PRICE:
+                ask = bid
+            self.base = bid + (ask - bid) // 2 - self.window // 2
+            self._placed = True
+        return self.c_apply(buf)
+
+    cdef bint c_recenter_wanted(self) noexcept nogil:
+        cdef int64_t mid_x2
+        if self._through[BOOK_BID].count or self._through[BOOK_ASK].count:
+            return True
+        mid_x2 = self.c_mid_x2()
+        if mid_x2 == BOOK_NO_PRICE:
+            return False
+        # |mid - centre| > window / 4, in doubled ticks to stay exact
+        mid_x2 -= 2 * self.base + self.window
+        return mid_x2 > self.window // 2 or mid_x2 < -(self.window // 2)
+
+    cdef void c_recenter(self) noexcept nogil:
+        cdef int64_t mid_x2 = self.c_mid_x2()
+        cdef int64_t centre
+        cdef int side
+        cdef Py_ssize_t n[2]
+        cdef Py_ssize_t i
+        cdef int64_t* prices
+        cdef int64_t* sizes
+        cdef LevelCursor cur
+        cdef BookSide* run
+        cdef int region
+        cdef bint crossed
+        if mid_x2 == BOOK_NO_PRICE:
+            centre = self.c_best_price(BOOK_BID)
+            if centre == BOOK_NO_PRICE:
+                centre = self.c_best_price(BOOK_ASK)
+            if centre == BOOK_NO_PRICE:
+                return
+        else:
+            centre = mid_x2 // 2
+        # both sides out, best first, into the spare rows; then back in around the new base.
+        # Appending best first keeps every run sorted with no shifting: O(levels + window/64)
+        for side in range(2):
+            prices = self._spare + 2 * side * self.capacity
+            sizes = prices + self.capacity
+            n[side] = 0
+            self.c_first(&cur, side)
+            while self.c_next(&cur, &prices[n[side]], &sizes[n[side]]):
+                n[side] += 1
+        crossed = self.crossed
+        self.c_clear()
+        self.crossed = crossed  # nothing observable changes
+        self.base = centre - self.window // 2
+        self._placed = True
+        for side in range(2):
+            prices = self._spare + 2 * side * self.capacity
+            sizes = prices + self.capacity
+            for i in range(n[side]):
+                region = _region(self, side, prices[i])
+                if region == _WINDOW:
+                    _win_set(self, side, prices[i], sizes[i])
+                else:
+                    run = &self._through[side] if region == _THROUGH else &self._far[side]
+                    run.prices[run.count] = prices[i]
+                    run.sizes[run.count] = sizes[i]
+                    run.count += 1
+        self.recenters += 1
 
     cdef int64_t c_spread(self) noexcept nogil:
-        if self._sides[BOOK_BID].count == 0 or self._sides[BOOK_ASK].count == 0:
+        cdef int64_t bid = self.c_best_price(BOOK_BID)
+        cdef int64_t ask = self.c_best_price(BOOK_ASK)
+        if bid == BOOK_NO_PRICE or ask == BOOK_NO_PRICE:
             return BOOK_NO_SPREAD
-        return self._sides[BOOK_ASK].prices[0] - self._sides[BOOK_BID].prices[0]
+        return ask - bid
 
     cdef int64_t c_mid_x2(self) noexcept nogil:
-        if self._sides[BOOK_BID].count == 0 or self._sides[BOOK_ASK].count == 0:
+        cdef int64_t bid = self.c_best_price(BOOK_BID)
+        cdef int64_t ask = self.c_best_price(BOOK_ASK)
+        if bid == BOOK_NO_PRICE or ask == BOOK_NO_PRICE:
             return BOOK_NO_PRICE
         # both prices <= BOOK_MAX_PRICE = 2**62 - 1: the sum fits int64
-        return self._sides[BOOK_ASK].prices[0] + self._sides[BOOK_BID].prices[0]
+        return ask + bid
 
     cdef double c_microprice(self) noexcept nogil:
-        cdef BookSide* b = &self._sides[BOOK_BID]
-        cdef BookSide* a = &self._sides[BOOK_ASK]
-        if b.count == 0 or a.count == 0:
+        cdef int64_t bid = self.c_best_price(BOOK_BID)
+        cdef int64_t ask = self.c_best_price(BOOK_ASK)
+        cdef int64_t bid_size
+        cdef int64_t ask_size
+        if bid == BOOK_NO_PRICE or ask == BOOK_NO_PRICE:
             return NAN
+        bid_size = self.c_best_size(BOOK_BID)
+        ask_size = self.c_best_size(BOOK_ASK)
         # the bid is weighted by the ask size: a thin ask pulls the fair price up to it.
         # Same operation order as the reference, so both round the same way.
         return (
-            (<double>b.prices[0] * <double>a.sizes[0] + <double>a.prices[0] * <double>b.sizes[0])
-            / (<double>b.sizes[0] + <double>a.sizes[0])
+            (<double>bid * <double>ask_size + <double>ask * <double>bid_size)
+            / (<double>bid_size + <double>ask_size)
         )
 
     cdef double c_imbalance(self, Py_ssize_t n) noexcept nogil:
-        cdef int128 bid = _sum_top(&self._sides[BOOK_BID], n)
-        cdef int128 ask = _sum_top(&self._sides[BOOK_ASK], n)
+        cdef int128 bid = _sum_top(self, BOOK_BID, n)
+        cdef int128 ask = _sum_top(self, BOOK_ASK, n)
         if bid + ask == 0:
             return NAN
         return <double>(bid - ask) / <double>(bid + ask)
 
     cdef int c_depth(self, int side, Py_ssize_t n, int64_t* out) noexcept nogil:
-        cdef BookSide* s = &self._sides[side]
         cdef int64_t total = 0
-        cdef Py_ssize_t i
-        if n > s.count:
-            n = s.count
-        for i in range(n):
-            if checked_add_i64(total, s.sizes[i], &total) != FP_OK:
+        cdef LevelCursor cur
+        cdef int64_t price
+        cdef int64_t size
+        self.c_first(&cur, side)
+        while n > 0 and self.c_next(&cur, &price, &size):
+            if checked_add_i64(total, size, &total) != FP_OK:
                 return ERR_OVERFLOW
+            n -= 1
         out[0] = total
         return BOOK_OK
 
     cdef int c_vwap(self, int side, int64_t qty, int64_t* notional,
                     int64_t* filled) noexcept nogil:
-        cdef BookSide* s = &self._sides[side]
         cdef int64_t left = qty
         cdef int64_t total = 0
         cdef int64_t take
         cdef int64_t part
-        cdef Py_ssize_t i
+        cdef LevelCursor cur
+        cdef int64_t price
+        cdef int64_t size
         if qty < 0:
             return BOOK_ERR_SIZE
-        for i in range(s.count):
-            if left == 0:
-                break
-            take = s.sizes[i] if s.sizes[i] < left else left
-            if checked_mul_i64(s.prices[i], take, &part) != FP_OK:
+        self.c_first(&cur, side)
+        while left > 0 and self.c_next(&cur, &price, &size):
+            take = size if size < left else left
+            if checked_mul_i64(price, take, &part) != FP_OK:
                 return ERR_OVERFLOW
             if checked_add_i64(total, part, &total) != FP_OK:
                 return ERR_OVERFLOW
@@ -436,11 +769,20 @@ cdef class OrderBook:
 
     @property
     def bids_count(self):
-        return self._sides[BOOK_BID].count
+        return self.c_count(BOOK_BID)
 
     @property
     def asks_count(self):
-        return self._sides[BOOK_ASK].count
+        return self.c_count(BOOK_ASK)
+
+    @property
+    def recenter_wanted(self):
+        """The price walked away from the window's centre: recenter() would move it."""
+        return self.c_recenter_wanted()
+
+    def recenter(self):
+        """Move the window to the mid (O(levels + window/64)); no observable changes."""
+        self.c_recenter()
 
     def top(self):
         """(bid price, bid size, ask price, ask size) in one call; NO_PRICE and 0 for an
@@ -508,21 +850,29 @@ cdef class OrderBook:
 
     def levels(self, side, n=None):
         """The top n (default: all) (price, size) rows of `side`, best first (slow: tests)."""
-        cdef BookSide* s = &self._sides[_side_arg(side)]
-        cdef int64_t m = s.count if n is None else _count_arg(n, "n")
-        if m > s.count:
-            m = s.count
-        return [(s.prices[i], s.sizes[i]) for i in range(m)]
+        cdef int sd = _side_arg(side)
+        cdef int64_t m = self.c_count(sd) if n is None else _count_arg(n, "n")
+        cdef LevelCursor cur
+        cdef int64_t price
+        cdef int64_t size
+        rows = []
+        self.c_first(&cur, sd)
+        while m > 0 and self.c_next(&cur, &price, &size):
+            rows.append((price, size))
+            m -= 1
+        return rows
 
     def copy_top(self, side, n, int64_t[:] out_prices, int64_t[:] out_sizes):
         """Copy the top min(n, count) rows of `side` into the caller's buffers; returns that count.
 
         ValueError if n is outside 0..capacity or a buffer is shorter than n.
         """
-        cdef BookSide* s = &self._sides[_side_arg(side)]
+        cdef int sd = _side_arg(side)
         cdef int64_t k = as_int64(n, "n")
-        cdef Py_ssize_t i
-        cdef Py_ssize_t m
+        cdef Py_ssize_t m = 0
+        cdef LevelCursor cur
+        cdef int64_t price
+        cdef int64_t size
         if k < 0 or k > self.capacity:
             raise ValueError(f"n must be in 0..{self.capacity}, got {k}")
         if out_prices is None or out_sizes is None:
@@ -532,20 +882,19 @@ cdef class OrderBook:
                 f"out buffers hold {out_prices.shape[0]} and {out_sizes.shape[0]} rows, "
                 f"{k} needed"
             )
-        m = k if k < s.count else s.count
-        for i in range(m):
-            out_prices[i] = s.prices[i]
-            out_sizes[i] = s.sizes[i]
+        self.c_first(&cur, sd)
+        while m < k and self.c_next(&cur, &price, &size):
+            out_prices[m] = price
+            out_sizes[m] = size
+            m += 1
         return m
 
     def top_view(self, side):
-        """(prices, sizes): read-only numpy views of `side`'s own storage, no copy.
-
-        Both have `capacity` rows; only the first bids_count / asks_count are levels, the rest
-        are stale. Valid as long as the book lives; the contents change with every update,
-        so copy what must survive the next one.
-        """
+        """(prices, sizes): read-only numpy arrays of `side`'s levels best first, filled at
+        this call (O(levels)); the same two arrays on every call, `capacity` rows, of which
+        the first bids_count / asks_count are levels. Call again after an update."""
         cdef int s = _side_arg(side)
+        self.copy_top(s, self.c_count(s), self._scratch[2 * s], self._scratch[2 * s + 1])
         return self._views[2 * s], self._views[2 * s + 1]
 
     def __repr__(self):

@@ -40,7 +40,14 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
-from engine._core.book cimport BOOK_CROSSED, OrderBook, UpdateBuffer
+from engine._core.book cimport (
+    BOOK_ASK,
+    BOOK_BID,
+    BOOK_CROSSED,
+    LevelCursor,
+    OrderBook,
+    UpdateBuffer,
+)
 from engine._core.depth_decode cimport (
     GATE_OBU,
     OKX_SNAPSHOT,
@@ -118,11 +125,19 @@ cdef int64_t okx_book_checksum(OrderBook book, Grid price_grid, Grid qty_grid,
     cdef int64_t price = 0
     cdef int64_t size = 0
     cdef Py_ssize_t n
-    cdef Py_ssize_t i
+    cdef Py_ssize_t _
     cdef int side
-    for i in range(depth):
+    cdef LevelCursor cursors[2]
+    cdef bint more[2]
+    book.c_first(&cursors[BOOK_BID], BOOK_BID)
+    book.c_first(&cursors[BOOK_ASK], BOOK_ASK)
+    more[0] = more[1] = True
+    for _ in range(depth):
         for side in range(2):  # bid then ask, level by level
-            if not book.c_level(side, i, &price, &size):
+            if not more[side]:
+                continue
+            more[side] = book.c_next(&cursors[side], &price, &size)
+            if not more[side]:
                 continue
             if not first:
                 crc = _crc(crc, ":", 1)
@@ -291,17 +306,20 @@ cdef class FrameHandler:
 
     cdef int _applied(self, BookStream s, int64_t exchange_ns, int64_t recv_ns,
                       bint publish) noexcept:
-        """The frame changed the book: stamp it, count it, and (live frames) tell on_book."""
+        """The frame changed the book: stamp it, count it, and (live frames) tell on_book;
+        then, off the frame -> strategy path, move the book's window if the price walked."""
+        cdef int status = FRAME_OK
         s.book.c_stamp(exchange_ns, recv_ns)
         s.applied += 1
-        if not publish or self.on_book is None:
-            return FRAME_OK
-        try:
-            self.on_book(s.instrument_id, s.book, exchange_ns)
-        except BaseException as exc:  # even an interrupt: kept for the caller, not lost in C
-            self._error = exc
-            return FRAME_CALLBACK_ERROR
-        return FRAME_OK
+        if publish and self.on_book is not None:
+            try:
+                self.on_book(s.instrument_id, s.book, exchange_ns)
+            except BaseException as exc:  # even an interrupt: kept for the caller, not lost in C
+                self._error = exc
+                status = FRAME_CALLBACK_ERROR
+        if s.book.c_recenter_wanted():
+            s.book.c_recenter()
+        return status
 
     cdef int _fail(self, BookStream s, int status) noexcept:
         s.c_wait()
