@@ -461,3 +461,17 @@ def test_random_snapshot_then_updates_one_by_one(
     for side, price, size in updates:
         assert fast.set_level(side, price, size) == ref.set_level(side, price, size)
         assert observe(fast) == observe(ref)
+
+
+def test_top_shares_one_tuple_until_the_top_changes() -> None:
+    book = OrderBook(8)
+    book.set_level(BID, 100, 3)
+    book.set_level(ASK, 102, 1)
+    first = book.top()
+    assert first == (100, 3, 102, 1) and book.top() is first  # no allocation per reader
+    book.set_level(BID, 99, 5)  # below the top: the same tuple
+    assert book.top() is first
+    book.set_level(BID, 100, 4)
+    assert book.top() == (100, 4, 102, 1) and book.top() is not first
+    book.set_level(ASK, 102, 0)
+    assert book.top() == (100, 4, NO_PRICE, 0)

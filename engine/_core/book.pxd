@@ -140,6 +140,10 @@ cdef class OrderBook:
     cdef int64_t* _spare  # 4 * capacity rows inside _memory: both sides, while recentring
     cdef tuple _scratch  # numpy arrays that top_view() fills: bid px, bid sz, ask px, ask sz
     cdef tuple _views  # read-only views of _scratch
+    # top() hands out the same tuple while the top is unchanged: every reader of one update
+    # (strategy, risk, a monitor) shares one allocation
+    cdef BookTop _top_seen
+    cdef tuple _top_tuple
 
     cdef inline int64_t c_best_price(self, int side) noexcept nogil:
         # side must be BOOK_BID or BOOK_ASK: C callers are trusted, Python goes through checks

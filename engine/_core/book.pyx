@@ -786,9 +786,16 @@ cdef class OrderBook:
 
     def top(self):
         """(bid price, bid size, ask price, ask size) in one call; NO_PRICE and 0 for an
-        empty side."""
-        return (self.c_best_price(BOOK_BID), self.c_best_size(BOOK_BID),
-                self.c_best_price(BOOK_ASK), self.c_best_size(BOOK_ASK))
+        empty side. The same tuple object comes back until the top changes."""
+        cdef BookTop t
+        self.c_top(&t)
+        if (self._top_tuple is None or t.bid_price != self._top_seen.bid_price
+                or t.bid_size != self._top_seen.bid_size
+                or t.ask_price != self._top_seen.ask_price
+                or t.ask_size != self._top_seen.ask_size):
+            self._top_seen = t
+            self._top_tuple = (t.bid_price, t.bid_size, t.ask_price, t.ask_size)
+        return self._top_tuple
 
     def stamp(self, exchange_ts_ns, recv_ts_ns):
         """Record the venue's event time and our receive time of the frame just applied."""
