@@ -47,6 +47,12 @@ INSTRUMENT_LOADERS: dict[str, InstrumentLoader] = {
 }
 
 
+def _ws_options(stale_after_s: float, keepalive_s: float) -> WsOptions:
+    """The venue's application ping, at least twice per stale limit: its answer is a frame,
+    so a quiet but healthy connection is never taken for a dead one."""
+    return WsOptions(stale_after_s=stale_after_s, keepalive_s=min(keepalive_s, stale_after_s / 2))
+
+
 def _feed_factory(
     venue: str, config: VenueConfig, events: EventHandler, clock: Clock, stale_after_s: float
 ) -> FeedFactory:
@@ -71,7 +77,7 @@ def _feed_factory(
                 ws_url=ws,
                 clock=clock,
                 options=options,
-                ws_options=WsOptions(stale_after_s=stale_after_s, keepalive_s=okx_feed.KEEPALIVE_S),
+                ws_options=_ws_options(stale_after_s, okx_feed.KEEPALIVE_S),
             )
         return gate_feed.GateBookFeed(
             instruments,
@@ -80,7 +86,7 @@ def _feed_factory(
             ws_url=ws,
             clock=clock,
             options=options,
-            ws_options=WsOptions(stale_after_s=stale_after_s, keepalive_s=gate_feed.KEEPALIVE_S),
+            ws_options=_ws_options(stale_after_s, gate_feed.KEEPALIVE_S),
         )
 
     return make
