@@ -1,25 +1,41 @@
 """Benchmark runner: each case is timed beside its naive baseline in the same run.
 
 A case is a factory registered with `@case(name)` that returns a `Pair`: two callables that
-each perform `n` operations (ours and the naive baseline). Samples alternate candidate and
-baseline so both see the same machine noise; each sample times one batch and is divided by
-the batch size, so `median_ns`/`p99_ns` are per operation (the p99 of batch means when the
-batch is larger than 1; cases that need a true per-event tail use batch=1).
+each perform `n` operations (ours and the naive baseline). A factory may take one argument,
+the run's `Options` (quick or full, a user's `--frames` file and its grid); most take none.
+Samples alternate candidate and baseline so both see the same machine noise; each sample
+times one batch and is divided by the batch size, so `median_ns`/`p99_ns` are per operation
+(the p99 of batch means when the batch is larger than 1; cases that need a true per-event
+tail use batch=1). After every candidate/baseline pair of samples (warm-up included) the
+runner calls the pair's `between()`, untimed: a case that plays a long stream uses it to
+rewind to its snapshot or prepare the next batch, so no reload ever falls inside a timing.
+A `self_timed` pair's callables time each operation themselves (when each must follow untimed
+work) and return the batch's nanoseconds.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import pkgutil
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 Ops = Callable[[int], Any]
+
+QUICK = (40, 5)  # samples, warm-up batches per side
+FULL = (300, 30)
+
+
+def _nothing() -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +44,34 @@ class Pair:
     baseline: Ops
     batch: int = 1000  # operations per timed sample
     about: str = ""  # one line: what one operation is, and what the baseline does
+    between: Callable[[], None] = _nothing  # untimed, after each candidate+baseline sample
+    report: dict[str, Any] = field(default_factory=dict)  # extra fields for the JSON output
+    # the ops time themselves and return the batch's nanoseconds (for an operation that must
+    # follow untimed work each time, e.g. a read after each update)
+    self_timed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What a run was asked for, for the factories that care (`def factory(opts)`)."""
+
+    quick: bool = False
+    frames: Path | None = None  # --frames FILE: a user's own depth stream (feed.* cases)
+    tick: Decimal | None = None  # --tick / --lot: its instrument's grid (None: the default)
+    lot: Decimal | None = None
+
+    @property
+    def samples(self) -> int:
+        return (QUICK if self.quick else FULL)[0]
+
+    @property
+    def warmup(self) -> int:
+        return (QUICK if self.quick else FULL)[1]
+
+
+class CaseError(Exception):
+    """A case cannot run on what it was given (a bad --frames file): one line for the user,
+    exit status 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +82,15 @@ class Result:
     baseline_median_ns: float
     baseline_p99_ns: float
     n: int
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         """How many times faster than the baseline (baseline median / our median)."""
         return self.baseline_median_ns / self.median_ns if self.median_ns > 0 else float("inf")
 
-    def as_json(self) -> dict[str, float | int]:
-        return {
+    def as_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
             "median_ns": round(self.median_ns, 1),
             "p99_ns": round(self.p99_ns, 1),
             "baseline_median_ns": round(self.baseline_median_ns, 1),
@@ -53,28 +98,53 @@ class Result:
             "ratio": round(self.ratio, 2),
             "n": self.n,
         }
+        doc.update(self.extra)
+        return doc
 
 
-REGISTRY: dict[str, Callable[[], Pair]] = {}
+Factory = Callable[[Options], Pair]
+REGISTRY: dict[str, Factory] = {}
+ABOUT: dict[str, str] = {}  # what `--list` prints for cases too costly to build for it
+TAKES_FRAMES: list[str] = []  # the cases that can play a --frames file
 
 
-def case(name: str) -> Callable[[Callable[[], Pair]], Callable[[], Pair]]:
-    def register(factory: Callable[[], Pair]) -> Callable[[], Pair]:
+def case(
+    name: str, *, about: str = "", frames: bool = False
+) -> Callable[[Callable[..., Pair]], Callable[..., Pair]]:
+    """Register a factory, `() -> Pair` or `(Options) -> Pair`; `about`, when given, is what
+    `--list` prints without building the case; `frames`: it plays `Options.frames`."""
+
+    def register(factory: Callable[..., Pair]) -> Callable[..., Pair]:
         if name in REGISTRY:
             raise ValueError(f"benchmark case {name!r} registered twice")
-        REGISTRY[name] = factory
+        if inspect.signature(factory).parameters:
+            REGISTRY[name] = factory
+        else:
+            REGISTRY[name] = lambda _opts: factory()
+        if about:
+            ABOUT[name] = about
+        if frames:
+            TAKES_FRAMES.append(name)
         return factory
 
     return register
 
 
-def discover() -> dict[str, Callable[[], Pair]]:
+def discover() -> dict[str, Factory]:
     """Import every module of bench.cases so their @case decorators register."""
     import bench.cases
 
     for info in pkgutil.iter_modules(bench.cases.__path__):
         importlib.import_module(f"bench.cases.{info.name}")
     return REGISTRY
+
+
+def build(name: str, options: Options | None = None) -> Pair:
+    return REGISTRY[name](options or Options())
+
+
+def about(name: str) -> str:
+    return ABOUT.get(name) or build(name).about
 
 
 def select(names: Iterable[str]) -> list[str]:
@@ -99,21 +169,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def _time_batch(ops: Ops, batch: int) -> float:
+def _time_batch(ops: Ops, batch: int, self_timed: bool = False) -> float:
+    if self_timed:
+        return float(ops(batch)) / batch
     t0 = time.perf_counter_ns()
     ops(batch)
     return (time.perf_counter_ns() - t0) / batch
 
 
 def measure(name: str, pair: Pair, samples: int, warmup: int) -> Result:
+    between = pair.between
     for _ in range(warmup):
         pair.candidate(pair.batch)
         pair.baseline(pair.batch)
+        between()
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(samples):
-        ours.append(_time_batch(pair.candidate, pair.batch))
-        theirs.append(_time_batch(pair.baseline, pair.batch))
+        ours.append(_time_batch(pair.candidate, pair.batch, pair.self_timed))
+        theirs.append(_time_batch(pair.baseline, pair.batch, pair.self_timed))
+        between()
     return Result(
         name=name,
         median_ns=statistics.median(ours),
@@ -121,17 +196,25 @@ def measure(name: str, pair: Pair, samples: int, warmup: int) -> Result:
         baseline_median_ns=statistics.median(theirs),
         baseline_p99_ns=percentile(theirs, 99),
         n=samples * pair.batch,
+        extra=dict(pair.report),
     )
 
 
-def run(names: Iterable[str], *, quick: bool, progress: bool = True) -> list[Result]:
-    samples, warmup = (40, 5) if quick else (300, 30)
+def run(
+    names: Iterable[str], *, quick: bool, progress: bool = True, options: Options | None = None
+) -> list[Result]:
+    """Build and measure each case in turn. With a --frames file the case is built (the file
+    read and checked) before its progress line, so a bad file is the only line on stderr."""
+    opts = options or Options(quick=quick)
     results = []
     chosen = select(names)
     for i, name in enumerate(chosen, 1):
+        pair = build(name, opts) if opts.frames is not None else None
         if progress:
             print(f"[{i}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
-        results.append(measure(name, REGISTRY[name](), samples, warmup))
+        if pair is None:
+            pair = build(name, opts)
+        results.append(measure(name, pair, opts.samples, opts.warmup))
     return results
 
 

@@ -18,7 +18,7 @@ CASES = sorted(runner.discover())
 @pytest.mark.parametrize("side", ["candidate", "baseline"])
 @pytest.mark.parametrize("name", CASES)
 def test_case(benchmark: Any, name: str, side: str) -> None:
-    pair = runner.REGISTRY[name]()
+    pair = runner.build(name)
     ops = pair.candidate if side == "candidate" else pair.baseline
     benchmark.group = name
     benchmark.extra_info["ops_per_round"] = pair.batch

@@ -1,168 +1,195 @@
 """Depth-frame cases: raw venue bytes in hand -> book updated, through the Cython decoders and
 OrderBook.apply, beside the naive path (orjson.loads, float() of every price and size, a dict
-book per side; no best-price recomputation, so the baseline is, if anything, flattered)."""
+book per side; no best-price recomputation, so the baseline is, if anything, flattered).
+
+The frames are the feed cases' bench.workload streams: a book loaded from the venue's
+snapshot (Binance 1,000 levels a side, OKX `books` 400, Gate 100; capacity the engine's
+default 1,000), then 10,000 consecutive diffs played in order (Binance 10+10 levels a frame,
+OKX ~10+10, Gate ~8+8), the book rewound to the snapshot between samples when the sequence
+runs out. No routing, sequence check or on_book: feed.* time those. Before timing, both sides
+play the whole sequence once and must end where the generator's book did.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
-from bench.runner import Pair, case
-from engine._core.book import OrderBook
-from engine._core.depth_decode import BinanceDepthDecoder, GateDepthDecoder, OkxBooksDecoder
-from engine._core.fixedpoint import Grid
+from bench.play import Player, both, skip_for
+from bench.runner import Options, Pair, case
+from bench.workload import FRAMES, Venue, Workload, generate
+from engine._core.book import ASK, BID, OrderBook, UpdateBuffer
+from engine._core.depth_decode import (
+    OK,
+    BinanceDepthDecoder,
+    DepthDecoder,
+    GateDepthDecoder,
+    OkxBooksDecoder,
+)
+from engine.data.feed import FeedOptions
 
-LEVELS = 10  # per side in each update
+CAPACITY = FeedOptions().book_capacity  # levels a book keeps (the engine's default, 1000)
+BATCH = 1000  # frames a timed sample
+CHECK_LEVELS = 50
 
-
-def _rows(base: int, step: int, decimals: int, sizes: list[str]) -> list[list[str]]:
-    return [
-        [f"{(base + step * i) / 10**decimals:.{decimals}f}", sizes[i % len(sizes)]]
-        for i in range(LEVELS)
-    ]
-
-
-def _binance(sizes: list[str]) -> bytes:
-    bids = _rows(6_499_999, -1, 2, sizes)
-    asks = _rows(6_500_000, 1, 2, sizes)
-    doc = {
-        "e": "depthUpdate",
-        "E": 1700000000100,
-        "s": "BTCUSDT",
-        "U": 78423155532,
-        "u": 78423155540,
-        "b": [[p + "000000", q] for p, q in bids],  # Binance pads to 8 decimals
-        "a": [[p + "000000", q] for p, q in asks],
-    }
-    return orjson.dumps(doc)
+Rows = list[list[str]]
+Levels = Callable[[dict[str, Any]], tuple[Rows, Rows]]
 
 
-def _okx(sizes: list[str]) -> bytes:
-    asks = [[p, q, "0", "3"] for p, q in _rows(650_001, 1, 1, sizes)]
-    bids = [[p, q, "0", "2"] for p, q in _rows(650_000, -1, 1, sizes)]
-    doc = {
-        "arg": {"channel": "books", "instId": "BTC-USDT"},
-        "action": "update",
-        "data": [
-            {
-                "asks": asks,
-                "bids": bids,
-                "ts": "1700000000100",
-                "checksum": 0,
-                "prevSeqId": 123456,
-                "seqId": 123460,
-            }
-        ],
-    }
-    return orjson.dumps(doc)
+def _decoder(w: Workload) -> DepthDecoder:
+    if w.venue == "binance":
+        return BinanceDepthDecoder.from_instrument(w.instrument, CAPACITY)
+    if w.venue == "okx":
+        return OkxBooksDecoder.from_instrument(w.instrument, CAPACITY)
+    return GateDepthDecoder.from_instrument(w.instrument, CAPACITY)
 
 
-def _gate(sizes: list[str]) -> bytes:
-    doc = {
-        "time": 1700000000,
-        "time_ms": 1700000000236,
-        "channel": "spot.order_book_update",
-        "event": "update",
-        "result": {
-            "t": 1700000000123,
-            "l": "100",
-            "e": "depthUpdate",
-            "E": 1700000000,
-            "s": "BTC_USDT",
-            "U": 48776302,
-            "u": 48776306,
-            "b": _rows(650_000, -1, 1, sizes),
-            "a": _rows(650_001, 1, 1, sizes),
-        },
-    }
-    return orjson.dumps(doc)
+def _snapshot(w: Workload) -> UpdateBuffer:
+    """The workload's snapshot decoded by the venue's decoder (kept: the book reloads it)."""
+    dec = _decoder(w)
+    if isinstance(dec, OkxBooksDecoder):
+        status = dec.decode(w.snapshot)
+    else:
+        assert isinstance(dec, BinanceDepthDecoder | GateDepthDecoder)
+        status = dec.decode_snapshot(w.snapshot)
+    if status != OK:
+        raise AssertionError(f"{w.venue} snapshot: status {status}")
+    return dec.buffer
 
 
-# Two updates per venue, cycled: the second changes every size and deletes two levels, the
-# first puts them back, so each sample does the same mix of replace, delete and insert.
-SIZES_A = ["1.10731000", "0.50000000", "2.00000000", "0.01000000", "3.30000000"]
-SIZES_B = ["0.90000000", "0.00000000", "1.25000000", "0.02000000", "4.00000000", "1.0"]
+class _Ours:
+    def __init__(self, w: Workload) -> None:
+        self.decoder = _decoder(w)
+        self.snapshot = _snapshot(w)
+        self.book = OrderBook(CAPACITY)
+        self.restart()
 
+    def restart(self) -> None:
+        if self.book.load_snapshot(self.snapshot) != 0:
+            raise AssertionError("the snapshot does not load")
 
-def _pair(
-    decoder: Any,
-    frames: tuple[bytes, bytes],
-    naive_levels: Callable[[dict[str, Any]], tuple[list[list[str]], list[list[str]]]],
-    about: str,
-) -> Pair:
-    book = OrderBook(64)
-    f0, f1 = frames
-    decoder.decode(f0)
-    book.load_snapshot(decoder.buffer)
-    for frame in frames:
-        if decoder.decode(frame) != 0:
-            raise AssertionError(f"bench frame rejected: {decoder.last_status}")
-
-    def ours(n: int) -> None:
-        decode = decoder.decode
-        apply = book.apply
-        buf = decoder.buffer
-        for _ in range(n >> 1):
-            decode(f0)
-            apply(buf)
-            decode(f1)
+    def play(self, frames: Sequence[bytes]) -> None:
+        decode = self.decoder.decode
+        apply = self.book.apply
+        buf = self.decoder.buffer
+        for frame in frames:
+            decode(frame)
             apply(buf)
 
-    bids: dict[float, float] = {}
-    asks: dict[float, float] = {}
+    def check(self, frames: Sequence[bytes]) -> None:
+        for frame in frames:
+            if self.decoder.decode(frame) != OK:
+                raise AssertionError(f"bench frame rejected: {self.decoder.last_status}")
+            self.book.apply(self.decoder.buffer)
 
-    def update(frame: bytes) -> None:
-        new_bids, new_asks = naive_levels(orjson.loads(frame))
-        for side, rows in ((bids, new_bids), (asks, new_asks)):
-            for row in rows:
-                price = float(row[0])
-                size = float(row[1])
-                if size == 0.0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
-
-    def naive(n: int) -> None:
-        for _ in range(n >> 1):
-            update(f0)
-            update(f1)
-
-    return Pair(ours, naive, batch=1024, about=about)
+    def top(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return self.book.levels(BID, CHECK_LEVELS), self.book.levels(ASK, CHECK_LEVELS)
 
 
-@case("depth.binance_10x10")
-def binance_10x10() -> Pair:
-    dec = BinanceDepthDecoder(Grid("0.01"), Grid("0.00001"), 64)
+class _Naive:
+    def __init__(self, w: Workload, snapshot_levels: Levels, levels: Levels) -> None:
+        bids, asks = snapshot_levels(orjson.loads(w.snapshot))
+        self.snap_bids = {float(p): float(q) for p, q, *_ in bids}
+        self.snap_asks = {float(p): float(q) for p, q, *_ in asks}
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.levels = levels
+        self.price_scale = 10**w.instrument.price_grid.exp
+        self.qty_scale = 10**w.instrument.qty_grid.exp
+        self.restart()
+
+    def restart(self) -> None:
+        self.bids = dict(self.snap_bids)
+        self.asks = dict(self.snap_asks)
+
+    def play(self, frames: Sequence[bytes]) -> None:
+        levels = self.levels
+        loads = orjson.loads
+        for frame in frames:
+            new_bids, new_asks = levels(loads(frame))
+            for side, rows in ((self.bids, new_bids), (self.asks, new_asks)):
+                for row in rows:
+                    price = float(row[0])
+                    size = float(row[1])
+                    if size == 0.0:
+                        side.pop(price, None)
+                    else:
+                        side[price] = size
+
+    def top(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        ps, qs = self.price_scale, self.qty_scale
+        bids = sorted(self.bids.items(), reverse=True)[:CHECK_LEVELS]
+        asks = sorted(self.asks.items())[:CHECK_LEVELS]
+        return (
+            [(round(p * ps), round(q * qs)) for p, q in bids],
+            [(round(p * ps), round(q * qs)) for p, q in asks],
+        )
+
+
+def _pair(venue: Venue, snapshot_levels: Levels, levels: Levels, about: str, opts: Options) -> Pair:
+    w = generate(venue, FRAMES)
+    ours = _Ours(w)
+    theirs = _Naive(w, snapshot_levels, levels)
+    ours.check(w.frames)
+    theirs.play(w.frames)
+    want = (w.final_bids, w.final_asks)
+    if ours.top() != want:
+        raise AssertionError(f"{venue}: the book differs from the generator's")
+    if theirs.top() != want:
+        raise AssertionError(f"{venue}: the naive book differs from the generator's")
+    ours.restart()
+    theirs.restart()
+    skip = skip_for(len(w.frames), BATCH, opts)
+    mine = Player(w.frames, ours.play, ours.restart, batch=BATCH, skip=skip)
+    naive = Player(w.frames, theirs.play, theirs.restart, batch=BATCH, skip=skip)
+    return Pair(mine.ops, naive.ops, batch=BATCH, about=about, between=both(mine, naive))
+
+
+NAIVE = "baseline: orjson.loads + float() per level + dict book"
+BINANCE_ABOUT = (
+    "Binance combined-stream depthUpdate 10+10 levels, bytes -> BinanceDepthDecoder -> "
+    f"OrderBook.apply on a 1,000-level book, 10,000 consecutive diffs; {NAIVE}"
+)
+OKX_ABOUT = (
+    "OKX books update ~10+10 levels, bytes -> OkxBooksDecoder -> OrderBook.apply on a "
+    f"400-level book, 10,000 consecutive diffs; {NAIVE}"
+)
+GATE_ABOUT = (
+    "Gate spot.order_book_update ~8+8 levels, bytes -> GateDepthDecoder -> OrderBook.apply "
+    f"on a 100-level book, 10,000 consecutive diffs; {NAIVE}"
+)
+
+
+@case("depth.binance_10x10", about=BINANCE_ABOUT)
+def binance_10x10(opts: Options) -> Pair:
     return _pair(
-        dec,
-        (_binance(SIZES_A), _binance(SIZES_B)),
-        lambda d: (d["b"], d["a"]),
-        "Binance depthUpdate 10+10 levels, bytes -> BinanceDepthDecoder -> OrderBook.apply; "
-        "baseline: orjson.loads + float() per level + dict book",
+        "binance",
+        lambda d: (d["bids"], d["asks"]),
+        lambda d: (d["data"]["b"], d["data"]["a"]),
+        BINANCE_ABOUT,
+        opts,
     )
 
 
-@case("depth.okx_books")
-def okx_books() -> Pair:
-    dec = OkxBooksDecoder(Grid("0.1"), Grid("0.00000001"), 64)
+@case("depth.okx_books", about=OKX_ABOUT)
+def okx_books(opts: Options) -> Pair:
     return _pair(
-        dec,
-        (_okx(SIZES_A), _okx(SIZES_B)),
+        "okx",
         lambda d: (d["data"][0]["bids"], d["data"][0]["asks"]),
-        "OKX books update 10+10 levels, bytes -> OkxBooksDecoder -> OrderBook.apply; "
-        "baseline: orjson.loads + float() per level + dict book",
+        lambda d: (d["data"][0]["bids"], d["data"][0]["asks"]),
+        OKX_ABOUT,
+        opts,
     )
 
 
-@case("depth.gate_update")
-def gate_update() -> Pair:
-    dec = GateDepthDecoder(Grid("0.1"), Grid("0.00000001"), 64)
+@case("depth.gate_update", about=GATE_ABOUT)
+def gate_update(opts: Options) -> Pair:
     return _pair(
-        dec,
-        (_gate(SIZES_A), _gate(SIZES_B)),
+        "gate",
+        lambda d: (d["bids"], d["asks"]),
         lambda d: (d["result"]["b"], d["result"]["a"]),
-        "Gate spot.order_book_update 10+10 levels, bytes -> GateDepthDecoder -> "
-        "OrderBook.apply; baseline: orjson.loads + float() per level + dict book",
+        GATE_ABOUT,
+        opts,
     )

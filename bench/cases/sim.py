@@ -66,7 +66,10 @@ def _receiver(url: str, loop: asyncio.AbstractEventLoop) -> Callable[[int], None
     return lambda n: loop.run_until_complete(receive(n))
 
 
-@case("sim.public_message")
+ABOUT = "a public message from the simulated OKX over loopback; baseline: aiohttp floor"
+
+
+@case("sim.public_message", about=ABOUT)  # --list does not start the two servers
 def public_message() -> Pair:
     loop = asyncio.new_event_loop()
     sim = ["-m", "engine.sim", "--venue", "okx", "--seed", "3", "--market-interval-ms", "1"]
@@ -76,5 +79,5 @@ def public_message() -> Pair:
         ours,
         floor,
         batch=500,
-        about="a public message from the simulated OKX over loopback; baseline: aiohttp floor",
+        about=ABOUT,
     )
