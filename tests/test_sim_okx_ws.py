@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
+from support import until as wait_for
 
 from engine.clock import LiveClock
 from engine.model.enums import OrderSide, OrderType
@@ -513,8 +514,8 @@ async def test_ws_ack_faults() -> None:
         await ws.send_str(
             json.dumps({"id": "2", "op": "order", "args": [{**place, "clOrdId": "late"}]})
         )
-        await asyncio.sleep(0.1)
-        assert sim.exchange.engine.order_by_client_id("user", BTC, "late") is not None
+        # the order is placed at once; only its acknowledgement is late
+        await wait_for(lambda: sim.exchange.engine.order_by_client_id("user", BTC, "late"))
         reply = await recv(ws)
         assert reply["id"] == "2" and time.monotonic() - started >= 0.3
         assert faults.counters()["lose_ack"] == faults.counters()["delay_ack"] == 1
@@ -553,10 +554,7 @@ async def test_python_okx_sdk_websocket_framing() -> None:
         await public.subscribe(
             [{"channel": "books", "instId": BTC}], lambda m: received.append(json.loads(m))
         )
-        for _ in range(100):
-            if any(m.get("action") == "snapshot" for m in received):
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: any(m.get("action") == "snapshot" for m in received))
         assert received[0]["event"] == "subscribe"
         LocalBook(next(m for m in received if m.get("action") == "snapshot"))
 
