@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 from test_sim_binance import MAKER, maker_order, now_ms
 
+from engine.clock import NS_PER_SECOND, SimClock
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.faults import FaultKind
 from engine.sim.matching import OrderRequest
@@ -76,7 +78,18 @@ def trade(sim: RunningSim, price: str = "65000.00", qty: str = "0.001") -> None:
 # -- market streams -----------------------------------------------------------------------
 
 
-async def test_stream_subscription_framing(sim, http):
+async def test_stream_subscription_framing(http):
+    # Binance allows 5 incoming messages a second per connection; the window runs on the
+    # venue's clock, moved here by hand instead of waiting on the wall
+    clock = SimClock(start_ns=time.time_ns())
+    async with start_sim("binance", seed=1, market=False, clock=clock) as sim:
+        sim.exchange.open_account(
+            MAKER, {"BTC": Decimal("10"), "USDT": Decimal("1000000"), "ETH": Decimal("100")}
+        )
+        await _framing(sim, http, lambda: clock.advance_to(clock.time_ns() + NS_PER_SECOND))
+
+
+async def _framing(sim, http, next_second):
     async with http.ws_connect(sim.urls.ws_public + "/ws") as ws:
         await ws.send_json(
             {"method": "SUBSCRIBE", "params": ["btcusdt@trade", "btcusdt@depth@100ms"], "id": 1}
@@ -94,7 +107,7 @@ async def test_stream_subscription_framing(sim, http):
         assert raw["s"] == BTC and raw["p"] == "65000.00000000" and raw["q"] == "0.00100000"
         assert raw["m"] is False  # the buyer took: the buyer was not the maker
 
-        await asyncio.sleep(1.0)  # stay under 5 incoming messages a second
+        next_second()  # stay under 5 incoming messages a second
         await ws.send_json({"method": "SET_PROPERTY", "params": ["combined", True], "id": 3})
         assert await recv_until(ws, lambda d: d.get("id") == 3) == {"result": None, "id": 3}
         trade(sim)
@@ -103,7 +116,7 @@ async def test_stream_subscription_framing(sim, http):
         await ws.send_json({"method": "UNSUBSCRIBE", "params": ["btcusdt@trade"], "id": 4})
         assert await recv_until(ws, lambda d: d.get("id") == 4) == {"result": None, "id": 4}
 
-        await asyncio.sleep(1.0)
+        next_second()
         await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@nonsense"], "id": 5})
         bad = await recv_until(ws, lambda d: d.get("id") == 5)
         assert bad["code"] == 2

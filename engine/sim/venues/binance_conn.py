@@ -13,6 +13,7 @@ from collections import deque
 
 from aiohttp import WSMsgType, web
 
+from engine.clock import NS_PER_SECOND, Clock
 from engine.sim.faults import FaultInjector, FaultKind
 
 
@@ -24,11 +25,13 @@ class Conn:
         ws: web.WebSocketResponse,
         request: web.Request,
         faults: FaultInjector,
+        clock: Clock,
         *,
         ping_interval_s: float,
         pong_deadline_s: float,
     ) -> None:
         self.ws = ws
+        self.clock = clock  # the exchange's: rate windows run on the venue's time
         self.request = request
         self.faults = faults
         self.queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
@@ -40,7 +43,7 @@ class Conn:
         self.ping_interval_s = ping_interval_s
         self.pong_deadline_s = pong_deadline_s
         self._ping_sent: float | None = None  # time of the ping still waiting for its pong
-        self._incoming: deque[float] = deque()
+        self._incoming: deque[int] = deque()  # ns of the clock
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop())
@@ -71,9 +74,9 @@ class Conn:
         """Count one incoming frame; False when the connection went over its rate."""
         if limit_per_s is None:
             return True
-        now = asyncio.get_running_loop().time()
+        now = self.clock.monotonic_ns()
         self._incoming.append(now)
-        while self._incoming and now - self._incoming[0] >= 1.0:
+        while self._incoming and now - self._incoming[0] >= NS_PER_SECOND:
             self._incoming.popleft()
         return len(self._incoming) <= limit_per_s
 

@@ -271,7 +271,14 @@ class WsServer:
             return web.Response(status=400, text="Invalid request")
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
-        conn = StreamConn(ws, request, self.exchange.faults, combined=combined, **self._pings())
+        conn = StreamConn(
+            ws,
+            request,
+            self.exchange.faults,
+            self.exchange.clock,
+            combined=combined,
+            **self._pings(),
+        )
         self._subscribe(conn, names)
         self._conns.add(conn)
         conn.start()
@@ -356,7 +363,7 @@ class WsServer:
     async def _ws_api(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
-        conn = Conn(ws, request, self.exchange.faults, **self._pings())
+        conn = Conn(ws, request, self.exchange.faults, self.exchange.clock, **self._pings())
         session = ApiSession(self.venue, self.user, conn, request)
         self._conns.add(conn)
         conn.start()
