@@ -158,10 +158,30 @@ async def test_trade_and_book_ticker_raw_streams(sim, http):
         assert agg["q"] == "0.50000000" and agg["f"] == agg["l"] == agg["a"]
 
 
-async def test_depth_diffs_sync_with_rest_snapshot(sim, http):
+@pytest.fixture
+async def timed_sim():
+    """The simulated Binance on a SimClock: its 100 ms stream batches go out when the test
+    moves the clock (`tick`), so batching is exact and nothing waits on the wall."""
+    clock = SimClock(start_ns=time.time_ns())
+    async with start_sim("binance", seed=1, market=False, clock=clock) as running:
+        running.exchange.open_account(
+            MAKER, {"BTC": Decimal("10"), "USDT": Decimal("1000000"), "ETH": Decimal("100")}
+        )
+
+        async def tick() -> None:
+            clock.advance_to(clock.time_ns() + NS_PER_SECOND // 10)
+            for _ in range(20):  # let the stream's flush task run
+                await asyncio.sleep(0)
+
+        yield running, tick
+
+
+async def test_depth_diffs_sync_with_rest_snapshot(timed_sim, http):
+    sim, tick = timed_sim
     maker_order(sim, OrderSide.BUY, "64999.00", "1")
     async with http.ws_connect(sim.urls.ws_public + "/stream?streams=btcusdt@depth@100ms") as ws:
         maker_order(sim, OrderSide.SELL, "65001.00", "2")
+        await tick()
         first = (await recv_json(ws))["data"]
         assert first["e"] == "depthUpdate" and first["s"] == BTC
         async with http.get(
@@ -173,8 +193,9 @@ async def test_depth_diffs_sync_with_rest_snapshot(sim, http):
         local = snap["lastUpdateId"]
         for i in range(5):
             maker_order(sim, OrderSide.BUY, f"6499{i}.00", "0.1")
-            await asyncio.sleep(0.12)
+            await tick()  # one diff event per order
         sim.exchange.cancel_all(MAKER, BTC)
+        await tick()
         target, _, _ = sim.exchange.engine.depth(BTC)
         while local < target:
             event = (await recv_json(ws))["data"]
@@ -200,14 +221,17 @@ async def test_partial_depth_stream(sim, http):
         }
 
 
-async def test_skip_sequence_leaves_a_gap(sim, http):
+async def test_skip_sequence_leaves_a_gap(timed_sim, http):
+    sim, tick = timed_sim
     async with http.ws_connect(sim.urls.ws_public + "/ws/btcusdt@depth@100ms") as ws:
         maker_order(sim, OrderSide.BUY, "64000.00", "1")
+        await tick()
         first = await recv_json(ws)
         sim.exchange.faults.arm(FaultKind.SKIP_SEQUENCE, "ws.public")
         maker_order(sim, OrderSide.BUY, "64000.01", "1")
-        await asyncio.sleep(0.25)
+        await tick()  # this batch is the one skipped
         maker_order(sim, OrderSide.BUY, "64000.02", "1")
+        await tick()
         after = await recv_json(ws)
         assert after["U"] > first["u"] + 1
         assert sim.exchange.faults.counters()["skip_sequence"] == 1
