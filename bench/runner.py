@@ -140,7 +140,8 @@ def discover() -> dict[str, Factory]:
 
 
 def build(name: str, options: Options | None = None) -> Pair:
-    return REGISTRY[name](options or Options())
+    """The case `name`, whatever has been imported so far."""
+    return discover()[name](options or Options())
 
 
 def about(name: str) -> str:
