@@ -24,9 +24,13 @@ cdef enum:
     FRAME_ERR_CHECKSUM = -82  # OKX's CRC32 of the top levels does not match ours
     FRAME_ERR_TIME = -83  # an event time outside 0..MAX_EVENT_TIME_MS (no int64 in ns): malformed
 
-# The last millisecond whose time in nanoseconds fits int64 (the year 2262).
-cdef enum:
-    MAX_EVENT_TIME_MS = 9223372036854
+# The last millisecond whose time in nanoseconds fits int64 (the year 2262); a macro, since
+# a C enum holds only int.
+cdef extern from *:
+    """
+    #define HFT_MAX_EVENT_TIME_MS ((int64_t)9223372036854LL)
+    """
+    const int64_t MAX_EVENT_TIME_MS "HFT_MAX_EVENT_TIME_MS"
 
 # BookStream.state
 cdef enum:
