@@ -475,3 +475,31 @@ def test_top_shares_one_tuple_until_the_top_changes() -> None:
     assert book.top() == (100, 4, 102, 1) and book.top() is not first
     book.set_level(ASK, 102, 0)
     assert book.top() == (100, 4, NO_PRICE, 0)
+
+
+def test_top_recycles_only_what_no_caller_holds() -> None:
+    """top() may refill its tuple (and ints only that tuple holds) once the caller dropped
+    them; a tuple or an int someone still holds never changes."""
+    book = OrderBook(8)
+    book.set_level(BID, 5_000_000, 300)
+    book.set_level(ASK, 5_000_002, 400)
+    held = book.top()
+    held_size = held[1]
+    book.set_level(BID, 5_000_000, 301)
+    assert book.top() == (5_000_000, 301, 5_000_002, 400)
+    assert held == (5_000_000, 300, 5_000_002, 400) and held_size == 300
+    del held
+    kept_size = book.top()[1]  # the tuple dropped, one of its ints held
+    identity = id(book.top())
+    for size in (302, 7, 2**40, 303, 2**29, 1):  # one digit, small-int cache, two digits
+        book.set_level(BID, 5_000_000, size)
+        assert book.top() == (5_000_000, size, 5_000_002, 400)
+        assert id(book.top()) == identity  # recycled: nobody held it between the reads
+    assert kept_size == 301
+    book.set_level(ASK, 5_000_002, 0)
+    assert book.top() == (5_000_000, 1, NO_PRICE, 0)
+    rows: list[tuple[int, int, int, int]] = []
+    for size in range(500, 520):  # every tuple kept: each a new one, none changed since
+        book.set_level(BID, 5_000_000, size)
+        rows.append(book.top())
+    assert rows == [(5_000_000, s, NO_PRICE, 0) for s in range(500, 520)]

@@ -35,6 +35,9 @@ money-exact reads are integers (spread, mid_x2 in ticks * 2, depth, vwap notiona
 """
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport NAN
 from libc.stdint cimport int64_t, uint64_t
@@ -386,6 +389,67 @@ cdef class UpdateBuffer:
             f"UpdateBuffer(capacity={self.capacity}, bid_count={self.bid_count}, "
             f"ask_count={self.ask_count})"
         )
+
+
+cdef extern from *:
+    """
+    /* The value of a one-digit int object that nothing but the caller references, rewritten
+       in place: no reader can tell (CPython grows a str in place the same way when its
+       reference count is 1). Only on CPython 3.11, whose int layout this knows, and only
+       for values that stay one positive digit outside the small-int cache; anything else
+       answers 0 and the caller allocates. */
+    #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API)
+    static inline int engine_int_rewrite(PyObject *o, int64_t v) {
+        if (Py_REFCNT(o) != 1 || !PyLong_CheckExact(o) || Py_SIZE(o) != 1
+                || v <= 256 || v >= ((int64_t)1 << PyLong_SHIFT))
+            return 0;
+        ((PyLongObject *)o)->ob_digit[0] = (digit)v;
+        return 1;
+    }
+    #else
+    static inline int engine_int_rewrite(PyObject *o, int64_t v) { (void)o; (void)v; return 0; }
+    #endif
+    """
+    bint engine_int_rewrite(PyObject* o, int64_t v) noexcept nogil
+
+
+cdef inline void _top_item_set(PyObject* tup, Py_ssize_t i, int64_t value):
+    """Item i of the tuple `tup` (held by nobody else) becomes the int `value`."""
+    cdef PyObject* old = PyTuple_GET_ITEM(<object>tup, i)
+    if engine_int_rewrite(old, value):
+        return
+    cdef object fresh = value
+    Py_INCREF(fresh)
+    PyTuple_SET_ITEM(<object>tup, i, fresh)
+    Py_XDECREF(old)
+
+
+cdef tuple _top_tuple_update(tuple current, bint sole, BookTop* seen, BookTop* now):
+    """The top tuple for `now`, from `current` (the tuple for `seen`).
+
+    A tuple is immutable to everyone who holds one: when `current` is held only by the
+    book (`sole`: the caller dropped the last one it read), its changed items are replaced in
+    place, as CPython's own zip() and enumerate() recycle their result tuple (and an int
+    only that tuple holds takes its new value in place, engine_int_rewrite); otherwise a
+    new tuple is built. Either way an unchanged field keeps its int object.
+    """
+    cdef int64_t[4] was = [seen.bid_price, seen.bid_size, seen.ask_price, seen.ask_size]
+    cdef int64_t[4] new = [now.bid_price, now.bid_size, now.ask_price, now.ask_size]
+    cdef Py_ssize_t i
+    if sole:
+        for i in range(4):
+            if was[i] != new[i]:
+                _top_item_set(<PyObject*>current, i, new[i])
+        return current
+    fresh = PyTuple_New(4)
+    for i in range(4):
+        if was[i] != new[i]:
+            item = new[i]
+        else:
+            item = <object>PyTuple_GET_ITEM(current, i)
+        Py_INCREF(item)
+        PyTuple_SET_ITEM(fresh, i, item)
+    return fresh
 
 
 cdef class OrderBook:
@@ -788,13 +852,19 @@ cdef class OrderBook:
         """(bid price, bid size, ask price, ask size) in one call; NO_PRICE and 0 for an
         empty side. The same tuple object comes back until the top changes."""
         cdef BookTop t
+        cdef bint sole
         self.c_top(&t)
-        if (self._top_tuple is None or t.bid_price != self._top_seen.bid_price
-                or t.bid_size != self._top_seen.bid_size
-                or t.ask_price != self._top_seen.ask_price
-                or t.ask_size != self._top_seen.ask_size):
+        if self._top_tuple is None:
             self._top_seen = t
             self._top_tuple = (t.bid_price, t.bid_size, t.ask_price, t.ask_size)
+        elif (t.bid_price != self._top_seen.bid_price or t.bid_size != self._top_seen.bid_size
+                or t.ask_price != self._top_seen.ask_price
+                or t.ask_size != self._top_seen.ask_size):
+            # held only by the book when the caller dropped what it last read (a cast to
+            # PyObject* takes no reference of its own)
+            sole = (<PyObject*>self._top_tuple).ob_refcnt == 1
+            self._top_tuple = _top_tuple_update(self._top_tuple, sole, &self._top_seen, &t)
+            self._top_seen = t
         return self._top_tuple
 
     def stamp(self, exchange_ts_ns, recv_ts_ns):
