@@ -132,6 +132,10 @@ class VenueConfig:
         "private WebSocket URL ('' if unused)",
         check=checks.url("ws://", "wss://", empty_ok=True),
     )
+    ca_file: str = setting(
+        "", "CA bundle that verifies this venue's TLS certificates ('' = the system store)"
+    )
+    demo: bool = setting(False, "OKX: the key is a demo-trading key (x-simulated-trading: 1)")
     symbols: list[str] = setting([], "symbols subscribed on this venue", check=checks.symbols)
     key_source: str = setting(
         "none", "where credentials come from; none = market data only", choices=KEY_SOURCES

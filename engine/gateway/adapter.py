@@ -1,0 +1,242 @@
+"""The seed's `ExchangeAdapter`: one object per venue that places, cancels and amends orders,
+reads balances, open orders and fills, and streams execution reports.
+
+Inside the engine every price is int64 ticks and every quantity int64 lots of the order's
+`Instrument` (its grids); `Decimal` appears only in balances and fees, whose asset is not
+the instrument's. Adapters raise the typed errors of `engine.gateway.errors`, never a bare
+transport exception, and never put a secret in a message.
+
+Execution reports reach the engine through the `on_report` callback given to the adapter:
+one `ExecutionReport` per state change or fill, in the order the venue sent them. The OMS
+(engine.oms) de-duplicates and orders them; adapters pass on what the venue said.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.clock import Clock
+from engine.gateway.errors import InvalidOrder
+from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.model.instrument import Instrument
+from engine.wire.credentials import Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class VenueEndpoints:
+    """Where a venue is reached: from config only, so mainnet, testnet and the simulator
+    differ by configuration alone."""
+
+    rest_url: str  # REST base (Gate's includes /api/v4)
+    ws_public_url: str
+    ws_private_url: str  # Binance: the WS API (/ws-api/v3); OKX /ws/v5/private; Gate /ws/v4/
+    ca_file: str = ""  # "" = the system trust store (engine.gateway.tls)
+    demo: bool = False  # OKX: send `x-simulated-trading: 1` (a demo key)
+    recv_window_ms: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One new order in grid units. `client_order_id` is ours and valid for the venue."""
+
+    client_order_id: str
+    instrument: Instrument
+    side: OrderSide
+    order_type: OrderType
+    quantity_lots: int
+    price_ticks: int = 0  # 0 for MARKET
+    time_in_force: TimeInForce = TimeInForce.GTC
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAck:
+    """The venue's answer to a place, cancel or amend: the order's state as it then saw it."""
+
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    filled_lots: int = 0  # cumulative, when the answer carries it
+    timestamp_ns: int = 0  # the venue's time of the answer, 0 if it gave none
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """One state change or fill of one order, from the venue's private stream (or a query).
+
+    A fill carries `trade_id` (unique per venue and symbol), `last_price_ticks` and
+    `last_lots`; `cum_filled_lots` is the order's cumulative fill after it, when the venue
+    says (else -1). `fee` is in `fee_asset` units, positive = paid.
+    """
+
+    venue: str
+    symbol: str
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    side: OrderSide
+    cum_filled_lots: int = -1
+    trade_id: str = ""
+    last_price_ticks: int = 0
+    last_lots: int = 0
+    fee: Decimal = Decimal(0)
+    fee_asset: str = ""
+    is_maker: bool = False
+    reason: str = ""  # the venue's reject or cancel reason, verbatim
+    exchange_ts_ns: int = 0
+    recv_ts_ns: int = 0
+
+    @property
+    def is_fill(self) -> bool:
+        return self.last_lots > 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """An order as a query answers it (open orders, one order)."""
+
+    symbol: str
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    side: OrderSide
+    order_type: OrderType
+    price_ticks: int
+    quantity_lots: int
+    filled_lots: int
+    timestamp_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One of our trades as the venue's trade history returns it."""
+
+    symbol: str
+    trade_id: str
+    client_order_id: str  # "" when the venue's record does not carry it
+    venue_order_id: str
+    side: OrderSide
+    price_ticks: int
+    lots: int
+    fee: Decimal
+    fee_asset: str
+    is_maker: bool
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+ReportSink = Callable[[ExecutionReport], None]
+
+
+class ExchangeAdapter(abc.ABC):
+    """A venue's trading API. Build with `create_adapter`; `await start()` before use.
+
+    `instruments` are the ones this adapter may trade (by the venue's symbol); a request for
+    another symbol is an `InvalidOrder` before anything is sent.
+    """
+
+    venue: str = ""
+
+    def __init__(
+        self,
+        endpoints: VenueEndpoints,
+        credentials: Credentials,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        on_report: ReportSink | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.credentials = credentials
+        self.clock = clock
+        self.instruments = {i.symbol: i for i in instruments}
+        self.on_report: ReportSink = on_report or _ignore
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open the trading session and the private stream; estimate the server-time offset."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every connection; idempotent."""
+
+    @abc.abstractmethod
+    async def place_order(self, request: OrderRequest) -> OrderAck: ...
+
+    @abc.abstractmethod
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck: ...
+
+    @abc.abstractmethod
+    async def cancel_all(self, symbol: str) -> list[str]:
+        """Cancel every open order of `symbol`; the client order ids cancelled."""
+
+    async def amend_order(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> OrderAck:
+        """Change price and/or quantity (OKX amend-order, Gate amend, Binance cancelReplace:
+        the venue's own semantics; on Binance the order gets a new client order id)."""
+        raise NotImplementedError(f"{self.venue} adapter has no amend")
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
+        """Batch place where the venue has it; one result per request, in order."""
+        results: list[OrderAck | Exception] = []
+        for request in requests:
+            try:
+                results.append(await self.place_order(request))
+            except Exception as exc:  # reported per request, as a batch does
+                results.append(exc)
+        return results
+
+    async def cancel_orders(
+        self, symbol: str, client_order_ids: Sequence[str]
+    ) -> list[OrderAck | Exception]:
+        results: list[OrderAck | Exception] = []
+        for client_order_id in client_order_ids:
+            try:
+                results.append(await self.cancel_order(symbol, client_order_id))
+            except Exception as exc:  # reported per request, as a batch does
+                results.append(exc)
+        return results
+
+    async def arm_dead_man_switch(self, timeout_s: float) -> bool:
+        """Arm (or refresh, or with 0 disarm) the venue's own cancel-all-after timer, so a
+        dead engine's quotes are pulled by the venue: OKX `cancel-all-after`, Gate
+        `countdown_cancel_all`. False where the venue has none (Binance spot)."""
+        del timeout_s
+        return False
+
+    @abc.abstractmethod
+    async def get_balances(self) -> dict[str, Balance]: ...
+
+    @abc.abstractmethod
+    async def get_open_orders(self, symbol: str) -> list[OrderSnapshot]: ...
+
+    @abc.abstractmethod
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
+        """OrderNotFound when the venue does not know it."""
+
+    @abc.abstractmethod
+    async def get_fills(self, symbol: str, since_ns: int) -> list[FillRecord]: ...
+
+    def instrument(self, symbol: str) -> Instrument:
+        try:
+            return self.instruments[symbol]
+        except KeyError:
+            raise InvalidOrder(
+                self.venue, "", f"{symbol} is not an instrument of this adapter"
+            ) from None
+
+
+def _ignore(report: ExecutionReport) -> None:
+    del report
