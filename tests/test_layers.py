@@ -43,7 +43,9 @@ RULES = [
     # the data layer knows no transport and no venue
     Rule("engine/data", ("engine.gateway", "engine.sim", "engine.app")),
     # only the composition root wires components
-    Rule("engine/gateway", ("engine.app", "engine.sim")),
+    Rule("engine/gateway", ("engine.app", "engine.sim", "engine.oms")),
+    # the OMS drives adapters through engine.gateway's interface; it never builds a venue's
+    Rule("engine/oms", ("engine.app", "engine.sim", "engine.data")),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

@@ -30,10 +30,15 @@ class TimeInForce(enum.Enum):
 
 
 class OrderStatus(enum.Enum):
+    """An order's state; which change is allowed from which state is the OMS order table's
+    rule (engine/oms/orders_ref.py)."""
+
     PENDING_NEW = "pending_new"  # journaled and sent, not yet acknowledged
     NEW = "new"  # acknowledged and resting
     PARTIALLY_FILLED = "partially_filled"
     PENDING_CANCEL = "pending_cancel"  # cancel sent, not yet confirmed
+    PENDING_AMEND = "pending_amend"  # amend sent, not yet confirmed
+    UNKNOWN = "unknown"  # a request got no answer in time: a report or a query will say
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
@@ -47,48 +52,7 @@ class OrderStatus(enum.Enum):
     def is_open(self) -> bool:
         return not self.is_terminal
 
-    def can_become(self, new: OrderStatus) -> bool:
-        """Whether a report may move an order from this status to `new`."""
-        return new in _TRANSITIONS[self]
-
 
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
-
-# Reports can overtake each other (a fill after our cancel was sent, an ack lost while the
-# fill arrives), so every open status may jump to any later one; terminal ones never move.
-_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING_NEW: frozenset(OrderStatus) - {OrderStatus.PENDING_NEW},
-    OrderStatus.NEW: frozenset(
-        {
-            OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.PENDING_CANCEL,
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-        }
-    ),
-    OrderStatus.PARTIALLY_FILLED: frozenset(
-        {
-            OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.PENDING_CANCEL,
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-        }
-    ),
-    OrderStatus.PENDING_CANCEL: frozenset(
-        {
-            OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-            OrderStatus.NEW,  # the cancel was rejected: the order rests on
-        }
-    ),
-    OrderStatus.FILLED: frozenset(),
-    OrderStatus.CANCELED: frozenset(),
-    OrderStatus.REJECTED: frozenset(),
-    OrderStatus.EXPIRED: frozenset(),
-}
