@@ -148,6 +148,9 @@ class ExchangeAdapter(abc.ABC):
     """
 
     venue: str = ""
+    # amend_order changes the order in place, keeping its client order id (OKX, Gate);
+    # Binance's cancelReplace makes a new order, so the OMS cancels and places instead
+    amends_in_place: bool = False
 
     def __init__(
         self,
