@@ -1,4 +1,5 @@
-"""Command line: `python -m engine --config config/prod.toml` and friends.
+"""Command line: `python -m engine --config config/prod.toml` and friends
+(`check-config FILE`, `keys init|add|list|remove|passwd --file FILE`: see engine/keys_cli.py).
 
 Exit codes: 0 success, 1 the engine failed while running, 2 bad usage or bad config (one
 line on stderr saying what is wrong and where).
@@ -11,10 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__
-from engine.app import Engine
+from engine import __version__, keys_cli
 from engine.config import ConfigError, ConfigStore, load_config, render_toml
-from engine.runtime.loop import run
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,7 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a config and print it, secrets masked")
     check.add_argument("path", type=Path, help="TOML config file")
+    # `keys` is dispatched before parsing (see main): its arguments never reach this parser,
+    # whose error messages would echo them (and a secret typed there with them).
+    keys = sub.add_parser(
+        "keys",
+        help="manage the encrypted key file: init|add|list|remove|passwd --file FILE",
+        add_help=False,
+    )
+    keys.add_argument("keys_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
+
+
+def _command_index(argv: Sequence[str]) -> int | None:
+    """Index of the subcommand in argv, skipping the top-level options and their values."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in ("--config", "--duration"):
+            i += 2
+        elif token.startswith(("--config=", "--duration=")):
+            i += 1
+        elif token.startswith("-"):
+            return None
+        else:
+            return i
+    return None
 
 
 def _fail(message: str, code: int = EXIT_CONFIG) -> int:
@@ -68,16 +91,28 @@ def run_engine(path: Path | None, duration: float | None) -> int:
         return _fail(str(exc))
     if duration is not None and duration <= 0:
         return _fail(f"--duration must be positive, got {duration}")
+    # imported here: the engine's imports take a second or more, which `keys` and
+    # `check-config` do not need
+    from engine.app import Engine  # noqa: PLC0415
+    from engine.gateway.tls import TlsConfigError  # noqa: PLC0415
+    from engine.runtime.loop import run  # noqa: PLC0415
+
     engine = Engine(ConfigStore(cfg), config_path=path)
     try:
         return run(engine.run(duration))
     except KeyboardInterrupt:
         return EXIT_OK
+    except TlsConfigError as exc:  # a wrong CA file is a configuration error
+        return _fail(str(exc))
     except Exception as exc:  # a component that cannot start: say which and why, in one line
         return _fail(f"engine failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    at = _command_index(argv)
+    if at is not None and argv[at] == "keys":
+        return keys_cli.main(argv[at + 1 :])
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.path)

@@ -28,6 +28,7 @@ from engine.model.instrument import Instrument
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
+from engine.sim.server import SimOptions
 
 log = logging.getLogger("engine.app")
 
@@ -59,7 +60,7 @@ def _feed_factory(
     """How to build `venue`'s book feed once its instruments are loaded."""
     options = FeedOptions(book_capacity=config.book_depth)
 
-    def make(instruments: list[Instrument], rest: str, ws: str) -> BookFeed:
+    def make(instruments: list[Instrument], rest: str, ws: str, ca_file: str) -> BookFeed:
         if venue == "binance":
             return binance_feed.BinanceBookFeed(
                 instruments,
@@ -69,6 +70,7 @@ def _feed_factory(
                 clock=clock,
                 options=options,
                 ws_options=WsOptions(stale_after_s=stale_after_s),
+                ca_file=ca_file,
             )
         if venue == "okx":  # syncs from the WebSocket alone: no REST snapshot
             return okx_feed.OkxBookFeed(
@@ -78,6 +80,7 @@ def _feed_factory(
                 clock=clock,
                 options=options,
                 ws_options=_ws_options(stale_after_s, okx_feed.KEEPALIVE_S),
+                ca_file=ca_file,
             )
         return gate_feed.GateBookFeed(
             instruments,
@@ -87,6 +90,7 @@ def _feed_factory(
             clock=clock,
             options=options,
             ws_options=_ws_options(stale_after_s, gate_feed.KEEPALIVE_S),
+            ca_file=ca_file,
         )
 
     return make
@@ -94,9 +98,13 @@ def _feed_factory(
 
 def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -> list[Component]:
     """The components this config asks for, in start order: simulated venues before the
-    feeds that connect to them. Everything built here gets the engine's clock and events."""
+    feeds that connect to them. Everything built here gets the engine's clock and events.
+
+    A simulated venue serves TLS as a real one does (https://, wss://, a CA made at its
+    start), and the venue's clients verify it against that CA's file; a real venue's are
+    verified against `venues.<name>.ca_file` ("" = the system trust store)."""
     simulators = {
-        name: SimulatorComponent(name)
+        name: SimulatorComponent(name, SimOptions(tls=True))
         for name, venue in sorted(config.venues.items())
         if venue.enabled and venue.simulated
     }
@@ -107,6 +115,14 @@ def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -
             return sim.urls.rest, sim.urls.ws_public
         return venue.rest_url, venue.ws_public_url
 
+    def ca_file(name: str, venue: VenueConfig) -> str:
+        sim = simulators.get(name)
+        if sim is not None:
+            if sim.sim is None:
+                raise RuntimeError(f"simulated {name} is not running")
+            return sim.sim.ca_file
+        return venue.ca_file
+
     feeds = [
         VenueMarketData(
             name,
@@ -114,6 +130,7 @@ def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -
             INSTRUMENT_LOADERS[name],
             _feed_factory(name, venue, events, clock, config.monitor.stale_feed_seconds),
             lambda name=name, venue=venue: urls(name, venue),  # type: ignore[misc]
+            ca_file=lambda name=name, venue=venue: ca_file(name, venue),  # type: ignore[misc]
         )
         for name, venue in sorted(config.venues.items())
         if venue.enabled and venue.symbols

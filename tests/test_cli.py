@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -102,7 +103,7 @@ def test_run_for_a_duration_logs_start_and_clean_stop(tmp_path: Path) -> None:
     assert start["worker_threads"] >= 1 and start["cpus"]
     assert start["database"] == "embedded sqlite"
     sim = next(x for x in lines if x["msg"] == "simulated venue started")
-    assert sim["venue"] == "binance" and sim["rest"].startswith("http://127.0.0.1:")
+    assert sim["venue"] == "binance" and sim["rest"].startswith("https://127.0.0.1:")
     assert lines[-1]["msg"] == "engine stopped"
 
 
@@ -155,7 +156,12 @@ def test_sigterm_stops_cleanly_and_sighup_reloads_hot_keys(tmp_path: Path) -> No
         rest = next(
             orjson.loads(x)["rest"] for x in text.splitlines() if "simulated venue started" in x
         )
-        with urllib.request.urlopen(f"{rest}/_sim/health", timeout=5) as reply:
+        # it serves TLS with a CA made at its start, which the market data is verified with
+        ca_file = next(
+            orjson.loads(x)["ca_file"] for x in text.splitlines() if "market data started" in x
+        )
+        context = ssl.create_default_context(cafile=ca_file)
+        with urllib.request.urlopen(f"{rest}/_sim/health", timeout=5, context=context) as reply:
             assert orjson.loads(reply.read())["venue"] == "binance"
         # a hot key changes
         config.write_text(PAPER.read_text().replace('log_level = "info"', 'log_level = "debug"'))

@@ -35,7 +35,7 @@ class Statuses(EventHandler):
 
 @pytest.fixture
 async def sim() -> AsyncIterator[RunningSim]:
-    async with start_sim("binance", seed=5, market_interval_ms=5) as running:
+    async with start_sim("binance", seed=5, market_interval_ms=5, tls=True) as running:
         yield running
 
 
@@ -54,6 +54,7 @@ async def feed(sim: RunningSim) -> AsyncIterator[tuple[BinanceBookFeed, Statuses
         clock=LiveClock(),
         ws_options=ws_options,
         seed=1,
+        ca_file=sim.ca_file,
     )
     await feed.start()
     try:

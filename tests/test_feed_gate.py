@@ -57,7 +57,7 @@ class Recorder(EventHandler):
 
 @pytest.fixture
 async def sim() -> AsyncIterator[RunningSim]:
-    async with start_sim("gate", seed=5, market_interval_ms=5) as running:
+    async with start_sim("gate", seed=5, market_interval_ms=5, tls=True) as running:
         yield running
 
 
@@ -75,6 +75,7 @@ def _make(
         ws_url=sim.urls.ws_public,
         clock=LiveClock(),
         seed=1,
+        ca_file=sim.ca_file,
         **kwargs,  # type: ignore[arg-type]
     )
     return feed, events

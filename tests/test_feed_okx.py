@@ -83,14 +83,16 @@ def _venue(checksum: ChecksumMode) -> dict[str, object]:
 @pytest.fixture(params=["crc32", "zero"])
 async def sim(request: pytest.FixtureRequest) -> AsyncIterator[RunningSim]:
     async with start_sim(
-        "okx", seed=5, market_interval_ms=5, venue_options=_venue(request.param)
+        "okx", seed=5, market_interval_ms=5, venue_options=_venue(request.param), tls=True
     ) as s:
         yield s
 
 
 @pytest.fixture
 async def crc_sim() -> AsyncIterator[RunningSim]:
-    async with start_sim("okx", seed=7, market_interval_ms=5, venue_options=_venue("crc32")) as s:
+    async with start_sim(
+        "okx", seed=7, market_interval_ms=5, venue_options=_venue("crc32"), tls=True
+    ) as s:
         yield s
 
 
@@ -107,6 +109,7 @@ async def _start_feed(sim: RunningSim) -> tuple[OkxBookFeed, Recorder]:
         clock=LiveClock(),
         ws_options=_ws_options(),
         seed=1,
+        ca_file=sim.ca_file,
     )
     await feed.start()
     return feed, events
@@ -525,6 +528,7 @@ async def test_tick_by_tick_depth_channel(crc_sim: RunningSim) -> None:
         ws_options=_ws_options(),
         depth_channel="books-l2-tbt",
         seed=1,
+        ca_file=crc_sim.ca_file,
     )
     await feed.start()
     try:
@@ -553,7 +557,9 @@ async def test_a_burst_of_resyncs_stays_within_the_budget(
 
     monkeypatch.setattr(okx_ws, "_handle", counting)
     caplog.set_level(logging.INFO, logger="engine.feed.okx")
-    async with start_sim("okx", seed=9, market_interval_ms=5, venue_options=_venue("crc32")) as sim:
+    async with start_sim(
+        "okx", seed=9, market_interval_ms=5, venue_options=_venue("crc32"), tls=True
+    ) as sim:
         events = Recorder()
         feed = OkxBookFeed(
             _instruments(sim),
@@ -564,6 +570,7 @@ async def test_a_burst_of_resyncs_stays_within_the_budget(
             ws_options=_ws_options(stale_after_s=24 * 3600.0),
             subscribe_budget=budget,
             seed=1,
+            ca_file=sim.ca_file,
         )
         await feed.start()
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from engine.gateway import tls
 from engine.gateway.errors import InstrumentLoadError
 
 EXCERPT = 200  # characters of a venue's reply quoted in an error
@@ -53,10 +54,13 @@ async def fetch(
 ) -> tuple[int, bytes]:
     """GET `url`: (HTTP status, body). A timeout or transport failure is an
     InstrumentLoadError for `symbol`; an error status is returned for the caller to judge,
-    because each venue says "unknown symbol" its own way."""
+    because each venue says "unknown symbol" its own way. A refused TLS certificate is a
+    `TlsVerifyError` (the session's connector carries the venue's CA: `tls.connector`)."""
     try:
         async with session.get(url, params=params) as response:
             return response.status, await response.read()
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise tls.certificate_error(venue, url, exc, tls.session_ca_file(session)) from None
     except (TimeoutError, aiohttp.ClientError) as exc:
         reason = f"GET {url} failed: {type(exc).__name__}: {exc}"
         raise InstrumentLoadError(venue, symbol, reason) from exc

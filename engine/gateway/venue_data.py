@@ -4,17 +4,24 @@ A venue's instruments (tick, lot, minimums) come from the venue's own REST metad
 the same way for a live venue and for the local simulator, so the paper configuration runs
 the exact path production takes. What is venue-specific (the loader, the feed) is handed in
 by the composition root (engine/app.py); this component only orders the steps.
+
+TLS: the metadata GET, the feed's snapshots and its WebSocket verify the venue's certificate
+against the CA file the configuration names (`venues.<name>.ca_file`, "" = the system store;
+a simulator started by the engine supplies its own). A refused certificate stops the start
+with a one-line `TlsVerifyError` naming the venue, the URL and the setting to change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from engine.component import Component
 from engine.data.feed import BookFeed
+from engine.gateway import tls
 from engine.model.instrument import Instrument
 
 METADATA_TIMEOUT_S = 15.0
@@ -26,8 +33,9 @@ class InstrumentLoader(Protocol):
     ) -> list[Instrument]: ...
 
 
-# Builds the venue's feed once its instruments are known, given (instruments, rest, ws).
-FeedFactory = Callable[[list[Instrument], str, str], BookFeed]
+# Builds the venue's feed once its instruments are known, given (instruments, rest, ws,
+# ca_file).
+FeedFactory = Callable[[list[Instrument], str, str, str], BookFeed]
 
 
 class VenueMarketData(Component):
@@ -40,6 +48,8 @@ class VenueMarketData(Component):
         load: InstrumentLoader,
         make_feed: FeedFactory,
         urls: Callable[[], tuple[str, str]],
+        *,
+        ca_file: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__(name=f"market_data.{venue}")
         self.venue = venue
@@ -47,19 +57,32 @@ class VenueMarketData(Component):
         self.load = load
         self.make_feed = make_feed
         self.urls = urls  # (rest, ws public), read at start: a simulator's exist only then
+        self.ca_file = ca_file  # likewise ("" = the system trust store)
         self.feed: BookFeed | None = None
         self.instruments: list[Instrument] = []
 
     async def _on_start(self) -> None:
         rest, ws = self.urls()
+        ca_file = self.ca_file()
         timeout = aiohttp.ClientTimeout(total=METADATA_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = tls.connector(rest, ca_file, self.venue)  # an unusable CA file fails here
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self.instruments = await self.load(session, rest, self.symbols)
-        self.feed = self.make_feed(self.instruments, rest, ws)
+        # the stream may live on another host than the REST API: its certificate too is
+        # checked now, so a wrong CA stops the start instead of retrying forever
+        if not (rest.startswith("https://") and urlsplit(rest).netloc == urlsplit(ws).netloc):
+            await tls.check_certificate(self.venue, ws, ca_file)
+        self.feed = self.make_feed(self.instruments, rest, ws, ca_file)
         await self.feed.start()
         self.log.info(
             "market data started",
-            extra={"venue": self.venue, "symbols": [i.symbol for i in self.instruments], "ws": ws},
+            extra={
+                "venue": self.venue,
+                "symbols": [i.symbol for i in self.instruments],
+                "rest": rest,
+                "ws": ws,
+                "ca_file": ca_file or "system trust store",
+            },
         )
 
     async def _on_stop(self) -> None:

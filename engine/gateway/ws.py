@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import ssl
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +37,7 @@ from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
 from engine._core.frame_handler import FrameHandler
 from engine.clock import NS_PER_SECOND, Clock, LiveClock
+from engine.gateway.tls import TlsVerifyError, certificate_error, ssl_for
 from engine.gateway.ws_listener import FrameListener, WsStats
 
 log = logging.getLogger("engine.gateway.ws")
@@ -99,9 +101,17 @@ class WsConnection:
         name: str = "",
         options: WsOptions | None = None,
         seed: int | None = None,
+        ca_file: str = "",
+        venue: str = "",
     ) -> None:
         self.url = url
         self.name = name or url
+        # wss:// verifies the server against `ca_file` ("" = the system store); ws:// is plain
+        self.ca_file = ca_file
+        self.venue = venue  # named in a certificate error (venues.<venue>.ca_file)
+        self.ssl_context: ssl.SSLContext | None = ssl_for(url, ca_file, venue)
+        # set while the server's certificate is refused: a configuration error, not a flake
+        self.tls_error: TlsVerifyError | None = None
         self.handler = handler
         self.clock = clock
         self.options = options or WsOptions()
@@ -115,6 +125,7 @@ class WsConnection:
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected_event = asyncio.Event()
+        self._tls_refused = asyncio.Event()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -148,7 +159,23 @@ class WsConnection:
         self._task = self._watchdog = None
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._connected_event.wait(), timeout)
+        """Until connected; raises TlsVerifyError as soon as the certificate is refused."""
+        if self.tls_error is not None:
+            raise self.tls_error
+        connected = asyncio.ensure_future(self._connected_event.wait())
+        refused = asyncio.ensure_future(self._tls_refused.wait())
+        try:
+            await asyncio.wait(
+                (connected, refused), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            connected.cancel()
+            refused.cancel()
+        if self._connected_event.is_set():
+            return
+        if self.tls_error is not None:
+            raise self.tls_error
+        raise TimeoutError(f"{self.name}: not connected after {timeout:g}s")
 
     def send_text(self, text: str | bytes) -> bool:
         """Send one text frame; False when not connected (the caller's state will resync)."""
@@ -219,11 +246,24 @@ class WsConnection:
                 transport, _ = await ws_connect(
                     self._listener,
                     self.url,
+                    ssl_context=self.ssl_context,
                     websocket_handshake_timeout=self.options.handshake_timeout_s,
                     enable_auto_pong=True,
                     extra_headers=self.options.extra_headers or None,
                     logger_name="engine.gateway.picows",
                 )
+            except ssl.SSLCertVerificationError as exc:
+                # retried (a venue may fix its certificate), but said as what it is, once
+                attempt += 1
+                self.counters.connect_failures += 1
+                error = certificate_error(self.venue, self.url, exc, self.ca_file)
+                if self.tls_error is None or str(self.tls_error) != str(error):
+                    log.error("%s", error)
+                self.tls_error = error
+                self._tls_refused.set()
+                delay = self.backoff_s(attempt)
+                await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
+                continue
             except (OSError, WSError, TimeoutError) as exc:
                 attempt += 1
                 self.counters.connect_failures += 1
@@ -232,6 +272,8 @@ class WsConnection:
                 await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
                 continue
             attempt = 0
+            self.tls_error = None
+            self._tls_refused.clear()
             await transport.wait_disconnected()
             self._transport = None
             if self._stopping:

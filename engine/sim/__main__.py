@@ -1,12 +1,16 @@
 """`python -m engine.sim --venue binance|okx|gate [...]`: a simulated venue on loopback.
 
 Prints its URLs and the credentials it accepts (the secret only when generated for this run),
-then serves until Ctrl-C. `--config FILE` reads a TOML file:
+then serves until Ctrl-C. `--tls` serves https:// and wss:// with a certificate from a CA
+made at start; the CA's PEM goes to `--ca-file PATH` (or a temporary file) and its path is
+printed: give it to clients as `venues.<name>.ca_file` or `SSL_CERT_FILE`. `--config FILE`
+reads a TOML file:
 
     [sim]
     seed = 7
     market = true              # synthetic background market
     market_interval_ms = 10
+    tls = true                 # https:// and wss://
     [balances]                 # starting balances of the API key's account
     USDT = "100000"
     BTC = "1"
@@ -38,8 +42,10 @@ def _options_from_file(path: Path, options: SimOptions) -> None:
         raise SystemExit(f"engine.sim: error: {path}: unknown sections {sorted(unknown)}")
     sim = doc.get("sim", {})
     for key, value in sim.items():
-        if key not in ("seed", "market", "market_interval_ms"):
+        if key not in ("seed", "market", "market_interval_ms", "tls"):
             raise SystemExit(f"engine.sim: error: {path}: sim.{key} is not a simulator setting")
+        if key == "tls" and not isinstance(value, bool):
+            raise SystemExit(f"engine.sim: error: {path}: sim.tls must be true or false")
         setattr(options, key, value)
     if "balances" in doc:
         try:
@@ -69,6 +75,14 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
     parser.add_argument("--replay", type=Path, help="replay a recording (JSON lines) as the market")
     parser.add_argument("--replay-symbol", default="", help="the recording's symbol")
     parser.add_argument("--replay-speed", type=float, default=1.0, help="> 1 replays faster")
+    parser.add_argument(
+        "--tls", action="store_true", help="serve https:// and wss:// (a CA made at start)"
+    )
+    parser.add_argument(
+        "--ca-file",
+        default="",
+        help="with --tls: write the CA's PEM here (default: a temporary file, printed)",
+    )
     parser.add_argument("--api-key", default="")
     parser.add_argument("--api-secret", default="")
     parser.add_argument("--passphrase", default="", help="OKX only")
@@ -82,6 +96,12 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
         options.seed = args.seed
     if args.no_market:
         options.market = False
+    if args.tls:
+        options.tls = True
+    if args.ca_file:
+        if not options.tls:
+            parser.error("--ca-file needs --tls (or tls = true in the [sim] section)")
+        options.ca_path = args.ca_file
     if args.replay is not None:
         if not args.replay.is_file():
             parser.error(f"--replay: no such file {args.replay}")
@@ -115,6 +135,8 @@ async def serve(venue: str, options: SimOptions) -> None:
         if sim.urls.ws_api:
             lines.append(f"  ws api     {sim.urls.ws_api}")
         lines.append(f"  control    {sim.urls.rest.split('/api')[0]}/_sim/health")
+        if sim.ca_file:
+            lines.append(f"  ca file    {sim.ca_file}   (venues.{venue}.ca_file, SSL_CERT_FILE)")
         lines.append(f"  api key    {sim.api_key}")
         if sim.credentials_generated:
             lines.append(f"  api secret {sim.api_secret}   (generated for this run)")

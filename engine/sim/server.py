@@ -3,6 +3,12 @@
     async with start_sim("binance", seed=1) as sim:
         sim.urls.rest, sim.urls.ws_public, sim.api_key, sim.api_secret ...
 
+    async with start_sim("okx", tls=True) as sim:     # https:// and wss://
+        OkxBookFeed(..., ws_url=sim.urls.ws_public, ca_file=sim.ca_file)
+
+With `tls=True` the simulator makes a CA at start (engine/sim/certs.py), serves with a
+certificate it signs for 127.0.0.1/localhost, and writes the CA's PEM to `sim.ca_file`.
+
 The same object serves tests, `python -m engine.sim` and the paper configuration.
 """
 
@@ -22,6 +28,7 @@ from aiohttp import web
 from engine.clock import NS_PER_MS, Clock, LiveClock
 from engine.model.instrument import Instrument
 from engine.sim import presets
+from engine.sim.certs import ANY_ADDRESS, SimCertificate, make_certificate
 from engine.sim.control import add_control_routes
 from engine.sim.driver import SyntheticMarket
 from engine.sim.exchange import SimExchange, SimUrls
@@ -63,6 +70,8 @@ class SimOptions:
     replay_path: str = ""  # a recording (JSON lines) to replay as the market instead
     replay_symbol: str = ""  # the recording's symbol ("" = the first instrument)
     replay_speed: float = 1.0
+    tls: bool = False  # serve https:// and wss:// with a certificate from a CA made at start
+    ca_path: str = ""  # where to write that CA's PEM ("" = a temporary file, removed at stop)
 
 
 @dataclass(slots=True)
@@ -77,6 +86,13 @@ class RunningSim:
     markets: dict[str, SyntheticMarket]
     _runner: web.AppRunner
     _market_task: asyncio.Task[None] | None
+    certificate: SimCertificate | None = None  # set when serving TLS
+
+    @property
+    def ca_file(self) -> str:
+        """The PEM file of the CA that signed this simulator's certificate ("" without TLS):
+        what `venues.<name>.ca_file` (or SSL_CERT_FILE, for other clients) should name."""
+        return self.certificate.ca_file if self.certificate is not None else ""
 
     async def stop_market(self) -> None:
         """Freeze the background market (the venue keeps serving): books stop changing."""
@@ -89,6 +105,8 @@ class RunningSim:
     async def stop(self) -> None:
         await self.stop_market()
         await self._runner.cleanup()
+        if self.certificate is not None:
+            self.certificate.remove()
 
 
 _VENUE_MODULES: dict[str, ModuleType] = {
@@ -155,10 +173,27 @@ async def launch(
     add_control_routes(app, exchange)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, options.host, options.port)
-    await site.start()
+    certificate = make_certificate(options.host, options.ca_path, venue) if options.tls else None
+    try:
+        site = web.TCPSite(
+            runner,
+            options.host,
+            options.port,
+            ssl_context=certificate.server_context if certificate is not None else None,
+        )
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        if certificate is not None:
+            certificate.remove()
+        raise
     port = runner.addresses[0][1]
-    urls: SimUrls = module.urls(f"http://{options.host}:{port}", f"ws://{options.host}:{port}")
+    host = options.host
+    if certificate is not None and host in ANY_ADDRESS:
+        host = "127.0.0.1"  # a name the certificate holds (bound to every address)
+    host = f"[{host}]" if ":" in host else host
+    http, ws = ("https", "wss") if certificate is not None else ("http", "ws")
+    urls: SimUrls = module.urls(f"{http}://{host}:{port}", f"{ws}://{host}:{port}")
     markets = {
         inst.symbol: SyntheticMarket(
             exchange.engine,
@@ -195,6 +230,7 @@ async def launch(
         markets,
         runner,
         task,
+        certificate,
     )
 
 

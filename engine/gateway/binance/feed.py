@@ -102,9 +102,11 @@ class BinanceBookFeed(BookFeed):
         depth_stream: str = "depth@100ms",
         symbols_per_connection: int = SYMBOLS_PER_CONNECTION,
         seed: int | None = None,
+        ca_file: str = "",
     ) -> None:
         super().__init__(instruments, events, clock=clock, options=options)
         self.rest_url = rest_url.rstrip("/")
+        self.ca_file = ca_file  # verifies https:// and wss:// ('' = the system trust store)
         self.ws_url = ws_url.rstrip("/")
         self.ws_options = ws_options or WsOptions()
         self.depth_stream = depth_stream
@@ -112,6 +114,7 @@ class BinanceBookFeed(BookFeed):
             self,
             f"{self.rest_url}/api/v3/depth",
             lambda symbol: {"symbol": symbol, "limit": str(snapshot_limit)},
+            ca_file=ca_file,
         )
         self._seed = seed
         insts = list(self.instruments.values())
@@ -136,6 +139,8 @@ class BinanceBookFeed(BookFeed):
                 clock=self.clock,
                 name=connection.name,
                 options=self.ws_options,
+                ca_file=self.ca_file,
+                venue=self.venue,
                 seed=None if self._seed is None else self._seed + i,
             )
             connection.conn.start()

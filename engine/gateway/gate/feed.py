@@ -219,6 +219,7 @@ class GateBookFeed(BookFeed):
         snapshot_limit: int = 100,
         symbols_per_connection: int = SYMBOLS_PER_CONNECTION,
         seed: int | None = None,
+        ca_file: str = "",
     ) -> None:
         if depth_channel not in ("order_book_update", "obu"):
             raise ValueError(f"unknown Gate depth channel {depth_channel!r}")
@@ -226,6 +227,7 @@ class GateBookFeed(BookFeed):
             raise ValueError(f"symbols_per_connection must be >= 1, got {symbols_per_connection}")
         super().__init__(instruments, events, clock=clock, options=options)
         self.rest_url = rest_url.rstrip("/")
+        self.ca_file = ca_file  # verifies https:// and wss:// ('' = the system trust store)
         self.ws_url = ws_url
         self.ws_options = _with_keepalive(ws_options)
         self.depth_channel = depth_channel
@@ -242,6 +244,7 @@ class GateBookFeed(BookFeed):
                     "limit": str(snapshot_limit),
                     "with_id": "true",
                 },
+                ca_file=ca_file,
             )
         self._seed = seed
         insts = list(self.instruments.values())
@@ -278,6 +281,8 @@ class GateBookFeed(BookFeed):
                 clock=self.clock,
                 name=connection.name,
                 options=self.ws_options,
+                ca_file=self.ca_file,
+                venue=self.venue,
                 seed=None if self._seed is None else self._seed + i,
             )
             connection.conn.start()

@@ -303,6 +303,7 @@ class OkxBookFeed(BookFeed):
         depth_channel: str = "books",
         subscribe_budget: int = SUBSCRIBE_BUDGET,
         seed: int | None = None,
+        ca_file: str = "",
     ) -> None:
         super().__init__(instruments, events, clock=clock, options=options)
         if depth_channel not in DEPTH_CHANNELS:
@@ -320,6 +321,7 @@ class OkxBookFeed(BookFeed):
         self.depth_channel = depth_channel
         self.channels = (depth_channel, *CHANNELS[1:])
         self.ws_url = ws_url
+        self.ca_file = ca_file  # verifies wss:// ('' = the system trust store)
         self.ws_options = _with_keepalive(ws_options)
         self._seed = seed
         self.resubscribes = 0  # instIds resubscribed for a fresh snapshot
@@ -340,6 +342,8 @@ class OkxBookFeed(BookFeed):
             clock=self.clock,
             name=connection.name,
             options=self.ws_options,
+            ca_file=self.ca_file,
+            venue=self.venue,
             seed=self._seed,
         )
         connection.conn.start()
