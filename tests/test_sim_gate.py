@@ -226,6 +226,55 @@ async def test_place_query_cancel(gate):
     assert [x["id"] for x in finished] == [oid]
 
 
+async def test_amend_rest(gate):
+    """PATCH /spot/orders/{id}: same id, Gate's queue rule, amend_text, refusals."""
+    sim, c = gate
+    seed_book(sim)
+    engine = sim.exchange.engine
+    status, o, _ = await c.call("POST", "/spot/orders", body=order("64999.9", "0.1", text="t-am"))
+    assert status == 201 and o["id"].isdigit()
+    oid, q = o["id"], "currency_pair=BTC_USDT"
+    assert engine.queue_ahead(int(oid)) == 10**6  # behind the 1 BTC already at the bid
+    # a smaller amount at the same price keeps the place in the queue
+    status, a, _ = await c.call("PATCH", f"/spot/orders/{oid}", q, {"amount": "0.05"})
+    assert status == 200, a
+    assert a["id"] == oid and a["amount"] == "0.05" and a["left"] == "0.05" and a["text"] == "t-am"
+    assert engine.queue_ahead(int(oid)) == 10**6
+    # by text, pair in the body, a new price: requeued behind the 1 BTC at 64999.8
+    body = {"currency_pair": "BTC_USDT", "price": "64999.8", "amend_text": "move-1"}
+    status, a, _ = await c.call("PATCH", "/spot/orders/t-am", body=body)
+    assert status == 200 and a["price"] == "64999.8" and a["amend_text"] == "move-1"
+    assert engine.queue_ahead(int(oid)) == 10**6
+    _, got, _ = await c.call("GET", f"/spot/orders/{oid}", q)
+    assert got["amend_text"] == "move-1" and got["price"] == "64999.8"
+    # more than the balance can lock: refused, the order as it was
+    status, err, _ = await c.call("PATCH", f"/spot/orders/{oid}", q, {"amount": "5"})
+    assert status == 400 and err["label"] == "BALANCE_NOT_ENOUGH"
+    assert engine.order(int(oid)).qty == 50_000
+    status, err, _ = await c.call("PATCH", f"/spot/orders/{oid}", q, {"amend_text": "x"})
+    assert status == 400 and err["label"] == "MISSING_REQUIRED_PARAM"
+    status, err, _ = await c.call("PATCH", f"/spot/orders/{oid}", body={"price": "1"})
+    assert status == 400 and err["label"] == "MISSING_REQUIRED_PARAM"  # no currency_pair
+    status, err, _ = await c.call("PATCH", f"/spot/orders/{oid}", q, {"price": "64999.85"})
+    assert status == 400 and err["label"] == "INVALID_PRECISION"
+    status, err, _ = await c.call("PATCH", "/spot/orders/999999", q, {"price": "60000"})
+    assert status == 404 and err["label"] == "ORDER_NOT_FOUND"
+    # a price that crosses trades at once, as the taker
+    status, a, _ = await c.call("PATCH", f"/spot/orders/{oid}", q, {"price": "65000.1"})
+    assert status == 200 and a["status"] == "closed" and a["finish_as"] == "filled"
+    _, trades, _ = await c.call("GET", "/spot/my_trades", f"{q}&order_id={oid}")
+    assert len(trades) == 1 and trades[0]["role"] == "taker" and trades[0]["amount"] == "0.05"
+    # an amount at or below what is filled cancels the order
+    _, o, _ = await c.call("POST", "/spot/orders", body=order("64999.9", "0.1", text="t-am2"))
+    bid_ticks = engine.instrument("BTC_USDT").price_to_ticks("64999.9")
+    now = sim.exchange.clock.time_ns()  # 1 BTC ahead of us, then 0.03 of ours
+    sim.exchange.publish(
+        engine.background_trade("BTC_USDT", OrderSide.SELL, bid_ticks, 10**6 + 30_000, now)
+    )
+    status, a, _ = await c.call("PATCH", f"/spot/orders/{o['id']}", q, {"amount": "0.03"})
+    assert status == 200 and a["status"] == "cancelled" and a["filled_amount"] == "0.03"
+
+
 async def test_fills_ioc_fok_market(gate):
     sim, c = gate
     seed_book(sim)

@@ -455,6 +455,40 @@ async def test_ws_order_entry(gate):
     assert res["data"]["errs"]["label"] == "BALANCE_NOT_ENOUGH"
 
 
+async def test_ws_order_amend(gate):
+    sim, ws, _ = gate
+    await api(ws, login_text(sim, None), "login")
+    assert (await subscribe_private(sim, ws, "spot.orders", [PAIR]))["error"] is None
+    order = (
+        '{"text":"t-am","currency_pair":"BTC_USDT","type":"limit","side":"buy",'
+        '"amount":"0.01","price":"60000"}'
+    )
+    placed = (await api(ws, api_text("spot.order_place", "p1", req_param=order), "p1"))["data"]
+    oid = placed["result"]["id"]
+    amend = f'{{"order_id":"{oid}","currency_pair":"BTC_USDT","price":"60001","amend_text":"a1"}}'
+    await ws.send(api_text("spot.order_amend", "a1", req_param=amend))
+    res = await ws.next(lambda d: d.get("request_id") == "a1")
+    assert "ack" not in res  # one answer: the amended order
+    assert res["header"]["status"] == "200" and res["header"]["channel"] == "spot.order_amend"
+    assert res["header"]["x_gate_ratelimit_limit"] == 10  # shares the place budget
+    got = res["data"]["result"]
+    assert got["id"] == oid and got["price"] == "60001" and got["amend_text"] == "a1"
+    assert got["status"] == "open" and got["amount"] == "0.01"
+    await ws.drain(0.1)
+    orders = [o for batch in updates(ws.seen, "spot.orders") for o in batch]
+    assert [o["event"] for o in orders] == ["put", "update"]  # the amend, before its answer
+    assert orders[1]["price"] == "60001" and orders[1]["amend_text"] == "a1"
+    assert ws.seen.index(res) > next(
+        i for i, f in enumerate(ws.seen) if isinstance(f, dict) and f.get("result") == [orders[1]]
+    )
+    bad = '{"order_id":"t-am","currency_pair":"BTC_USDT","amount":"100"}'
+    res = await api(ws, api_text("spot.order_amend", "a2", req_param=bad), "a2")
+    assert res["data"]["errs"]["label"] == "BALANCE_NOT_ENOUGH"
+    gone = '{"order_id":"1","currency_pair":"BTC_USDT","price":"1"}'
+    res = await api(ws, api_text("spot.order_amend", "a3", req_param=gone), "a3")
+    assert res["header"]["status"] == "404"
+
+
 async def test_ws_place_rate_limit(gate):
     sim, ws, _ = gate
     venue_state(sim.exchange).config.ws_place_limit.window_ms = 60_000

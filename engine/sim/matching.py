@@ -227,8 +227,36 @@ class CancelRejected:
     reason: Reason
 
 
+@dataclass(frozen=True, slots=True)
+class OrderAmended:
+    """An open order's price and/or quantity changed (before any fill the new price made);
+    `order` is its state right after the change. Protocol layers read it from the events
+    `MatchingEngine.amend` returns (it is not routed to private listeners)."""
+
+    ts_ns: int
+    order: OrderSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class AmendRejected:
+    ts_ns: int
+    account: str
+    symbol: str
+    order_id: int | None
+    client_order_id: str
+    reason: Reason
+
+
 Event = (
-    OrderAccepted | OrderRejected | OrderDone | Fill | PublicTrade | DepthUpdate | CancelRejected
+    OrderAccepted
+    | OrderRejected
+    | OrderDone
+    | Fill
+    | PublicTrade
+    | DepthUpdate
+    | CancelRejected
+    | OrderAmended
+    | AmendRejected
 )
 
 
@@ -501,6 +529,95 @@ class MatchingEngine:
             for order in mine:
                 self._remove_resting(book, order, SimStatus.CANCELED, Reason.CANCELED_BY_USER)
         return self._end(book)
+
+    def amend(
+        self,
+        account: str,
+        symbol: str,
+        ts_ns: int,
+        *,
+        order_id: int | None = None,
+        client_order_id: str = "",
+        new_qty: int = 0,
+        new_price: int = 0,
+    ) -> list[Event]:
+        """Change a resting limit order's quantity (total, fills included) and/or price (0 =
+        unchanged). A smaller quantity at the same price keeps the queue position; any other
+        change requeues the order at the back, and a new price that crosses trades at once
+        (a post-only order that would cross is refused). Refusals leave the order as it was
+        and come back as `AmendRejected`; success emits `OrderAmended` first."""
+        self._begin(ts_ns)
+        book = self._books.get(symbol)
+        order = self._find_open(account, symbol, order_id, client_order_id)
+        reason = Reason.NONE
+        if order is None or book is None or order.level is None:
+            reason = Reason.UNKNOWN_ORDER
+        else:
+            reason = self._amend(book, order, new_qty or order.qty, new_price or order.price)
+        if reason is not Reason.NONE:
+            self._out.append(
+                AmendRejected(ts_ns, account, symbol, order_id, client_order_id, reason)
+            )
+        return self._end(book)
+
+    def _amend(self, book: _Book, order: _Order, qty: int, price: int) -> Reason:
+        if qty <= order.filled:
+            return Reason.INVALID_QUANTITY
+        if price <= 0:
+            return Reason.INVALID_PRICE
+        if not order.account.exempt and qty < book.instrument.min_qty_lots:
+            return Reason.FILTER_MIN_QTY
+        is_buy = order.is_buy
+        opp = book.asks if is_buy else book.bids
+        probe = order.price
+        order.price = price
+        crosses = self._crosses(opp.best(), order)
+        order.price = probe
+        if order.type is OrderType.LIMIT_MAKER and crosses:
+            return Reason.POST_ONLY_WOULD_TAKE
+        if order.uses_lock:
+            leaves = qty - order.filled
+            if is_buy:
+                fees = order.account.fees
+                rate = fees.max_ppm if crosses else max(fees.maker_ppm, 0)
+                notional = price * leaves * book.quote_scale
+                need = notional + fee_units(notional, rate)
+            else:
+                need = leaves * book.base_scale
+            extra = need - order.locked
+            if extra > 0 and not self.ledger.lock(order.account, order.lock_asset, extra):
+                return Reason.INSUFFICIENT_BALANCE
+            if extra < 0:
+                self.ledger.unlock(order.account, order.lock_asset, -extra)
+            order.locked = need
+        level = order.level
+        assert level is not None
+        side = book.bids if is_buy else book.asks
+        if level.price not in side.touched:
+            side.touched[level.price] = level.total
+        order.updated_ns = self._ts
+        if price == order.price and qty <= order.qty:
+            level.total -= order.qty - qty  # shrunk in place: keeps its queue position
+            order.qty = order.lot_cap = qty
+            self._out.append(OrderAmended(self._ts, order.snapshot()))
+            return Reason.NONE
+        level.total -= order.qty - order.filled
+        level.orders.remove(order)
+        order.level = None
+        side.resting[order.account.account_id] -= 1
+        if not level.orders:
+            side.remove_level(level)
+        order.price = price
+        order.qty = order.lot_cap = qty
+        self._out.append(OrderAmended(self._ts, order.snapshot()))
+        stop = self._match(book, order, price) if crosses else "book"
+        if order.filled == order.qty:
+            self._finish(order, SimStatus.FILLED, Reason.NONE)
+        elif stop == "stp":
+            self._finish(order, SimStatus.EXPIRED_IN_MATCH, Reason.SELF_TRADE_PREVENTED)
+        else:
+            self._rest(book, order)
+        return Reason.NONE
 
     # -- background market ----------------------------------------------------------------
 

@@ -175,6 +175,10 @@ class GateVenue:
         self.countdowns: dict[tuple[str, str], TimerHandle] = {}  # (account, pair or "")
         self.book_ms: dict[str, int] = {}  # symbol -> time of its last book change
         self.last_trade: dict[str, int] = {}  # symbol -> price (ticks) of its last trade
+        self.amend_texts: dict[int, str] = {}  # order id -> its last `amend_text`
+        # called with an order right after an amend changed it (spot.orders `update`): the
+        # exchange does not route the engine's OrderAmended to private listeners
+        self.amend_listeners: list[Callable[[OrderSnapshot], None]] = []
         self._watching: set[str] = set()
         self._unsubscribe: list[Callable[[], None]] = []
 
@@ -294,6 +298,33 @@ def check_text(text: object) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class AmendRequest:
+    """A Gate amend (REST PATCH /spot/orders/{id} body, WS spot.order_amend req_param):
+    new total amount in lots and/or new price in ticks (0 = unchanged)."""
+
+    qty: int
+    price: int
+    amend_text: str
+
+
+def parse_amend(state: GateVenue, pair: str, doc: object) -> AmendRequest:
+    if not isinstance(doc, dict):
+        raise GateError(400, "INVALID_REQUEST_BODY", "Request body must be a JSON object")
+    inst = state.instrument(pair)
+    qty = price = 0
+    if doc.get("amount") not in (None, ""):
+        qty = _on_grid(_decimal(doc, "amount") / inst.lot_size, "amount", doc["amount"])
+    if doc.get("price") not in (None, ""):
+        price = _on_grid(_decimal(doc, "price") / inst.tick_size, "price", doc["price"])
+    if not qty and not price:
+        raise missing_param("amount or price")
+    amend_text = doc.get("amend_text")
+    if amend_text is not None and (not isinstance(amend_text, str) or len(amend_text) > 31):
+        raise invalid_param("amend_text", amend_text)
+    return AmendRequest(qty, price, amend_text or "")
+
+
 def _enum(doc: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = doc.get(name, default)
     if value is None:
@@ -387,8 +418,9 @@ def order_json(
     spot.orders update for one fill shows the order as it was right after that fill)."""
     inst = state.instruments[order.symbol]
     text = state.text_of(order.order_id, order.client_order_id)
+    amend_text = state.amend_texts.get(order.order_id, "-")
     if mode == "ACK":
-        return {"id": str(order.order_id), "text": text, "amend_text": "-"}
+        return {"id": str(order.order_id), "text": text, "amend_text": amend_text}
     filled = order.filled if filled is None else filled
     cum_quote = order.cum_quote if cum_quote is None else cum_quote
     fees = order.fees if fees is None else fees
@@ -410,7 +442,7 @@ def order_json(
     doc: dict[str, Any] = {
         "id": str(order.order_id),
         "text": text,
-        "amend_text": "-",
+        "amend_text": amend_text,
         "create_time": str(created // NS_PER_S),
         "update_time": str(updated // NS_PER_S),
         "create_time_ms": created // NS_PER_MS,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from engine.model.enums import OrderSide, OrderType
 from engine.sim.errors import Reason
 from engine.sim.matching import (
+    AmendRejected,
     CancelRejected,
     Event,
     OrderAccepted,
+    OrderAmended,
     OrderDone,
     OrderRejected,
     OrderRequest,
@@ -17,6 +19,7 @@ from engine.sim.matching import (
 from engine.sim.venues.gate_messages import (
     ORDER_NOT_FOUND,
     REST_DEFAULT_TEXT,
+    AmendRequest,
     GateError,
     GateVenue,
     PocStyle,
@@ -107,3 +110,41 @@ def cancel_matching(
         except GateError:
             continue  # ended by a fill in the meantime: not ours to report
     return done
+
+
+def amend(
+    state: GateVenue, account: str, pair: str, ident: str, req: AmendRequest
+) -> OrderSnapshot:
+    """Gate's amend (docs/VENUES.md §3.6): same id and text; a smaller amount at the same
+    price keeps the queue position, anything else requeues; an amount at or below what is
+    already filled cancels the order. Refusals are GateErrors and leave the order as it was."""
+    snap = find_order(state, account, pair, ident)
+    if req.qty and req.qty <= snap.filled:
+        done = cancel_one(state, account, pair, str(snap.order_id))
+        if req.amend_text:
+            state.amend_texts[snap.order_id] = req.amend_text
+        return done
+    exchange = state.exchange
+    events = exchange.engine.amend(
+        account,
+        snap.symbol,
+        exchange.clock.time_ns(),
+        order_id=snap.order_id,
+        new_qty=req.qty,
+        new_price=req.price,
+    )
+    for event in events:
+        if isinstance(event, AmendRejected):
+            exchange.publish([e for e in events if not isinstance(e, AmendRejected)])
+            if event.reason is Reason.UNKNOWN_ORDER:
+                raise ORDER_NOT_FOUND
+            raise reject_error(event.reason)
+    if req.amend_text:
+        state.amend_texts[snap.order_id] = req.amend_text
+    for event in events:  # in order: the amended order's push comes before its fills
+        if isinstance(event, OrderAmended):
+            for listener in tuple(state.amend_listeners):
+                listener(event.order)
+        else:
+            exchange.publish([event])
+    return exchange.engine.order(snap.order_id) or snap

@@ -38,9 +38,11 @@ from engine.sim.venues.gate_messages import (
     my_trade_json,
     order_json,
     pair_json,
+    parse_amend,
     parse_order,
 )
 from engine.sim.venues.gate_orders import (
+    amend,
     cancel_matching,
     cancel_one,
     find_order,
@@ -340,6 +342,19 @@ async def cancel_order(ctx: Ctx) -> Result:
     return 200, order_json(ctx.state, snap, mode=ctx.query("action_mode", "FULL") or "FULL")
 
 
+async def amend_order(ctx: Ctx) -> Result:
+    """PATCH /spot/orders/{order_id}: `currency_pair` in the body or the query (the body
+    wins); amend shares the place rate limit (docs/VENUES.md §3.6, §3.8)."""
+    doc = ctx.json()
+    body_pair = doc.get("currency_pair") if isinstance(doc, dict) else None
+    pair = body_pair or ctx.required("currency_pair")
+    req = parse_amend(ctx.state, str(pair), doc)
+    ctx.limit("place", ctx.state.instrument(pair).symbol)
+    snap = amend(ctx.state, ctx.account, str(pair), ctx.request.match_info["order_id"], req)
+    mode = doc.get("action_mode", "FULL") if isinstance(doc, dict) else "FULL"
+    return 200, order_json(ctx.state, snap, mode=mode if mode in ("ACK", "RESULT") else "FULL")
+
+
 async def cancel_all(ctx: Ctx) -> Result:
     done = cancel_matching(ctx.state, ctx.account, ctx.query("currency_pair"), ctx.query("side"))
     out = []
@@ -500,6 +515,7 @@ _PRIVATE: list[tuple[str, str, Handler, str | None]] = [
     ("DELETE", "/spot/orders", cancel_all, "cancel"),
     ("GET", "/spot/orders/{order_id}", get_order, "private"),
     ("DELETE", "/spot/orders/{order_id}", cancel_order, "cancel"),
+    ("PATCH", "/spot/orders/{order_id}", amend_order, None),
     ("POST", "/spot/cancel_batch_orders", cancel_batch, "cancel"),
     ("GET", "/spot/open_orders", open_orders, "private"),
     ("GET", "/spot/my_trades", my_trades, "private"),

@@ -1,7 +1,8 @@
 """Gate's WS trading API in the simulator (`event: "api"`, docs/VENUES.md §3.6): spot.login,
-spot.order_place (ack, then result), spot.order_cancel / _cancel_ids / _cancel_cp and
-spot.order_status. A login, or a request signed on its own, is verified over the raw JSON
-text of `payload.req_param` as received ("" when absent), per docs/VENUES.md §3.5."""
+spot.order_place (ack, then result), spot.order_amend, spot.order_cancel / _cancel_ids /
+_cancel_cp and spot.order_status. A login, or a request signed on its own, is verified over
+the raw JSON text of `payload.req_param` as received ("" when absent), per docs/VENUES.md
+§3.5."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from engine.sim.venues.gate_messages import (
     GateError,
     invalid_param,
     order_json,
+    parse_amend,
     parse_order,
 )
 from engine.sim.venues.gate_orders import (
+    amend,
     cancel_matching,
     cancel_one,
     find_order,
@@ -184,9 +187,9 @@ def _param(param: Any) -> dict[str, Any]:
     return param
 
 
-def _place(call: ApiCall, param: Any) -> None:
+def _place_limit(call: ApiCall) -> None:
+    """Place, batch place and amend share one WS budget (docs/VENUES.md §3.8)."""
     conn, state = call.conn, call.conn.state
-    placed = parse_order(state, conn.account, _param(param))
     rule = state.config.ws_place_limit
     limiter = conn.request.app[LIMITER_KEY]
     allowed, remain, reset = limiter.hit((str(state.uid(conn.account)),), rule, state.now_ms())
@@ -199,6 +202,12 @@ def _place(call: ApiCall, param: Any) -> None:
         call.header_extra = {"x_gate_ratelimit_limit": rule.limit}
         call.header_extra["x_gate_ratelimit_reset_timestamp"] = reset
         raise GateError(429, "TOO_MANY_REQUESTS", "Request Rate limit Exceeded (211)")
+
+
+def _place(call: ApiCall, param: Any) -> None:
+    conn, state = call.conn, call.conn.state
+    placed = parse_order(state, conn.account, _param(param))
+    _place_limit(call)
     echo = {
         "req_id": call.req_id,
         "req_header": None,
@@ -220,6 +229,18 @@ def _place(call: ApiCall, param: Any) -> None:
         asyncio.get_running_loop().call_later(state.config.delay_ack_s, call.push, ack, result)
         return
     call.push(ack, result)
+
+
+def _amend(call: ApiCall, param: Any) -> None:
+    """spot.order_amend: one answer, the amended order (no ack, unlike a place)."""
+    p = _param(param)
+    pair = p.get("currency_pair")
+    if not pair:
+        raise GateError(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
+    req = parse_amend(call.conn.state, str(pair), p)
+    _place_limit(call)
+    snap = amend(call.conn.state, call.conn.account, str(pair), str(p.get("order_id")), req)
+    call.push(call.result(order_json(call.conn.state, snap)))
 
 
 def _cancel(call: ApiCall, param: Any) -> None:
@@ -271,4 +292,5 @@ _API: dict[str, Callable[[ApiCall, Any], None]] = {
     "spot.order_cancel_cp": _cancel_cp,
     "spot.order_cancel_ids": _cancel_ids,
     "spot.order_status": _status,
+    "spot.order_amend": _amend,
 }

@@ -389,6 +389,14 @@ def _push_balances(conn: Conn, ts_ns: int) -> None:
 def add_ws_routes(app: web.Application, state: GateVenue) -> None:
     hub = Hub(state)
     app[HUB_KEY] = hub
+
+    def on_amended(snap: OrderSnapshot) -> None:
+        """An amend changed one of an account's orders: spot.orders `update`."""
+        for conn in list(hub.conns):
+            if conn.account == snap.account and _wants(conn, "spot.orders", snap.symbol):
+                _order_push(conn, snap, "update", None)
+
+    state.amend_listeners.append(on_amended)
     app[LIMITER_KEY] = RateLimiter()
     app.router.add_get(WS_PATH, ws_handler)
     app.router.add_get(WS_PATH.rstrip("/"), ws_handler)
@@ -397,6 +405,8 @@ def add_ws_routes(app: web.Application, state: GateVenue) -> None:
         hub.start()
 
     async def shutdown(_app: web.Application) -> None:
+        if on_amended in state.amend_listeners:
+            state.amend_listeners.remove(on_amended)
         await hub.stop()
 
     app.on_startup.append(startup)

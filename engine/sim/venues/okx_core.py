@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -21,11 +21,22 @@ from engine.model.enums import OrderSide
 from engine.model.instrument import Instrument
 from engine.sim.errors import Reason
 from engine.sim.exchange import SimExchange
-from engine.sim.matching import CancelRejected, OrderAccepted, OrderRejected
+from engine.sim.matching import (
+    AmendRejected,
+    CancelRejected,
+    Event,
+    Fill,
+    OrderAccepted,
+    OrderAmended,
+    OrderRejected,
+    OrderSnapshot,
+)
 from engine.sim.venues.okx_messages import (
     Json,
     OkxError,
+    amend_reason_code,
     dec_str,
+    fill_object,
     missing,
     ms,
     ord_id_str,
@@ -39,6 +50,9 @@ from engine.wire.okx_signing import OKX_REST_WINDOW_MS, okx_check_timestamp, okx
 from engine.wire.timestamps import TimestampCheck
 
 ChecksumMode = Literal["crc32", "zero"]
+Environment = Literal["live", "demo"]
+ENV_MISMATCH = OkxError("50101", "APIKey does not match current environment.", 401)
+MAX_FILLS = 10_000  # fills kept per account for /api/v5/trade/fills
 NS_PER_S = 1_000_000_000
 MAX_BATCH = 20
 
@@ -56,6 +70,10 @@ class OkxConfig:
     cancel_all_after_min_s: int = 10  # tests lower it to see the switch fire quickly
     cancel_all_after_max_s: int = 120
     delay_ack_s: float = 1.0  # DELAY_ACK fault on WS order entry
+    # the environment the simulator's keys belong to: a live key used with the
+    # `x-simulated-trading: 1` header, or a demo key without it, gets 50101 (REST, WS login;
+    # on WS the header on the upgrade request stands for the demo host wspap.okx.com)
+    key_environment: Environment = "live"
     rate_limits: bool = True
     # (requests, window seconds) per endpoint group, per user (+ instId for trading)
     limits: dict[str, tuple[int, float]] = field(
@@ -64,6 +82,10 @@ class OkxConfig:
             "cancel": (60, 2.0),
             "batch-orders": (300, 2.0),
             "cancel-batch": (300, 2.0),
+            "amend": (60, 2.0),
+            "batch-amend": (300, 2.0),
+            "fills": (60, 2.0),
+            "fills-history": (10, 2.0),
             "orders-pending": (60, 2.0),
             "order-info": (60, 2.0),
             "balance": (10, 2.0),
@@ -121,6 +143,15 @@ class OkxVenue:
         self._placing_tag: str | None = None
         self.order_subs: dict[str, set[object]] = {}  # account -> connections on `orders`
         self.sockets: set[web.WebSocketResponse] = set()  # open WebSockets, closed at shutdown
+        # account -> callbacks of logged-in private connections for amend pushes (amends are
+        # not routed through the exchange's private listeners)
+        self.amend_subs: dict[str, list[Callable[[OrderSnapshot, str], None]]] = {}
+        self.fills: dict[str, deque[Json]] = {}  # account -> its fills, newest last
+        self._bill_ids = 0
+        self._tracked: set[str] = set()
+        for acct in exchange.engine.ledger:
+            if not acct.exempt:
+                self.track(acct.account_id)
         self.closing = asyncio.Event()  # set at shutdown: releases held (timed-out) requests
         self.deadman_fired = 0
 
@@ -163,11 +194,41 @@ class OkxVenue:
         if found is None:
             raise OkxError("50111", "Invalid OK-ACCESS-KEY", 401)
         credentials, account = found
+        if not self.environment_ok(headers):
+            raise ENV_MISMATCH
         if passphrase != credentials.passphrase:
             raise OkxError("50105", "OK-ACCESS-PASSPHRASE incorrect.", 401)
         if not okx_verify_rest(credentials, timestamp, method, raw_path, body, signature=sign):
             raise OkxError("50113", "Invalid Sign", 401)
+        self.track(account)
         return credentials, account
+
+    def environment_ok(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request (or WS upgrade) addresses the environment the keys belong to."""
+        demo = headers.get("x-simulated-trading", "") == "1"
+        return demo == (self.config.key_environment == "demo")
+
+    # -- fills ----------------------------------------------------------------------------
+
+    def track(self, account: str) -> None:
+        """Record the account's fills from now on (for /api/v5/trade/fills)."""
+        if account in self._tracked:
+            return
+        self._tracked.add(account)
+        self.fills[account] = deque(maxlen=MAX_FILLS)
+        self.exchange.on_private(account, lambda event: self._record(account, event))
+
+    def _record(self, account: str, event: Event) -> None:
+        if not isinstance(event, Fill):
+            return
+        inst = self.instruments.get(event.symbol)
+        if inst is None:
+            return
+        self._bill_ids += 1
+        obj = fill_object(
+            inst, event, self.quote_unit(inst), self._bill_ids, self.tag_of(event.order_id)
+        )
+        self.fills[account].append(obj)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -254,13 +315,95 @@ class OkxVenue:
                 item["ordId"] = ord_id_str(snap.order_id)
         return {**item, "sCode": "0", "sMsg": ""}
 
+    def amend(self, account: str, args: Any) -> Json:
+        """One amend object ({instId, ordId|clOrdId, newSz?, newPx?, reqId?, cxlOnFail?}) ->
+        its result item. On success the `orders` channel pushes the order with
+        amendResult "0" before any fill the new price made."""
+        ts = self.now_ms()
+        if not isinstance(args, dict):
+            args = {}
+        texts = {}
+        for name in ("instId", "ordId", "clOrdId", "newSz", "newPx", "reqId", "cxlOnFail"):
+            value = args.get(name, "")
+            texts[name] = value if isinstance(value, str) else None
+        item: Json = {
+            "clOrdId": texts["clOrdId"] or "",
+            "ordId": texts["ordId"] or "",
+            "reqId": texts["reqId"] or "",
+            "ts": ts,
+        }
+        bad = next((name for name, value in texts.items() if value is None), None)
+        if bad is not None:
+            return {**item, "sCode": "51000", "sMsg": f"Parameter {bad} error"}
+        inst_id, ord_id_text, cl_ord_id = texts["instId"], texts["ordId"], texts["clOrdId"]
+        assert inst_id is not None and ord_id_text is not None and cl_ord_id is not None
+        if not inst_id:
+            return {**item, "sCode": "50014", "sMsg": "Parameter instId can not be empty."}
+        inst = self.instruments.get(inst_id)
+        if inst is None:
+            return {**item, "sCode": "51001", "sMsg": "Instrument ID does not exist."}
+        if not ord_id_text and not cl_ord_id:
+            return {**item, "sCode": "51000", "sMsg": "Parameter ordId or clOrdId error"}
+        new_sz, new_px = texts["newSz"] or "", texts["newPx"] or ""
+        if not new_sz and not new_px:
+            return {**item, "sCode": "51000", "sMsg": "Parameter newSz or newPx error"}
+        try:
+            qty = inst.qty_to_lots(new_sz) if new_sz else 0
+        except ValueError:
+            return {**item, "sCode": "51000", "sMsg": "Parameter newSz error"}
+        try:
+            price = inst.price_to_ticks(new_px) if new_px else 0
+        except ValueError:
+            return {**item, "sCode": "51000", "sMsg": "Parameter newPx error"}
+        if (new_sz and qty <= 0) or (new_px and price <= 0):
+            name = "newSz" if new_sz and qty <= 0 else "newPx"
+            return {**item, "sCode": "51000", "sMsg": f"Parameter {name} error"}
+        order_id: int | None = None
+        if ord_id_text:
+            order_id = parse_ord_id(ord_id_text)
+            cl_ord_id = ""
+            if order_id is None:
+                code, msg = amend_reason_code(Reason.UNKNOWN_ORDER)
+                return {**item, "sCode": code, "sMsg": msg}
+        engine = self.exchange.engine
+        events = engine.amend(
+            account,
+            inst_id,
+            self.now_ns(),
+            order_id=order_id,
+            client_order_id=cl_ord_id,
+            new_qty=qty,
+            new_price=price,
+        )
+        for event in events:
+            if isinstance(event, AmendRejected):
+                self.exchange.publish(events)
+                snap = engine.order_by_client_id(account, inst_id, cl_ord_id) if cl_ord_id else None
+                if order_id is None and snap is not None:
+                    item["ordId"] = ord_id_str(snap.order_id)
+                side = snap.side if snap is not None else OrderSide.BUY
+                ccy = inst.quote if side is OrderSide.BUY else inst.base
+                code, msg = amend_reason_code(event.reason, ccy)
+                if texts["cxlOnFail"] == "true":
+                    self.exchange.cancel(
+                        account, inst_id, order_id=order_id, client_order_id=cl_ord_id
+                    )
+                return {**item, "sCode": code, "sMsg": msg}
+            if isinstance(event, OrderAmended):
+                item["ordId"] = ord_id_str(event.order.order_id)
+                item["clOrdId"] = event.order.client_order_id
+                for push in tuple(self.amend_subs.get(account, ())):
+                    push(event.order, item["reqId"])
+        self.exchange.publish(events)
+        return {**item, "sCode": "0", "sMsg": ""}
+
     def batch(self, account: str, items: Any, op: str) -> tuple[str, str, list[Json]]:
         """(code, msg, data) of a batch; raises OkxError for a malformed batch."""
         if not isinstance(items, list) or not items:
             raise OkxError("50014", "Parameter data can not be empty.", 400)
         if len(items) > MAX_BATCH:
             raise OkxError("51111", "Maximum number of orders in a batch is exceeded.")
-        one = self.place if op == "place" else self.cancel
+        one = {"place": self.place, "cancel": self.cancel, "amend": self.amend}[op]
         data = [one(account, args) for args in items]
         return (*summary(data), data)
 

@@ -142,6 +142,67 @@ def reason_code(reason: Reason, ccy: str = "") -> tuple[str, str]:
     return code, msg.replace("{ccy}", ccy)
 
 
+_AMEND_REASONS: dict[Reason, tuple[str, str]] = {
+    Reason.UNKNOWN_ORDER: (
+        "51503",
+        "Order modification failed as the order has been filled, canceled or does not exist.",
+    ),
+    Reason.POST_ONLY_WOULD_TAKE: (
+        "51511",
+        "Operation failed as the order price did not meet the requirement for Post Only.",
+    ),
+    Reason.INVALID_QUANTITY: ("51000", "Parameter newSz error"),
+    Reason.INVALID_PRICE: ("51000", "Parameter newPx error"),
+}
+
+
+def amend_reason_code(reason: Reason, ccy: str = "") -> tuple[str, str]:
+    """(sCode, sMsg) for a refused amend."""
+    if reason in _AMEND_REASONS:
+        return _AMEND_REASONS[reason]
+    return reason_code(reason, ccy)
+
+
+# billIds of the simulator's fills: 18-19 digits like the venue's
+BILL_ID_BASE = 700_000_000_000_000_000
+
+
+def fill_object(inst: Instrument, fill: Fill, quote_unit: Decimal, bill_id: int, tag: str) -> Json:
+    """One fill as `GET /api/v5/trade/fills` and `fills-history` list it (fee negative =
+    charged, in `feeCcy`)."""
+    fee = -fill.fee * quote_unit
+    notional = fill.quote_qty * quote_unit
+    rate = (fee / notional).quantize(Decimal("0.000001")) if notional else Decimal(0)
+    return {
+        "instType": "SPOT",
+        "instId": inst.symbol,
+        "tradeId": str(fill.trade_id),
+        "ordId": ord_id_str(fill.order_id),
+        "clOrdId": fill.client_order_id,
+        "billId": str(BILL_ID_BASE + bill_id),
+        "subType": "1" if fill.side is OrderSide.BUY else "2",
+        "tag": tag,
+        "fillPx": px_str(inst, fill.price),
+        "fillSz": sz_str(inst, fill.qty),
+        "fillIdxPx": "",
+        "fillPnl": "0",
+        "fillPxVol": "",
+        "fillPxUsd": "",
+        "fillMarkVol": "",
+        "fillFwdPx": "",
+        "fillMarkPx": "",
+        "side": "buy" if fill.side is OrderSide.BUY else "sell",
+        "posSide": "net",
+        "execType": "M" if fill.is_maker else "T",
+        "feeCcy": inst.quote,
+        "fee": dec_str(fee),
+        "feeRate": dec_str(rate),
+        "ts": ms(fill.ts_ns),
+        "fillTime": ms(fill.ts_ns),
+        "tradeQuoteCcy": inst.quote,
+    }
+
+
 # cancelSource of an order the venue ended (docs/VENUES.md §2.7)
 _CANCEL_SOURCE: dict[Reason, str] = {
     Reason.CANCELED_BY_USER: "1",
@@ -411,6 +472,7 @@ def order_object(
             execType="M" if fill.is_maker else "T",
             fillFee=dec_str(-fill.fee * quote_unit),
             fillFeeCcy=inst.quote,
+            lastPx=px_str(inst, fill.price),  # the instrument's last trade: this one
             state=state_text(fill.status),
             cancelSource="",
         )
@@ -422,6 +484,7 @@ def push_extras(obj: Json, code: str = "0", msg: str = "") -> Json:
     obj.setdefault("execType", "")
     obj.setdefault("fillFee", "0")
     obj.setdefault("fillFeeCcy", "")
+    obj.setdefault("lastPx", "")
     obj.update(
         amendResult="",
         amendSource="",
@@ -431,6 +494,5 @@ def push_extras(obj: Json, code: str = "0", msg: str = "") -> Json:
         fillNotionalUsd="",
         notionalUsd="",
         fillPnl="0",
-        lastPx="",
     )
     return obj

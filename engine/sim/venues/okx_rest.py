@@ -237,6 +237,80 @@ async def cancel_batch(request: web.Request) -> web.Response:
     return _timed(in_ns, venue, code, msg, data)
 
 
+async def amend_order(request: web.Request) -> web.Response:
+    in_ns = request.app[VENUE_KEY].now_ns()
+    venue, account, body = await _signed(request)
+    args = _json_body(body)
+    _limit(venue, "amend", f"{account}:{_inst_id(venue, args)}")
+    item = venue.amend(account, args)
+    code, msg = summary([item])
+    return _timed(in_ns, venue, code, msg, [item])
+
+
+async def amend_batch(request: web.Request) -> web.Response:
+    in_ns = request.app[VENUE_KEY].now_ns()
+    venue, account, body = await _signed(request)
+    items = _json_body(body)
+    first = items[0] if isinstance(items, list) and items else {}
+    _limit(
+        venue,
+        "batch-amend",
+        f"{account}:{_inst_id(venue, first)}",
+        len(items) if isinstance(items, list) else 1,
+    )
+    code, msg, data = venue.batch(account, items, "amend")
+    return _timed(in_ns, venue, code, msg, data)
+
+
+def _fills(venue: OkxVenue, account: str, request: web.Request, history: bool) -> list[Json]:
+    query = request.query
+    inst_type = query.get("instType", "")
+    if history and not inst_type:
+        raise missing("instType")
+    if inst_type and inst_type not in ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"):
+        raise param_error("instType")
+    if inst_type not in ("", "SPOT"):
+        return []
+    inst_id, ord_id = query.get("instId", ""), query.get("ordId", "")
+    limit_text = query.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+        raise param_error("limit")
+    bounds: dict[str, int] = {}
+    for name in ("after", "before", "begin", "end"):
+        text = query.get(name, "")
+        if text:
+            if not text.isdigit():
+                raise param_error(name)
+            bounds[name] = int(text)
+    out: list[Json] = []
+    for fill in reversed(venue.fills.get(account, ())):  # newest first, as OKX lists them
+        if (inst_id and fill["instId"] != inst_id) or (ord_id and fill["ordId"] != ord_id):
+            continue
+        bill, ts = int(fill["billId"]), int(fill["ts"])
+        if ("after" in bounds and bill >= bounds["after"]) or (
+            "before" in bounds and bill <= bounds["before"]
+        ):
+            continue
+        if ("begin" in bounds and ts < bounds["begin"]) or ("end" in bounds and ts > bounds["end"]):
+            continue
+        out.append(fill)
+        if len(out) == int(limit_text):
+            break
+    return out
+
+
+async def fills(request: web.Request) -> web.Response:
+    venue, account, _ = await _signed(request)
+    _limit(venue, "fills", account)
+    return ok(_fills(venue, account, request, history=False))
+
+
+async def fills_history(request: web.Request) -> web.Response:
+    venue, account, _ = await _signed(request)
+    _limit(venue, "fills-history", account)
+    return ok(_fills(venue, account, request, history=True))
+
+
 async def cancel_all_after(request: web.Request) -> web.Response:
     venue, account, body = await _signed(request)
     args = _json_body(body)
@@ -332,6 +406,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v5/trade/cancel-order", cancel_order)
     app.router.add_post("/api/v5/trade/cancel-batch-orders", cancel_batch)
     app.router.add_post("/api/v5/trade/cancel-all-after", cancel_all_after)
+    app.router.add_post("/api/v5/trade/amend-order", amend_order)
+    app.router.add_post("/api/v5/trade/amend-batch-orders", amend_batch)
+    app.router.add_get("/api/v5/trade/fills", fills)
+    app.router.add_get("/api/v5/trade/fills-history", fills_history)
     app.router.add_get("/api/v5/trade/orders-pending", orders_pending)
     app.router.add_get("/api/v5/trade/order", order_info)
     app.router.add_get("/api/v5/account/balance", balance)

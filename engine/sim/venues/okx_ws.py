@@ -5,7 +5,8 @@ Framing: `{"id","op","args"}` requests; `event` acks and errors; the literal tex
 answered by `pong`. The private endpoint takes `login`, the `orders` channel (followed by a
 `channel-conn-count` event), the `account` channel (a full push on subscription, then one per
 engine call that touched the account) and order entry (`order`, `batch-orders`,
-`cancel-order`, `batch-cancel-orders`), whose results are the same items REST returns.
+`cancel-order`, `batch-cancel-orders`, `amend-order`, `batch-amend-orders`), whose results
+are the same items REST returns.
 Order-entry acks are where DELAY_ACK / LOSE_ACK ("ws.api") apply; every other private frame
 goes through the writer's faults on "ws.private".
 """
@@ -22,7 +23,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from engine.sim.faults import FaultKind
-from engine.sim.matching import Event, Fill, OrderAccepted, OrderDone, SimStatus
+from engine.sim.matching import Event, Fill, OrderAccepted, OrderDone, OrderSnapshot, SimStatus
 from engine.sim.venues.okx_conn import Frame, WsConn
 from engine.sim.venues.okx_core import OkxVenue, summary
 from engine.sim.venues.okx_messages import Json, OkxError, order_object, push_extras, us
@@ -38,12 +39,16 @@ _ORDER_OPS = {
     "batch-orders": "place",
     "cancel-order": "cancel",
     "batch-cancel-orders": "cancel",
+    "amend-order": "amend",
+    "batch-amend-orders": "amend",
 }
 _LIMIT_GROUPS = {
     "order": "order",
     "batch-orders": "batch-orders",
     "cancel-order": "cancel",
     "batch-cancel-orders": "cancel-batch",
+    "amend-order": "amend",
+    "batch-amend-orders": "batch-amend",
 }
 _MAX_ARGS_BYTES = 64 * 1024
 
@@ -74,6 +79,9 @@ class _Session:
     def close(self) -> None:
         if self.account is not None:
             self.venue.order_subs.get(self.account, set()).discard(self.conn)
+            amends = self.venue.amend_subs.get(self.account, [])
+            if self._on_amend in amends:
+                amends.remove(self._on_amend)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -96,7 +104,9 @@ class _Session:
         assert found is not None
         self.account = found[1]
         self.uid = str(zlib.crc32(self.account.encode()) + 100_000_000_000)
+        self.venue.track(self.account)
         self._unsubscribe = self.venue.exchange.on_private(self.account, self._on_private)
+        self.venue.amend_subs.setdefault(self.account, []).append(self._on_amend)
         self.event({"event": "login", "code": "0", "msg": ""})
 
     def _check_login(self, arg: Json) -> tuple[str, str] | None:
@@ -119,6 +129,8 @@ class _Session:
         if found is None:
             return "60005", "Invalid OK-ACCESS-KEY"
         credentials, _ = found
+        if not self.venue.environment_ok(self.conn.request.headers):
+            return "50101", "APIKey does not match current environment."
         if passphrase != credentials.passphrase:
             return "60024", "Wrong passphrase"
         if not okx_verify_ws_login(credentials, timestamp, signature=sign):
@@ -256,10 +268,26 @@ class _Session:
         obj = push_extras(
             order_object(inst, snap, venue.quote_unit(inst), fill, venue.tag_of(snap.order_id))
         )
+        self._send_order(snap.symbol, obj)
+
+    def _on_amend(self, snap: OrderSnapshot, req_id: str) -> None:
+        if self.account_arg is not None:
+            self._account_soon()  # the order's frozen balance changed
+        inst = self.venue.instruments.get(snap.symbol)
+        if inst is None or not self.order_args:
+            return
+        venue = self.venue
+        obj = push_extras(
+            order_object(inst, snap, venue.quote_unit(inst), None, venue.tag_of(snap.order_id))
+        )
+        obj.update(amendResult="0", amendSource="1", reqId=req_id)
+        self._send_order(snap.symbol, obj)
+
+    def _send_order(self, symbol: str, obj: Json) -> None:
         for arg in self.order_args:
             if arg.get("instType") not in ("SPOT", "ANY"):
                 continue
-            if arg.get("instId") not in (None, "", snap.symbol):
+            if arg.get("instId") not in (None, "", symbol):
                 continue
             self.conn.send({"arg": {**arg, "uid": self.uid}, "data": [obj]})
 
@@ -309,6 +337,8 @@ class _Session:
         try:
             if _ORDER_OPS[op] == "cancel":
                 data = [venue.cancel(self.account, a) for a in args]
+            elif _ORDER_OPS[op] == "amend":
+                data = [venue.amend(self.account, a) for a in args]
             else:
                 single = op == "order"
                 data = [venue.place(self.account, a, single=single) for a in args]

@@ -1,0 +1,253 @@
+"""Gate v4 spot trading messages, both ways, for `GateAdapter` (docs/VENUES.md §3.6, §3.7).
+
+Out: order bodies (REST `POST /spot/orders` and WS `spot.order_place` `req_param`) are built
+by concatenating the instrument's exact grid strings in one fixed field order, never a dict
+through `json.dumps`; the fields are ours (symbol, side, enums, numbers) and the client id is
+checked against Gate's `text` alphabet, so no value needs JSON escaping.
+
+In: Gate's order and user-trade objects to grid units, and Gate's error labels to the typed
+errors of `engine.gateway.errors`. Messages in those errors come from the venue's answer
+only, never from what was signed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from engine.gateway.errors import (
+    AuthError,
+    ClockSkew,
+    InsufficientBalance,
+    InvalidOrder,
+    OrderNotFound,
+    PostOnlyWouldCross,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
+from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.model.instrument import Instrument
+
+VENUE = "gate"
+TEXT_PREFIX = "t-"
+TEXT_MAX = 28  # characters after the prefix
+_TEXT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-")
+NS_PER_MS = 1_000_000
+
+# -- labels -> typed errors (docs/VENUES.md §3.5, §3.6, §3.8) ---------------------------------
+
+_AUTH = frozenset(
+    {
+        "INVALID_KEY",
+        "INVALID_SIGNATURE",
+        "INVALID_CREDENTIALS",
+        "MISSING_REQUIRED_HEADER",
+        "IP_FORBIDDEN",
+        "READ_ONLY",
+        "FORBIDDEN",
+        "ACCOUNT_LOCKED",
+    }
+)
+_NOT_FOUND = frozenset({"ORDER_NOT_FOUND", "ORDER_CLOSED", "ORDER_CANCELLED"})
+_SERVER = frozenset({"SERVER_ERROR", "INTERNAL", "TOO_BUSY"})
+SKEW_LABEL = "REQUEST_EXPIRED"
+
+
+def venue_error(
+    label: str, message: str, status: int | None, *, retry_after_s: float | None = None
+) -> VenueError:
+    """The typed error for a Gate `{"label", "message"}` answer with HTTP `status`."""
+    if label == "TOO_MANY_REQUESTS" or status == 429:
+        return RateLimited(VENUE, label, message, status=status, retry_after_s=retry_after_s)
+    if label == "BALANCE_NOT_ENOUGH":
+        return InsufficientBalance(VENUE, label, message, status=status)
+    if label == "POC_FILL_IMMEDIATELY":
+        return PostOnlyWouldCross(VENUE, label, message, status=status)
+    if label in _NOT_FOUND:
+        return OrderNotFound(VENUE, label, message, status=status)
+    if label == SKEW_LABEL:
+        return ClockSkew(VENUE, label, message, status=status)
+    if label in _AUTH or status in (401, 403):
+        return AuthError(VENUE, label, message, status=status)
+    if label in _SERVER or status is None or status >= 500:
+        return VenueUnavailable(VENUE, label, message, status=status)
+    if status == 404:
+        return OrderNotFound(VENUE, label, message, status=status)
+    # INVALID_PARAM_VALUE, INVALID_PRECISION, AMOUNT_TOO_LITTLE, REPEATED_CREATION, ...
+    return InvalidOrder(VENUE, label, message, status=status)
+
+
+# -- client ids ---------------------------------------------------------------------------------
+
+
+def to_text(client_order_id: str) -> str:
+    """Our client order id as Gate's `text`: "t-" + at most 28 of [0-9A-Za-z_.-]."""
+    if (
+        not client_order_id
+        or len(client_order_id) > TEXT_MAX
+        or not _TEXT_CHARS.issuperset(client_order_id)
+    ):
+        raise InvalidOrder(
+            VENUE,
+            "",
+            f"client order id {client_order_id!r} must be 1-{TEXT_MAX} of [0-9A-Za-z_.-] "
+            "(Gate `text` after its t- prefix)",
+        )
+    return TEXT_PREFIX + client_order_id
+
+
+def from_text(text: object) -> str:
+    """Gate's `text` back to our client order id; "" for orders we did not name (`apiv4`...)."""
+    if isinstance(text, str) and text.startswith(TEXT_PREFIX):
+        return text[len(TEXT_PREFIX) :]
+    return ""
+
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+def order_body(
+    text: str,
+    instrument: Instrument,
+    *,
+    side: OrderSide,
+    order_type: OrderType,
+    quantity_lots: int,
+    price_ticks: int,
+    tif: TimeInForce,
+    account: str = "spot",
+) -> str:
+    """The order object, fields in Gate's documented order (docs/VENUES.md §3.5 example)."""
+    side_s = '","side":"buy"' if side is OrderSide.BUY else '","side":"sell"'
+    amount = instrument.lots_to_str(quantity_lots)
+    head = '{"text":"' + text + '","currency_pair":"' + instrument.symbol
+    if order_type is OrderType.MARKET:
+        if side is OrderSide.BUY:
+            # a market buy's amount is the quote to spend: not expressible in base lots
+            raise InvalidOrder(
+                VENUE, "", "Gate market buys take a quote amount; send a limit IOC instead"
+            )
+        tif_s = "fok" if tif is TimeInForce.FOK else "ioc"
+        return (
+            head
+            + '","type":"market","account":"'
+            + account
+            + side_s
+            + ',"amount":"'
+            + amount
+            + '","time_in_force":"'
+            + tif_s
+            + '"}'
+        )
+    # poc is Gate's post-only; gtc / ioc / fok are spelt as ours
+    tif_s = "poc" if order_type is OrderType.LIMIT_MAKER else tif.value
+    return (
+        head
+        + '","type":"limit","account":"'
+        + account
+        + side_s
+        + ',"amount":"'
+        + amount
+        + '","price":"'
+        + instrument.ticks_to_str(price_ticks)
+        + '","time_in_force":"'
+        + tif_s
+        + '"}'
+    )
+
+
+def amend_body(
+    order_id: str,
+    instrument: Instrument,
+    *,
+    price_ticks: int,
+    quantity_lots: int,
+    amend_text: str = "",
+) -> str:
+    """WS `spot.order_amend` req_param (REST PATCH takes the same without `order_id`)."""
+    out = '{"order_id":"' + order_id + '","currency_pair":"' + instrument.symbol + '"'
+    if quantity_lots:
+        out += ',"amount":"' + instrument.lots_to_str(quantity_lots) + '"'
+    if price_ticks:
+        out += ',"price":"' + instrument.ticks_to_str(price_ticks) + '"'
+    if amend_text:
+        out += ',"amend_text":"' + amend_text + '"'
+    return out + "}"
+
+
+def cancel_body(order_id: str, symbol: str) -> str:
+    return '{"order_id":"' + order_id + '","currency_pair":"' + symbol + '"}'
+
+
+# -- answers --------------------------------------------------------------------------------
+
+
+def side_of(doc: dict[str, Any]) -> OrderSide:
+    return OrderSide.BUY if doc.get("side") == "buy" else OrderSide.SELL
+
+
+# finish_as of a cancelled order -> our status (ioc/fok/stp/... remainders expired by the venue)
+_CANCELED_AS = frozenset({"cancelled", "poc", "liquidate_cancelled", "-", ""})
+
+
+def status_of(doc: dict[str, Any], filled_lots: int, qty_lots: int) -> OrderStatus:
+    """Order status from Gate's `status` (REST) or `event` (spot.orders) and `finish_as`."""
+    status = doc.get("status")
+    finish_as = str(doc.get("finish_as") or "")
+    if status == "closed" or finish_as == "filled":
+        return OrderStatus.FILLED
+    if status == "cancelled" or (finish_as not in ("", "open") and doc.get("event") == "finish"):
+        if finish_as in _CANCELED_AS:
+            return OrderStatus.CANCELED
+        return OrderStatus.EXPIRED
+    if doc.get("event") == "finish":
+        return OrderStatus.FILLED if qty_lots and filled_lots >= qty_lots else OrderStatus.CANCELED
+    return OrderStatus.PARTIALLY_FILLED if filled_lots > 0 else OrderStatus.NEW
+
+
+def reason_of(doc: dict[str, Any], status: OrderStatus) -> str:
+    if status in (OrderStatus.CANCELED, OrderStatus.EXPIRED):
+        return str(doc.get("finish_as") or "")
+    return ""
+
+
+def lots(instrument: Instrument, text: object) -> int:
+    """A Gate amount string to lots (0 when absent)."""
+    if not isinstance(text, str) or not text:
+        return 0
+    return instrument.qty_to_lots(text)
+
+
+def ticks(instrument: Instrument, text: object) -> int:
+    if not isinstance(text, str) or not text:
+        return 0
+    return instrument.price_to_ticks(text)
+
+
+def order_lots(instrument: Instrument, doc: dict[str, Any]) -> tuple[int, int]:
+    """(quantity, filled) in lots of a limit or market-sell order object."""
+    qty = lots(instrument, doc.get("amount"))
+    filled_amount = doc.get("filled_amount")
+    if isinstance(filled_amount, str) and filled_amount:
+        return qty, lots(instrument, filled_amount)
+    return qty, max(qty - lots(instrument, doc.get("left")), 0)
+
+
+def ms_to_ns(value: object) -> int:
+    """`create_time_ms` ("1605176741123.456", 1710488334073 or "1710488334073") to ns."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return value * NS_PER_MS
+    try:
+        return int(Decimal(str(value)) * NS_PER_MS)
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def decimal(value: object) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)

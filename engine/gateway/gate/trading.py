@@ -1,0 +1,850 @@
+"""`GateAdapter`: Gate v4 spot trading (docs/VENUES.md §3.5-§3.8).
+
+One WebSocket on `endpoints.ws_private_url` (`/ws/v4/`) carries both halves of the session:
+
+- order entry over the WS trading API after `spot.login`: `spot.order_place`,
+  `spot.order_cancel`, `spot.order_amend`, `spot.order_cancel_cp`, `spot.order_cancel_ids`.
+  Requests are matched to answers by `req_id`. Gate answers a place twice, an ack
+  (`"ack": true`, the request echoed) and then the result (the order); the adapter waits for
+  the result. No answer within `request_timeout_s` raises `VenueUnavailable`: the outcome is
+  unknown and the OMS resolves it by query;
+- the private stream: `spot.orders` (state changes) and `spot.usertrades` (fills), turned into
+  `ExecutionReport`s through `on_report`. Each trade is reported once, from
+  `spot.usertrades`, keyed by its trade id; a `spot.orders` `update` caused by a fill is not
+  reported again (an amend's `update` is). A crossing post-only order comes back cancelled
+  with `finish_as: "poc"`: it is reported CANCELED with reason "poc".
+
+REST (`endpoints.rest_url`) runs on one long-lived aiohttp session (keep-alive, timeouts):
+queries, the dead-man switch, and order entry whenever the WebSocket session is not logged
+in, or always with `rest_orders=True`.
+
+Clock: the offset to Gate's clock is measured at start (`GET /spot/time`); a request Gate
+refuses as `REQUEST_EXPIRED` re-measures it and is sent once more, then raises `ClockSkew`.
+Client order ids travel as Gate's `text`, "t-" + our id; reports strip the prefix.
+Every connection verifies TLS against `endpoints.ca_file` (`engine.gateway.tls.ssl_for`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from engine.clock import NS_PER_MS, NS_PER_SECOND, Clock
+from engine.gateway.adapter import (
+    Balance,
+    ExchangeAdapter,
+    ExecutionReport,
+    FillRecord,
+    OrderAck,
+    OrderRequest,
+    OrderSnapshot,
+    ReportSink,
+    VenueEndpoints,
+)
+from engine.gateway.errors import (
+    AuthError,
+    ClockSkew,
+    InvalidOrder,
+    OrderNotFound,
+    VenueError,
+    VenueUnavailable,
+)
+from engine.gateway.gate import orders_wire as wire
+from engine.gateway.tls import certificate_error, ssl_for
+from engine.gateway.ws import WsConnection, WsOptions
+from engine.model.enums import OrderSide, OrderStatus, OrderType
+from engine.model.instrument import Instrument
+from engine.wire.credentials import Credentials
+from engine.wire.gate_signing import gate_rest_headers, gate_sign_ws_api, gate_ws_auth
+
+log = logging.getLogger("engine.gateway.gate")
+
+VENUE = "gate"
+PRIVATE_CHANNELS = ("spot.orders", "spot.usertrades")
+KEEPALIVE_S = 5.0  # spot.ping, as the official SDK (docs/VENUES.md §3.2)
+SEEN_TRADES = 100_000  # trade ids remembered for de-duplication
+REMEMBERED_IDS = 200_000  # client order id -> Gate order id, for cancels and queries
+PAGE = 100
+
+
+@dataclass(slots=True)
+class _Track:
+    """What the stream needs to know about one of our orders between its reports."""
+
+    symbol: str
+    client_order_id: str
+    side: OrderSide
+    qty_lots: int
+    price_ticks: int
+    cum_lots: int
+
+
+class _Pending:
+    __slots__ = ("ack", "future")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.ack = False
+
+
+class GateAdapter(ExchangeAdapter):
+    """Gate v4 spot. Build, `await start()`, trade, `await close()`."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        endpoints: VenueEndpoints,
+        credentials: Credentials,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        on_report: ReportSink | None = None,
+        *,
+        rest_orders: bool = False,
+        request_timeout_s: float = 5.0,
+        account: str = "spot",
+        ws_options: WsOptions | None = None,
+    ) -> None:
+        super().__init__(endpoints, credentials, clock, instruments, on_report)
+        self.rest_orders = rest_orders
+        self.request_timeout_s = request_timeout_s
+        self.account = account
+        self.offset_ms = 0  # Gate's clock minus ours
+        self.time_resyncs = 0
+        self.report_errors = 0
+        self.duplicate_trades = 0
+        self._rest_base = endpoints.rest_url.rstrip("/")
+        self._rest_path = urlsplit(self._rest_base).path  # "/api/v4", part of what is signed
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: WsConnection | None = None
+        self._ws_options = ws_options or WsOptions(keepalive_s=KEEPALIVE_S, stale_after_s=30.0)
+        self._req_ids = itertools.count(1)
+        self._sub_ids = itertools.count(1)
+        self._pending: dict[str, _Pending] = {}
+        self._subs: dict[int, asyncio.Future[None]] = {}
+        self._ready = asyncio.Event()
+        self._setup_task: asyncio.Task[None] | None = None
+        self._setup_error: VenueError | None = None
+        self._setup_done = asyncio.Event()
+        self._closed = False
+        self._orders: dict[str, _Track] = {}  # venue order id -> track
+        self._ids: dict[str, str] = {}  # our client order id -> venue order id
+        self._seen: set[tuple[str, str]] = set()
+        self._seen_order: deque[tuple[str, str]] = deque()
+        self.ws_api_timeouts = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._closed = False
+        if self._session is None:
+            context = ssl_for(self._rest_base, self.endpoints.ca_file)
+            connector = aiohttp.TCPConnector(
+                ssl=context if context is not None else True,
+                keepalive_timeout=60.0,
+                limit=32,
+                ttl_dns_cache=300,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout_s),
+                json_serialize=lambda doc: orjson.dumps(doc).decode(),
+            )
+        try:
+            await self.sync_time()
+            if self._ws is None:
+                self._ws = WsConnection(
+                    self.endpoints.ws_private_url,
+                    _Session(self),
+                    clock=self.clock,
+                    name="gate:private",
+                    options=self._ws_options,
+                    ca_file=self.endpoints.ca_file,
+                    venue=VENUE,
+                )
+                self._ws.start()
+            await self._ws.wait_connected(self.request_timeout_s * 2)
+            await asyncio.wait_for(self._setup_done.wait(), self.request_timeout_s * 2)
+        except TimeoutError:
+            await self.close()
+            raise VenueUnavailable(VENUE, "", "private WebSocket session did not start") from None
+        except Exception:
+            await self.close()
+            raise
+        if self._setup_error is not None:
+            error = self._setup_error
+            await self.close()
+            raise error
+
+    async def close(self) -> None:
+        self._closed = True
+        self._ready.clear()
+        if self._setup_task is not None:
+            self._setup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._setup_task
+            self._setup_task = None
+        if self._ws is not None:
+            ws, self._ws = self._ws, None
+            await ws.stop()
+        self._fail_pending("adapter closed")
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    @property
+    def ws_ready(self) -> bool:
+        """Logged in and subscribed: orders go over the WebSocket."""
+        return self._ready.is_set() and self._ws is not None and self._ws.connected
+
+    # -- time -----------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Our best estimate of Gate's clock, in ms."""
+        return self.clock.time_ns() // NS_PER_MS + self.offset_ms
+
+    async def sync_time(self) -> int:
+        """Measure Gate's clock (`GET /spot/time`); returns the new offset in ms."""
+        before = self.clock.time_ns()
+        doc = await self._rest("GET", "/spot/time", signed=False)
+        after = self.clock.time_ns()
+        server_ms = int(doc["server_time"])
+        self.offset_ms = server_ms - (before + after) // 2 // NS_PER_MS
+        return self.offset_ms
+
+    def _timestamp(self) -> str:
+        return str(self.now_ms() // 1000)
+
+    # -- REST -----------------------------------------------------------------------------
+
+    async def _rest(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        body: str = "",
+        *,
+        signed: bool = True,
+        retry_skew: bool = True,
+    ) -> Any:
+        session = self._session
+        if session is None:
+            raise VenueUnavailable(VENUE, "", "adapter not started")
+        data = body.encode() if body else b""
+        url = self._rest_base + path + ("?" + query if query else "")
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if signed:
+            headers.update(
+                gate_rest_headers(
+                    self.credentials,
+                    method,
+                    self._rest_path + path,
+                    query,
+                    data,
+                    timestamp=self._timestamp(),
+                )
+            )
+        try:
+            async with session.request(method, url, data=data or None, headers=headers) as resp:
+                status = resp.status
+                raw = await resp.read()
+                reset = resp.headers.get("X-Gate-RateLimit-Reset-Timestamp")
+        except TimeoutError:
+            raise VenueUnavailable(VENUE, "", f"{method} {path}: no answer in time") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # a configuration error (venues.gate.ca_file), not a flake: retrying cannot fix it
+            raise certificate_error(VENUE, self._rest_base, exc, self.endpoints.ca_file) from None
+        except aiohttp.ClientError as exc:
+            raise VenueUnavailable(
+                VENUE, "", f"{method} {path}: {type(exc).__name__}: {exc}"
+            ) from None
+        if 200 <= status < 300:
+            try:
+                return orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                raise VenueUnavailable(VENUE, "", f"{method} {path}: answer is not JSON") from None
+        label, message = _label(raw, status)
+        error = wire.venue_error(label, message, status, retry_after_s=self._retry_after(reset))
+        if isinstance(error, ClockSkew) and signed and retry_skew:
+            self.time_resyncs += 1
+            await self.sync_time()
+            return await self._rest(method, path, query, body, signed=True, retry_skew=False)
+        raise error
+
+    def _retry_after(self, reset_ms: str | None) -> float | None:
+        if not reset_ms or not reset_ms.isdigit():
+            return None
+        return max(int(reset_ms) - self.now_ms(), 0) / 1000
+
+    # -- WebSocket trading API ------------------------------------------------------------
+
+    def _next_req_id(self) -> str:
+        return str(next(self._req_ids))
+
+    async def _api(self, channel: str, req_param: str, *, signed: bool = False) -> Any:
+        """Send one `event: "api"` request and wait for its result (not its ack)."""
+        ws = self._ws
+        if ws is None:
+            raise VenueUnavailable(VENUE, "", "private WebSocket not running")
+        req_id = self._next_req_id()
+        frame = (
+            '{"time":'
+            + self._timestamp()
+            + ',"channel":"'
+            + channel
+            + '","event":"api","payload":{"req_id":"'
+            + req_id
+            + '"'
+        )
+        if signed:  # spot.login: the docs sign an empty req_param and send none
+            ts = self._timestamp()
+            signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
+            frame += (
+                ',"api_key":"'
+                + self.credentials.api_key
+                + '","signature":"'
+                + signature
+                + '","timestamp":"'
+                + ts
+                + '"'
+            )
+        if req_param:
+            frame += ',"req_param":' + req_param
+        frame += "}}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = _Pending(future)
+        try:
+            if not ws.send_text(frame):
+                raise VenueUnavailable(VENUE, "", f"{channel}: not connected")
+            try:
+                return await asyncio.wait_for(future, self.request_timeout_s)
+            except TimeoutError:
+                self.ws_api_timeouts += 1
+                why = f"{channel}: no answer in {self.request_timeout_s:g}s, outcome unknown"
+                raise VenueUnavailable(VENUE, "", why) from None
+        finally:
+            self._pending.pop(req_id, None)
+
+    def _fail_pending(self, why: str) -> None:
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            if not entry.future.done():
+                entry.future.set_exception(
+                    VenueUnavailable(VENUE, "", f"{why}; outcome of the request unknown")
+                )
+        subs, self._subs = self._subs, {}
+        for future in subs.values():
+            if not future.done():
+                future.set_exception(VenueUnavailable(VENUE, "", why))
+
+    async def _setup(self) -> None:
+        """Per connection: login (resync + one retry on REQUEST_EXPIRED), then subscribe."""
+        try:
+            try:
+                await self._api("spot.login", "", signed=True)
+            except ClockSkew:
+                self.time_resyncs += 1
+                await self.sync_time()
+                await self._api("spot.login", "", signed=True)
+            await asyncio.gather(*(self._subscribe(ch) for ch in PRIVATE_CHANNELS))
+        except VenueError as exc:
+            self._setup_error = exc
+            if isinstance(exc, AuthError | ClockSkew):
+                log.error("gate private session refused: %s", exc)
+            else:
+                log.warning("gate private session setup failed: %s", exc)
+        else:
+            self._setup_error = None
+            self._ready.set()
+        finally:
+            self._setup_done.set()
+
+    async def _subscribe(self, channel: str) -> None:
+        ws = self._ws
+        if ws is None:
+            raise VenueUnavailable(VENUE, "", "private WebSocket not running")
+        sub_id = next(self._sub_ids)
+        when = self.now_ms() // 1000
+        auth = gate_ws_auth(self.credentials, channel, "subscribe", when)
+        frame = orjson.dumps(
+            {
+                "time": when,
+                "id": sub_id,
+                "channel": channel,
+                "event": "subscribe",
+                "payload": ["!all"],
+                "auth": auth,
+            }
+        )
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._subs[sub_id] = future
+        try:
+            if not ws.send_text(frame):
+                raise VenueUnavailable(VENUE, "", f"subscribe {channel}: not connected")
+            await asyncio.wait_for(future, self.request_timeout_s)
+        except TimeoutError:
+            raise VenueUnavailable(VENUE, "", f"subscribe {channel}: no answer") from None
+        finally:
+            self._subs.pop(sub_id, None)
+
+    # stream callbacks (from _Session) ------------------------------------------------------
+
+    def _on_open(self) -> None:
+        self._ready.clear()
+        if self._closed:
+            return
+        self._setup_done.clear()
+        self._setup_task = asyncio.get_running_loop().create_task(self._setup())
+
+    def _on_close(self, reason: str) -> None:
+        self._ready.clear()
+        self._fail_pending(f"private WebSocket closed ({reason})")
+
+    def _on_frame(self, payload: memoryview, recv_ns: int) -> None:
+        doc = orjson.loads(payload)
+        if not isinstance(doc, dict):
+            return
+        if "request_id" in doc:
+            self._on_api_answer(doc)
+            return
+        channel = doc.get("channel")
+        event = doc.get("event")
+        if event == "upgrade" and self._ws is not None:
+            self._ws.reconnect("the venue asked for a new connection (upgrade)")
+        elif event == "update":
+            result = doc.get("result")
+            if not isinstance(result, list):
+                return
+            if channel == "spot.usertrades":
+                for trade in result:
+                    self._guarded(self._on_trade, trade, recv_ns)
+            elif channel == "spot.orders":
+                for order in result:
+                    self._guarded(self._on_order, order, recv_ns)
+        elif event == "subscribe" and "id" in doc:
+            future = self._subs.get(doc["id"])
+            if future is None or future.done():
+                return
+            error = doc.get("error")
+            if error:
+                code = error.get("code") if isinstance(error, dict) else ""
+                message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+                cls = AuthError if code == 4 else VenueUnavailable
+                future.set_exception(cls(VENUE, str(code), f"{channel}: {message}"))
+            else:
+                future.set_result(None)
+
+    def _guarded(self, handler: Callable[[dict[str, Any], int], None], doc: Any, ns: int) -> None:
+        if not isinstance(doc, dict):
+            self.report_errors += 1
+            return
+        try:
+            handler(doc, ns)
+        except Exception:
+            # a malformed entry is counted and logged; it must not take the stream down
+            self.report_errors += 1
+            log.exception("gate: unusable private push %.200s", doc)
+
+    def _on_api_answer(self, doc: dict[str, Any]) -> None:
+        entry = self._pending.get(str(doc.get("request_id")))
+        if entry is None or entry.future.done():
+            return
+        if doc.get("ack"):
+            entry.ack = True  # the request was taken; the result follows
+            return
+        data = doc.get("data")
+        data = data if isinstance(data, dict) else {}
+        header = doc.get("header")
+        header = header if isinstance(header, dict) else {}
+        errs = data.get("errs")
+        if errs:
+            status_text = str(header.get("status", ""))
+            status = int(status_text) if status_text.isdigit() else None
+            errs = errs if isinstance(errs, dict) else {}
+            reset = header.get("x_gate_ratelimit_reset_timestamp") or header.get(
+                "x_gat_ratelimit_reset_timestamp"
+            )
+            error = wire.venue_error(
+                str(errs.get("label", "")),
+                str(errs.get("message", "")),
+                status,
+                retry_after_s=self._retry_after(str(reset) if reset is not None else None),
+            )
+            entry.future.set_exception(error)
+        else:
+            entry.future.set_result(data.get("result"))
+
+    # -- private stream -> reports ----------------------------------------------------------
+
+    def _on_order(self, doc: dict[str, Any], recv_ns: int) -> None:
+        inst = self.instruments.get(str(doc.get("currency_pair")))
+        if inst is None:
+            return
+        venue_id = str(doc.get("id", ""))
+        event = doc.get("event")
+        qty, filled = wire.order_lots(inst, doc)
+        price = wire.ticks(inst, doc.get("price"))
+        track = self._orders.get(venue_id)
+        if event == "update" and track is not None:
+            amended = qty != track.qty_lots or price != track.price_ticks
+            track.qty_lots, track.price_ticks = qty, price
+            if not amended:
+                # a fill: spot.usertrades reports it, with its trade id, exactly once
+                return
+        status = wire.status_of(doc, filled, qty)
+        cid = wire.from_text(doc.get("text"))
+        # first seen on a fill or a finish: the trades before it were never ours to count
+        track = self._track(venue_id, inst, doc, 0 if event == "put" else filled)
+        if status.is_terminal:
+            self._orders.pop(venue_id, None)
+        self.on_report(
+            ExecutionReport(
+                VENUE,
+                inst.symbol,
+                cid,
+                venue_id,
+                status,
+                track.side,
+                cum_filled_lots=filled,
+                reason=wire.reason_of(doc, status),
+                exchange_ts_ns=wire.ms_to_ns(doc.get("update_time_ms")),
+                recv_ts_ns=recv_ns,
+            )
+        )
+
+    def _track(self, venue_id: str, inst: Instrument, doc: dict[str, Any], cum: int) -> _Track:
+        """The order's track, made on first sight (with `cum` lots filled), else updated."""
+        qty, _ = wire.order_lots(inst, doc)
+        price = wire.ticks(inst, doc.get("price"))
+        track = self._orders.get(venue_id)
+        cid = wire.from_text(doc.get("text"))
+        if track is None:
+            side = wire.side_of(doc)
+            track = self._orders[venue_id] = _Track(inst.symbol, cid, side, qty, price, cum)
+            if cid:
+                self._remember(cid, venue_id)
+        else:
+            track.qty_lots, track.price_ticks = qty, price
+        return track
+
+    def _remember(self, client_order_id: str, venue_id: str) -> None:
+        ids = self._ids
+        ids[client_order_id] = venue_id
+        if len(ids) > REMEMBERED_IDS:
+            del ids[next(iter(ids))]  # the oldest: queried by text instead, should it matter
+
+    def _on_trade(self, doc: dict[str, Any], recv_ns: int) -> None:
+        inst = self.instruments.get(str(doc.get("currency_pair")))
+        if inst is None:
+            return
+        key = (inst.symbol, str(doc.get("id")))
+        if key in self._seen:
+            self.duplicate_trades += 1
+            return
+        self._seen.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > SEEN_TRADES:
+            self._seen.discard(self._seen_order.popleft())
+        venue_id = str(doc.get("order_id", ""))
+        q = wire.lots(inst, doc.get("amount"))
+        track = self._orders.get(venue_id)
+        cid = wire.from_text(doc.get("text"))
+        side = wire.side_of(doc)
+        cum = -1
+        status = OrderStatus.PARTIALLY_FILLED
+        if track is not None:
+            track.cum_lots += q
+            cum = track.cum_lots
+            if track.qty_lots and cum >= track.qty_lots:
+                status = OrderStatus.FILLED
+        self.on_report(
+            ExecutionReport(
+                VENUE,
+                inst.symbol,
+                cid,
+                venue_id,
+                status,
+                side,
+                cum_filled_lots=cum,
+                trade_id=key[1],
+                last_price_ticks=wire.ticks(inst, doc.get("price")),
+                last_lots=q,
+                fee=wire.decimal(doc.get("fee")),
+                fee_asset=str(doc.get("fee_currency") or inst.quote),
+                is_maker=doc.get("role") == "maker",
+                exchange_ts_ns=wire.ms_to_ns(doc.get("create_time_ms")),
+                recv_ts_ns=recv_ns,
+            )
+        )
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def _venue_ref(self, client_order_id: str) -> str:
+        """Gate's `order_id` parameter for one of our orders: its id when we know it, else
+        its `text` (Gate takes the text while the order is open)."""
+        return self._ids.get(client_order_id) or wire.to_text(client_order_id)
+
+    def _ack(self, inst: Instrument, doc: Any, client_order_id: str) -> OrderAck:
+        if not isinstance(doc, dict):
+            raise VenueUnavailable(VENUE, "", "answer without an order object")
+        qty, filled = wire.order_lots(inst, doc)
+        venue_id = str(doc.get("id", ""))
+        status = wire.status_of(doc, filled, qty)
+        cid = wire.from_text(doc.get("text")) or client_order_id
+        if venue_id and not status.is_terminal:
+            self._track(venue_id, inst, doc, 0)
+        elif venue_id and cid:
+            self._remember(cid, venue_id)
+        return OrderAck(
+            cid,
+            venue_id,
+            status,
+            filled_lots=filled,
+            timestamp_ns=wire.ms_to_ns(doc.get("update_time_ms")),
+        )
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        inst = self.instrument(request.instrument.symbol)
+        text = wire.to_text(request.client_order_id)
+        body = wire.order_body(
+            text,
+            inst,
+            side=request.side,
+            order_type=request.order_type,
+            quantity_lots=request.quantity_lots,
+            price_ticks=request.price_ticks,
+            tif=request.time_in_force,
+            account=self.account,
+        )
+        if self.rest_orders or not self.ws_ready:
+            doc = await self._rest("POST", "/spot/orders", body=body)
+        else:
+            doc = await self._api("spot.order_place", body)
+        return self._ack(inst, doc, request.client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
+        inst = self.instrument(symbol)
+        ref = self._venue_ref(client_order_id)
+        if self.rest_orders or not self.ws_ready:
+            doc = await self._rest("DELETE", "/spot/orders/" + ref, "currency_pair=" + inst.symbol)
+        else:
+            doc = await self._api("spot.order_cancel", wire.cancel_body(ref, inst.symbol))
+        return self._ack(inst, doc, client_order_id)
+
+    async def amend_order(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> OrderAck:
+        """Gate amend (`spot.order_amend` / `PATCH /spot/orders/{id}`): the order keeps its id
+        and client id; 0 leaves a field unchanged. Gate keeps the queue position only for a
+        smaller quantity at the same price."""
+        inst = self.instrument(symbol)
+        if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
+            raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
+        ref = self._venue_ref(client_order_id)
+        if self.rest_orders or not self.ws_ready:
+            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
+            doc = await self._rest(
+                "PATCH", "/spot/orders/" + ref, "currency_pair=" + inst.symbol, body
+            )
+        else:
+            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
+            doc = await self._api("spot.order_amend", body)
+        return self._ack(inst, doc, client_order_id)
+
+    async def cancel_all(self, symbol: str) -> list[str]:
+        inst = self.instrument(symbol)
+        if self.rest_orders or not self.ws_ready:
+            docs = await self._rest("DELETE", "/spot/orders", "currency_pair=" + inst.symbol)
+        else:
+            docs = await self._api(
+                "spot.order_cancel_cp", '{"currency_pair":"' + inst.symbol + '"}'
+            )
+        out = []
+        for doc in docs if isinstance(docs, list) else []:
+            if isinstance(doc, dict) and doc.get("succeeded", True) is not False:
+                cid = wire.from_text(doc.get("text"))
+                if cid:
+                    out.append(cid)
+        return out
+
+    async def cancel_orders(
+        self, symbol: str, client_order_ids: Sequence[str]
+    ) -> list[OrderAck | Exception]:
+        """`spot.order_cancel_ids` (REST `cancel_batch_orders`), 20 a request."""
+        inst = self.instrument(symbol)
+        results: list[OrderAck | Exception] = []
+        for start in range(0, len(client_order_ids), 20):
+            chunk = client_order_ids[start : start + 20]
+            refs = [self._venue_ref(cid) for cid in chunk]
+            items = ",".join(
+                '{"currency_pair":"' + inst.symbol + '","id":"' + ref + '"}' for ref in refs
+            )
+            if self.rest_orders or not self.ws_ready:
+                docs = await self._rest("POST", "/spot/cancel_batch_orders", body=f"[{items}]")
+            else:
+                docs = await self._api("spot.order_cancel_ids", f"[{items}]")
+            rows = docs if isinstance(docs, list) else []
+            for i, cid in enumerate(chunk):
+                row = rows[i] if i < len(rows) and isinstance(rows[i], dict) else {}
+                if row.get("succeeded"):
+                    results.append(OrderAck(cid, str(row.get("id", "")), OrderStatus.CANCELED))
+                else:
+                    results.append(
+                        wire.venue_error(
+                            str(row.get("label", "")), str(row.get("message", "")), 400
+                        )
+                    )
+        return results
+
+    async def arm_dead_man_switch(self, timeout_s: float) -> bool:
+        """`POST /spot/countdown_cancel_all` for the whole account: Gate cancels every open
+        order if not refreshed within `timeout_s` (whole seconds, at least 5; 0 disarms)."""
+        timeout = 0 if timeout_s <= 0 else max(5, math.ceil(timeout_s))
+        await self._rest("POST", "/spot/countdown_cancel_all", body=f'{{"timeout":{timeout}}}')
+        return True
+
+    # -- queries ----------------------------------------------------------------------------
+
+    async def get_balances(self) -> dict[str, Balance]:
+        docs = await self._rest("GET", "/spot/accounts")
+        out = {}
+        for doc in docs if isinstance(docs, list) else []:
+            asset = str(doc.get("currency", ""))
+            out[asset] = Balance(
+                asset, wire.decimal(doc.get("available")), wire.decimal(doc.get("locked"))
+            )
+        return out
+
+    def _snapshot(self, inst: Instrument, doc: dict[str, Any]) -> OrderSnapshot:
+        qty, filled = wire.order_lots(inst, doc)
+        if doc.get("type") == "market":
+            order_type = OrderType.MARKET
+        elif doc.get("time_in_force") == "poc":
+            order_type = OrderType.LIMIT_MAKER
+        else:
+            order_type = OrderType.LIMIT
+        return OrderSnapshot(
+            inst.symbol,
+            wire.from_text(doc.get("text")),
+            str(doc.get("id", "")),
+            wire.status_of(doc, filled, qty),
+            wire.side_of(doc),
+            order_type,
+            wire.ticks(inst, doc.get("price")),
+            qty,
+            filled,
+            wire.ms_to_ns(doc.get("update_time_ms")),
+        )
+
+    async def get_open_orders(self, symbol: str) -> list[OrderSnapshot]:
+        inst = self.instrument(symbol)
+        out: list[OrderSnapshot] = []
+        for page in itertools.count(1):
+            query = f"currency_pair={inst.symbol}&status=open&page={page}&limit={PAGE}"
+            docs = await self._rest("GET", "/spot/orders", query)
+            rows = docs if isinstance(docs, list) else []
+            out.extend(self._snapshot(inst, d) for d in rows if isinstance(d, dict))
+            if len(rows) < PAGE:
+                return out
+        return out  # unreachable: itertools.count never ends
+
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
+        inst = self.instrument(symbol)
+        ref = self._venue_ref(client_order_id)
+        try:
+            doc = await self._rest("GET", "/spot/orders/" + ref, "currency_pair=" + inst.symbol)
+            return self._snapshot(inst, doc)
+        except OrderNotFound:
+            if ref != wire.to_text(client_order_id):
+                raise
+        # by text Gate finds open orders only: look through the recently finished ones
+        text = wire.to_text(client_order_id)
+        query = f"currency_pair={inst.symbol}&status=finished&limit=1000"
+        for doc in await self._rest("GET", "/spot/orders", query) or []:
+            if isinstance(doc, dict) and doc.get("text") == text:
+                return self._snapshot(inst, doc)
+        raise OrderNotFound(VENUE, "ORDER_NOT_FOUND", f"no order with text {text}")
+
+    async def get_fills(self, symbol: str, since_ns: int) -> list[FillRecord]:
+        """Our trades on `symbol` at or after `since_ns`, oldest first."""
+        inst = self.instrument(symbol)
+        since_s = since_ns // NS_PER_SECOND
+        out: list[FillRecord] = []
+        for page in itertools.count(1):
+            query = f"currency_pair={inst.symbol}&limit=1000&page={page}&from={since_s}"
+            docs = await self._rest("GET", "/spot/my_trades", query)
+            rows = [d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+            for doc in rows:
+                ts = wire.ms_to_ns(doc.get("create_time_ms"))
+                if ts < since_ns:
+                    continue
+                out.append(
+                    FillRecord(
+                        inst.symbol,
+                        str(doc.get("id", "")),
+                        wire.from_text(doc.get("text")),
+                        str(doc.get("order_id", "")),
+                        wire.side_of(doc),
+                        wire.ticks(inst, doc.get("price")),
+                        wire.lots(inst, doc.get("amount")),
+                        wire.decimal(doc.get("fee")),
+                        str(doc.get("fee_currency", "")),
+                        doc.get("role") == "maker",
+                        ts,
+                    )
+                )
+            if len(rows) < 1000:
+                break
+        out.sort(key=lambda f: (f.timestamp_ns, f.trade_id))
+        return out
+
+
+def _label(raw: bytes, status: int) -> tuple[str, str]:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "", f"HTTP {status}"
+    if not isinstance(doc, dict):
+        return "", f"HTTP {status}"
+    return str(doc.get("label", "")), str(doc.get("message", f"HTTP {status}"))
+
+
+class _Session:
+    """The `WsHandler` of the private connection: every frame to the adapter."""
+
+    frame_handler = None
+
+    def __init__(self, adapter: GateAdapter) -> None:
+        self.adapter = adapter
+
+    def on_open(self, conn: WsConnection) -> None:
+        del conn
+        self.adapter._on_open()
+
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        del status
+        try:
+            self.adapter._on_frame(payload, recv_ns)
+        except orjson.JSONDecodeError:
+            self.adapter.report_errors += 1
+            log.warning("gate: a private frame is not JSON: %.200s", bytes(payload))
+
+    def on_close(self, reason: str) -> None:
+        self.adapter._on_close(reason)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        conn.send_text('{"time":' + str(self.adapter.now_ms() // 1000) + ',"channel":"spot.ping"}')
+
+
+__all__ = ["GateAdapter"]

@@ -1,0 +1,685 @@
+"""The OKX v5 spot trading adapter (docs/VENUES.md §2.5-§2.8).
+
+Order entry runs over the private WebSocket (`/ws/v5/private`) after `login` by default:
+`order`, `cancel-order`, `amend-order`, `batch-orders`, `batch-cancel-orders`, each request
+matched to its answer by `id`; a request with no answer in time raises VenueUnavailable
+(outcome unknown: the OMS resolves it by query). With `rest_only=True`, or while the private
+connection is down, the same bodies go over REST on one long-lived aiohttp session. Queries
+(balances, open orders, one order, fills) and the dead-man switch are REST.
+
+The same private connection carries the `orders` channel (instType SPOT): every push becomes
+an `ExecutionReport` handed to `on_report`, in the order received. The connection reconnects
+with capped backoff when it drops (login and subscription again).
+
+Timestamps are the adapter clock plus the venue's offset, estimated at start from
+`GET /api/v5/public/time`; a 50102 (timestamp expired) resyncs and retries once, then raises
+ClockSkew. `endpoints.demo` sends `x-simulated-trading: 1` on REST and on the WebSocket
+upgrade (the demo WS host itself comes from config). Every TLS connection verifies against
+`endpoints.ca_file` (engine.gateway.tls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import orjson
+
+from engine.clock import Clock
+from engine.gateway.adapter import (
+    Balance,
+    ExchangeAdapter,
+    FillRecord,
+    OrderAck,
+    OrderRequest,
+    OrderSnapshot,
+    ReportSink,
+    VenueEndpoints,
+)
+from engine.gateway.errors import (
+    AuthError,
+    ClockSkew,
+    InvalidOrder,
+    OrderNotFound,
+    VenueError,
+    VenueUnavailable,
+)
+from engine.gateway.okx.orders_wire import (
+    MAX_BATCH,
+    NS_PER_MS,
+    VENUE,
+    BodyBuilder,
+    check_client_order_id,
+    fill_from_record,
+    report_from_push,
+    snapshot_from_order,
+    venue_error,
+    ws_request,
+)
+from engine.gateway.tls import TlsConfigError, ssl_for
+from engine.model.enums import OrderStatus
+from engine.model.instrument import Instrument
+from engine.wire.credentials import Credentials
+from engine.wire.okx_signing import (
+    okx_rest_headers,
+    okx_timestamp,
+    okx_ws_login_args,
+    okx_ws_timestamp,
+)
+
+log = logging.getLogger("engine.gateway.okx")
+
+_PATHS = {
+    "order": "/api/v5/trade/order",
+    "batch-orders": "/api/v5/trade/batch-orders",
+    "cancel-order": "/api/v5/trade/cancel-order",
+    "batch-cancel-orders": "/api/v5/trade/cancel-batch-orders",
+    "amend-order": "/api/v5/trade/amend-order",
+    "batch-amend-orders": "/api/v5/trade/amend-batch-orders",
+}
+_FILLS_WINDOW_NS = 3 * 86_400 * 1_000_000_000  # /trade/fills covers 3 days; older: history
+_PING_IDLE_S = 20.0  # OKX closes a connection with nothing pushed for 30 s
+_RECONNECT_MAX_S = 30.0
+
+
+class OkxAdapter(ExchangeAdapter):
+    """OKX spot (tdMode cash). `rest_only=True` sends orders over REST instead of the
+    private WebSocket; `private_stream=False` (with it) opens no WebSocket at all: no
+    execution reports, for tools that only query; `timeout_s` bounds every request;
+    `ping_idle_s`: the text `ping` goes out after this long without a frame (OKX closes a
+    connection after 30 s of silence)."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        endpoints: VenueEndpoints,
+        credentials: Credentials,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        on_report: ReportSink | None = None,
+        *,
+        rest_only: bool = False,
+        private_stream: bool = True,
+        timeout_s: float = 5.0,
+        ping_idle_s: float = _PING_IDLE_S,
+    ) -> None:
+        super().__init__(endpoints, credentials, clock, instruments, on_report)
+        if credentials.passphrase is None:
+            raise AuthError(VENUE, "", "OKX credentials need a passphrase")
+        self.rest_only = rest_only or not private_stream
+        self.private_stream = private_stream
+        self.timeout_s = timeout_s
+        self.ping_idle_s = ping_idle_s
+        self._rest_base = endpoints.rest_url.rstrip("/")
+        self._rest_ssl = ssl_for(endpoints.rest_url, endpoints.ca_file)
+        self._ws_ssl = ssl_for(endpoints.ws_private_url, endpoints.ca_file)
+        self._demo_headers = {"x-simulated-trading": "1"} if endpoints.demo else {}
+        self._post_headers = {"Content-Type": "application/json", **self._demo_headers}
+        self._bodies = {symbol: BodyBuilder(inst) for symbol, inst in self.instruments.items()}
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._offset_ms = 0
+        self._closing = False
+        self.connected = asyncio.Event()  # the private stream is logged in and subscribed
+        self.reconnects = 0
+        self.bad_pushes = 0  # pushes not decoded or of another instrument (logged, skipped)
+        self.sink_errors = 0  # reports whose on_report raised (logged; the stream goes on)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._closing = False
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        self._session = aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=16, keepalive_timeout=60)
+        )
+        try:
+            await self.sync_time()
+            if self.private_stream:
+                await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+        if self.private_stream:
+            self._reader = asyncio.get_running_loop().create_task(self._run_private())
+
+    async def close(self) -> None:
+        self._closing = True
+        self.connected.clear()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+        self._fail_pending("adapter closed")
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    # -- time -----------------------------------------------------------------------------
+
+    @property
+    def offset_ms(self) -> int:
+        """The venue's clock minus ours, as last estimated."""
+        return self._offset_ms
+
+    def now_ms(self) -> int:
+        """The venue's time as the adapter estimates it."""
+        return self.clock.time_ns() // NS_PER_MS + self._offset_ms
+
+    async def sync_time(self) -> int:
+        """Estimate the offset of the venue's clock from `GET /api/v5/public/time` (the
+        round trip's midpoint); returns it in ms."""
+        before = self.clock.time_ns()
+        doc = await self._rest("GET", "/api/v5/public/time", signed=False)
+        after = self.clock.time_ns()
+        try:
+            server_ms = int(doc["data"][0]["ts"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise VenueUnavailable(VENUE, "", "malformed server time answer") from None
+        self._offset_ms = server_ms - (before + after) // 2 // NS_PER_MS
+        return self._offset_ms
+
+    # -- REST -----------------------------------------------------------------------------
+
+    async def _rest(
+        self,
+        method: str,
+        path: str,
+        body: str = "",
+        *,
+        query: str = "",
+        signed: bool = True,
+        retried: bool = False,
+    ) -> dict[str, Any]:
+        """One REST call -> the envelope; raises the typed error of a failed one. Order
+        endpoints' per-item failures (top-level code "1"/"2") are returned for the caller."""
+        session = self._session
+        if session is None:
+            raise VenueUnavailable(VENUE, "", "adapter not started")
+        request_path = path + "?" + query if query else path
+        headers = self._post_headers if body else self._demo_headers
+        if signed:
+            timestamp = okx_timestamp(self.now_ms())
+            signing = okx_rest_headers(self.credentials, timestamp, method, request_path, body)
+            headers = {**headers, **signing}
+        try:
+            async with session.request(
+                method,
+                self._rest_base + request_path,
+                data=body.encode() if body else None,
+                headers=headers,
+                ssl=self._rest_ssl if self._rest_ssl is not None else True,
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        except TimeoutError:
+            raise VenueUnavailable(
+                VENUE, "", f"{method} {path}: no answer in {self.timeout_s} s (outcome unknown)"
+            ) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise _certificate_refused(
+                self.endpoints.rest_url, self.endpoints.ca_file, exc
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise VenueUnavailable(VENUE, "", f"{method} {path}: {type(exc).__name__}") from exc
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise venue_error("", f"{method} {path}: HTTP {status}, not an OKX answer", status)
+        code = str(doc.get("code", ""))
+        if code == "0" or (code in ("1", "2") and doc.get("data")):
+            return doc
+        message = str(doc.get("msg", ""))
+        if code == "50102" and signed and not retried:
+            await self.sync_time()
+            return await self._rest(method, path, body, query=query, retried=True)
+        raise venue_error(code, message, status)
+
+    # -- private WebSocket ----------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        """Open the private connection, log in, subscribe `orders` (SPOT). A login refused
+        for its timestamp resyncs the clock and tries once more (OKX closes the connection
+        after a failed login, so on a new one)."""
+        for attempt in (0, 1):
+            ws = await self._open_ws()
+            try:
+                await self._login(ws)
+                await ws.send_str(
+                    '{"id":"sub","op":"subscribe","args":[{"channel":"orders","instType":"SPOT"}]}'
+                )
+                answer = await self._expect(ws, ("subscribe", "error"))
+                if answer.get("event") == "error":
+                    raise venue_error(str(answer.get("code", "")), str(answer.get("msg", "")))
+            except ClockSkew:
+                await ws.close()
+                if attempt:
+                    raise
+                await self.sync_time()
+                continue
+            except BaseException:
+                await ws.close()
+                raise
+            self._ws = ws
+            self.connected.set()
+            return
+
+    async def _open_ws(self) -> aiohttp.ClientWebSocketResponse:
+        session = self._session
+        if session is None:
+            raise VenueUnavailable(VENUE, "", "adapter not started")
+        try:
+            return await session.ws_connect(
+                self.endpoints.ws_private_url,
+                ssl=self._ws_ssl if self._ws_ssl is not None else True,
+                headers=self._demo_headers,
+                heartbeat=None,
+                autoping=True,
+            )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            url = self.endpoints.ws_private_url
+            raise _certificate_refused(url, self.endpoints.ca_file, exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise VenueUnavailable(VENUE, "", f"private WebSocket: {type(exc).__name__}") from exc
+
+    async def _login(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        args = okx_ws_login_args(self.credentials, okx_ws_timestamp(self.now_ms()))
+        await ws.send_str(orjson.dumps({"op": "login", "args": [args]}).decode())
+        answer = await self._expect(ws, ("login", "error"))
+        code = str(answer.get("code", ""))
+        if answer.get("event") != "login" or code != "0":
+            raise venue_error(code, str(answer.get("msg", "")))
+
+    async def _expect(
+        self, ws: aiohttp.ClientWebSocketResponse, events: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The next event answer of one of `events` (pushes before it are handled)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        while True:
+            try:
+                message = await ws.receive(max(0.001, deadline - loop.time()))
+            except TimeoutError:
+                raise VenueUnavailable(VENUE, "", "private WebSocket: no answer in time") from None
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                raise VenueUnavailable(VENUE, "", f"private WebSocket closed ({message.type.name})")
+            doc = self._decode(message.data)
+            if doc is None:
+                continue
+            if doc.get("event") in events:
+                return doc
+            self._dispatch(doc)
+
+    def _decode(self, text: str) -> dict[str, Any] | None:
+        if text == "pong":
+            return None
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self.bad_pushes += 1
+            log.warning("okx private: malformed frame skipped", extra={"size": len(text)})
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    async def _run_private(self) -> None:
+        """Read the private connection; reconnect with capped backoff when it drops."""
+        delay = 0.5
+        while not self._closing:
+            ws = self._ws
+            if ws is not None:
+                await self._read(ws)
+                self.connected.clear()
+                self._ws = None
+                self._fail_pending("private WebSocket dropped (outcome unknown)")
+                if self._closing:
+                    return
+            try:
+                await self._connect()
+                self.reconnects += 1
+                delay = 0.5
+            except (VenueError, TlsConfigError) as exc:
+                log.warning("okx private reconnect failed: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX_S)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            try:
+                message = await ws.receive(self.ping_idle_s)
+            except TimeoutError:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_str("ping")
+                continue
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                return
+            doc = self._decode(message.data)
+            if doc is not None:
+                self._dispatch(doc)
+
+    def _dispatch(self, doc: dict[str, Any]) -> None:
+        req_id = doc.get("id")
+        if isinstance(req_id, str) and req_id in self._pending:
+            future = self._pending[req_id]
+            if not future.done():
+                future.set_result(doc)
+            return
+        arg = doc.get("arg")
+        if isinstance(arg, dict) and arg.get("channel") == "orders" and "data" in doc:
+            self._on_orders(doc["data"])
+        elif doc.get("event") == "error":
+            log.warning("okx private error: %s %s", doc.get("code"), doc.get("msg"))
+
+    def _on_orders(self, data: Any) -> None:
+        recv_ns = self.clock.time_ns()
+        if not isinstance(data, list):
+            self.bad_pushes += 1
+            return
+        for obj in data:
+            inst = self.instruments.get(obj.get("instId", "")) if isinstance(obj, dict) else None
+            if inst is None:
+                self.bad_pushes += 1
+                continue
+            try:
+                report = report_from_push(inst, obj, recv_ns)
+            except ValueError as exc:
+                self.bad_pushes += 1
+                log.warning("okx orders push skipped: %s", exc)
+                continue
+            try:
+                self.on_report(report)
+            except Exception:
+                self.sink_errors += 1
+                log.exception("okx: on_report failed for %s", report.client_order_id)
+
+    def _fail_pending(self, why: str) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(VenueUnavailable(VENUE, "", why))
+        self._pending.clear()
+
+    async def _ws_call(self, op: str, args: list[str]) -> dict[str, Any]:
+        ws = self._ws
+        assert ws is not None
+        req_id = str(next(self._ids))
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = future
+        try:
+            await ws.send_str(ws_request(req_id, op, args))
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            raise VenueUnavailable(
+                VENUE, "", f"{op}: no answer in {self.timeout_s} s (outcome unknown)"
+            ) from None
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            raise VenueUnavailable(VENUE, "", f"{op}: {type(exc).__name__}") from exc
+        finally:
+            self._pending.pop(req_id, None)
+
+    # -- order operations -----------------------------------------------------------------
+
+    async def _order_op(self, op: str, args: list[str]) -> list[dict[str, Any]]:
+        """One order operation over WS (or REST) -> its per-item results."""
+        ws = self._ws
+        if not self.rest_only and ws is not None and not ws.closed:
+            doc = await self._ws_call(op, args)
+        else:
+            body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
+            doc = await self._rest("POST", _PATHS[op], body)
+        data = doc.get("data")
+        code = str(doc.get("code", ""))
+        if not isinstance(data, list) or not data or code not in ("0", "1", "2"):
+            raise venue_error(code, str(doc.get("msg", "")))
+        return data
+
+    def _body(self, symbol: str) -> BodyBuilder:
+        try:
+            return self._bodies[symbol]
+        except KeyError:
+            raise InvalidOrder(
+                VENUE, "", f"{symbol} is not an instrument of this adapter"
+            ) from None
+
+    @staticmethod
+    def _ack(item: Any, client_order_id: str, status: OrderStatus) -> OrderAck:
+        if not isinstance(item, dict):
+            raise VenueUnavailable(VENUE, "", "malformed order answer (outcome unknown)")
+        code = str(item.get("sCode", ""))
+        if code != "0":
+            raise venue_error(code, str(item.get("sMsg", "")))
+        ts = str(item.get("ts", ""))
+        return OrderAck(
+            client_order_id=str(item.get("clOrdId") or client_order_id),
+            venue_order_id=str(item.get("ordId", "")),
+            status=status,
+            timestamp_ns=int(ts) * NS_PER_MS if ts.isdigit() else 0,
+        )
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        body = self._body(request.instrument.symbol).place(request)
+        data = await self._order_op("order", [body])
+        return self._ack(data[0], request.client_order_id, OrderStatus.NEW)
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
+        results: list[OrderAck | Exception] = []
+        for start in range(0, len(requests), MAX_BATCH):
+            chunk = requests[start : start + MAX_BATCH]
+            bodies: list[str] = []
+            built: list[OrderAck | Exception | None] = []
+            for request in chunk:
+                try:
+                    bodies.append(self._body(request.instrument.symbol).place(request))
+                    built.append(None)
+                except VenueError as exc:
+                    built.append(exc)
+            client_ids = [r.client_order_id for r in chunk]
+            results.extend(
+                await self._batch("batch-orders", bodies, built, client_ids, OrderStatus.NEW)
+            )
+        return results
+
+    async def _batch(
+        self,
+        op: str,
+        bodies: list[str],
+        built: list[OrderAck | Exception | None],
+        client_ids: list[str],
+        status: OrderStatus,
+    ) -> list[OrderAck | Exception]:
+        """Send one batch; a failure of the whole batch (rate limit, no answer) is every
+        sent item's result."""
+        items: list[dict[str, Any]] = []
+        if bodies:
+            try:
+                items = await self._order_op(op, bodies)
+            except VenueError as exc:
+                return [slot if slot is not None else exc for slot in built]
+        return self._batch_results(built, items, client_ids, status)
+
+    def _batch_results(
+        self,
+        built: list[OrderAck | Exception | None],
+        items: list[dict[str, Any]],
+        client_ids: list[str],
+        status: OrderStatus,
+    ) -> list[OrderAck | Exception]:
+        out: list[OrderAck | Exception] = []
+        answers = iter(items)
+        for slot, client_order_id in zip(built, client_ids, strict=True):
+            if slot is not None:
+                out.append(slot)
+                continue
+            item = next(answers, None)
+            try:
+                out.append(self._ack(item, client_order_id, status))
+            except VenueError as exc:
+                out.append(exc)
+        return out
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
+        body = self._body(symbol).by_client_id(client_order_id)
+        data = await self._order_op("cancel-order", [body])
+        # sCode 0 only means accepted: the orders channel reports the outcome
+        return self._ack(data[0], client_order_id, OrderStatus.PENDING_CANCEL)
+
+    async def cancel_orders(
+        self, symbol: str, client_order_ids: Sequence[str]
+    ) -> list[OrderAck | Exception]:
+        builder = self._body(symbol)
+        results: list[OrderAck | Exception] = []
+        for start in range(0, len(client_order_ids), MAX_BATCH):
+            chunk = list(client_order_ids[start : start + MAX_BATCH])
+            bodies: list[str] = []
+            built: list[OrderAck | Exception | None] = []
+            for client_order_id in chunk:
+                try:
+                    bodies.append(builder.by_client_id(client_order_id))
+                    built.append(None)
+                except VenueError as exc:
+                    built.append(exc)
+            results.extend(
+                await self._batch(
+                    "batch-cancel-orders", bodies, built, chunk, OrderStatus.PENDING_CANCEL
+                )
+            )
+        return results
+
+    async def amend_order(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> OrderAck:
+        """OKX amend-order: a new price requeues the order, a smaller size keeps its place;
+        `quantity_lots` is the new total (fills included); 0 leaves a value unchanged."""
+        body = self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)
+        data = await self._order_op("amend-order", [body])
+        return self._ack(data[0], client_order_id, OrderStatus.NEW)
+
+    async def cancel_all(self, symbol: str) -> list[str]:
+        """Every open order of `symbol`, canceled in batches of 20 by ordId; returns the
+        client order ids (the ordId for an order placed without one) accepted for cancel."""
+        builder = self._body(symbol)
+        open_orders = await self.get_open_orders(symbol)
+        canceled: list[str] = []
+        for start in range(0, len(open_orders), MAX_BATCH):
+            chunk = open_orders[start : start + MAX_BATCH]
+            items = await self._order_op(
+                "batch-cancel-orders", [builder.by_ord_id(o.venue_order_id) for o in chunk]
+            )
+            for order, item in zip(chunk, items, strict=False):
+                if isinstance(item, dict) and item.get("sCode") == "0":
+                    canceled.append(order.client_order_id or order.venue_order_id)
+        return canceled
+
+    async def arm_dead_man_switch(self, timeout_s: float) -> bool:
+        """`cancel-all-after`: every open order is canceled `timeout_s` (10..120) after the
+        last call; 0 disarms."""
+        seconds = int(timeout_s)
+        if seconds != timeout_s or not (seconds == 0 or 10 <= seconds <= 120):
+            raise InvalidOrder(VENUE, "", f"cancel-all-after takes 0 or 10..120 s, not {timeout_s}")
+        await self._rest(
+            "POST", "/api/v5/trade/cancel-all-after", '{"timeOut":"' + str(seconds) + '"}'
+        )
+        return True
+
+    # -- queries --------------------------------------------------------------------------
+
+    async def get_balances(self) -> dict[str, Balance]:
+        doc = await self._rest("GET", "/api/v5/account/balance")
+        out: dict[str, Balance] = {}
+        for account in doc.get("data") or []:
+            for detail in account.get("details") or [] if isinstance(account, dict) else []:
+                try:
+                    locked = _dec(detail.get("frozenBal"))
+                    avail = detail.get("availBal")
+                    free = _dec(avail) if avail else _dec(detail.get("cashBal")) - locked
+                    out[str(detail["ccy"])] = Balance(str(detail["ccy"]), free, locked)
+                except (KeyError, TypeError, ArithmeticError, ValueError):
+                    raise VenueUnavailable(VENUE, "", "malformed balance answer") from None
+        return out
+
+    async def get_open_orders(self, symbol: str) -> list[OrderSnapshot]:
+        inst = self.instrument(symbol)
+        out: list[OrderSnapshot] = []
+        after = ""
+        while True:
+            query = f"instType=SPOT&instId={symbol}&limit=100" + (
+                f"&after={after}" if after else ""
+            )
+            doc = await self._rest("GET", "/api/v5/trade/orders-pending", query=query)
+            page = doc.get("data") or []
+            out.extend(self._snapshots(inst, page))
+            if len(page) < 100:
+                return out
+            after = str(page[-1].get("ordId", ""))
+
+    @staticmethod
+    def _snapshots(inst: Instrument, page: list[Any]) -> list[OrderSnapshot]:
+        try:
+            return [snapshot_from_order(inst, obj) for obj in page]
+        except (ValueError, AttributeError) as exc:
+            raise VenueUnavailable(VENUE, "", f"malformed order answer: {exc}") from None
+
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
+        inst = self.instrument(symbol)
+        check_client_order_id(client_order_id)
+        query = f"instId={symbol}&clOrdId={client_order_id}"
+        doc = await self._rest("GET", "/api/v5/trade/order", query=query)
+        orders = self._snapshots(inst, doc.get("data") or [])
+        if not orders:
+            raise OrderNotFound(VENUE, "51603", "Order does not exist")
+        return orders[0]
+
+    async def get_fills(self, symbol: str, since_ns: int) -> list[FillRecord]:
+        """Our trades of `symbol` since `since_ns`, oldest first (`fills` covers the last 3
+        days, `fills-history` 3 months)."""
+        inst = self.instrument(symbol)
+        recent = self.clock.time_ns() - since_ns < _FILLS_WINDOW_NS
+        path = "/api/v5/trade/fills" if recent else "/api/v5/trade/fills-history"
+        begin = max(since_ns, 0) // NS_PER_MS
+        out: list[FillRecord] = []
+        after = ""
+        while True:
+            query = f"instType=SPOT&instId={symbol}&begin={begin}&limit=100"
+            if after:
+                query += f"&after={after}"
+            doc = await self._rest("GET", path, query=query)
+            page = doc.get("data") or []
+            try:
+                out.extend(fill_from_record(inst, obj) for obj in page)
+            except (ValueError, AttributeError) as exc:
+                raise VenueUnavailable(VENUE, "", f"malformed fills answer: {exc}") from None
+            if len(page) < 100:
+                break
+            after = str(page[-1].get("billId", ""))
+        out.reverse()
+        return out
+
+
+def _certificate_refused(url: str, ca_file: str, exc: BaseException) -> TlsConfigError:
+    """A refused certificate is a configuration error: retrying cannot fix it."""
+    trust = f"the CA file {ca_file!r}" if ca_file else "the system trust store"
+    reason = getattr(exc, "certificate_error", exc)
+    return TlsConfigError(
+        f"okx: TLS certificate of {url} refused by {trust} ({reason}); "
+        "set venues.okx.ca_file to the CA bundle that signed it"
+    )
+
+
+def _dec(value: Any) -> Decimal:
+    if value in (None, ""):
+        return Decimal(0)
+    return Decimal(str(value))
