@@ -25,14 +25,25 @@ Json = dict[str, Any]
 class BinanceError(Exception):
     """A request failed the way Binance reports it: HTTP status plus {"code", "msg"}."""
 
-    def __init__(self, status: int, code: int, msg: str, retry_after_s: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        msg: str,
+        retry_after_s: int | None = None,
+        *,
+        data: Json | None = None,
+    ) -> None:
         super().__init__(f"{status} {code} {msg}")
         self.status = status
         self.code = code
         self.msg = msg
         self.retry_after_s = retry_after_s
+        self.data = data  # cancelReplace: which part failed
 
     def body(self) -> Json:
+        if self.data is not None:
+            return {"code": self.code, "msg": self.msg, "data": self.data}
         return {"code": self.code, "msg": self.msg}
 
 
@@ -251,11 +262,38 @@ def cancel_result(snap: OrderSnapshot, u: Units, transact_ns: int, cancel_cid: s
     return body
 
 
+def my_trade(fill: Fill, u: Units) -> Json:
+    """One row of GET /api/v3/myTrades (and WS API myTrades)."""
+    return {
+        "symbol": fill.symbol,
+        "id": fill.trade_id,
+        "orderId": fill.order_id,
+        "orderListId": -1,
+        "price": u.price(fill.price),
+        "qty": u.qty(fill.qty),
+        "quoteQty": u.quote(fill.quote_qty),
+        "commission": u.quote(fill.fee),
+        "commissionAsset": fill.fee_asset,
+        "time": ms(fill.ts_ns),
+        "isBuyer": fill.side is OrderSide.BUY,
+        "isMaker": fill.is_maker,
+        "isBestMatch": True,
+    }
+
+
 # -- exchangeInfo --------------------------------------------------------------------------
 
 
+# the filter bounds every simulated symbol publishes (Binance's BTCUSDT values)
+MAX_PRICE = Decimal(1_000_000)
+MAX_QTY = Decimal(9000)
+MAX_NOTIONAL = Decimal(9_000_000)
+PERCENT_PRICE_UP = 5  # PERCENT_PRICE_BY_SIDE: bid/ask multiplier up ...
+PERCENT_PRICE_DOWN = Decimal("0.2")  # ... and down, around the last trade price
+
+
 def symbol_info(inst: Instrument) -> Json:
-    price_max = Decimal(1_000_000)
+    price_max = MAX_PRICE
     return {
         "symbol": inst.symbol,
         "status": "TRADING",
@@ -273,7 +311,7 @@ def symbol_info(inst: Instrument) -> Json:
         "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "amendAllowed": False,
         "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True,
@@ -288,14 +326,22 @@ def symbol_info(inst: Instrument) -> Json:
             {
                 "filterType": "LOT_SIZE",
                 "minQty": amount8(inst.min_qty),
-                "maxQty": amount8(Decimal(9000)),
+                "maxQty": amount8(MAX_QTY),
                 "stepSize": amount8(inst.lot_size),
+            },
+            {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                "bidMultiplierUp": str(PERCENT_PRICE_UP),
+                "bidMultiplierDown": str(PERCENT_PRICE_DOWN),
+                "askMultiplierUp": str(PERCENT_PRICE_UP),
+                "askMultiplierDown": str(PERCENT_PRICE_DOWN),
+                "avgPriceMins": 5,
             },
             {
                 "filterType": "NOTIONAL",
                 "minNotional": amount8(inst.min_notional),
                 "applyMinToMarket": True,
-                "maxNotional": amount8(Decimal(9_000_000)),
+                "maxNotional": amount8(MAX_NOTIONAL),
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },

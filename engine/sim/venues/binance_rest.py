@@ -44,6 +44,7 @@ class Endpoint:
     signed: bool
     run: Operation
     counts_order: bool = False
+    keyed: bool = False  # USER_STREAM: the X-MBX-APIKEY header only, no signature
 
 
 def _fixed(weight: int) -> Weigher:
@@ -114,6 +115,45 @@ ENDPOINTS = (
         lambda p: 6 if p.get("symbol") else 80,
         True,
         lambda v, a, p: v.open_orders(a, p),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v3/order/cancelReplace",
+        _fixed(1),
+        True,
+        lambda v, a, p: v.cancel_replace(a, p),
+        True,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v3/myTrades",
+        lambda p: 5 if p.get("orderId") else 20,
+        True,
+        lambda v, a, p: v.my_trades(a, p),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v3/userDataStream",
+        _fixed(2),
+        False,
+        lambda v, a, _p: v.listen_key_start(a),
+        keyed=True,
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v3/userDataStream",
+        _fixed(2),
+        False,
+        lambda v, a, p: v.listen_key_ping(a, p),
+        keyed=True,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v3/userDataStream",
+        _fixed(2),
+        False,
+        lambda v, a, p: v.listen_key_stop(a, p),
+        keyed=True,
     ),
     Endpoint("GET", "/api/v3/account", _fixed(20), True, lambda v, a, p: v.account(a, p)),
     Endpoint("GET", "/api/v3/rateLimit/order", _fixed(40), True, _order_count_usage),
@@ -213,6 +253,8 @@ class RestHandler:
                 params,
                 lambda creds: binance_verify_rest(creds, raw_query, raw_body),
             )
+        elif endpoint.keyed:
+            account = self.venue.account_of_key(request.headers.get(API_KEY_HEADER))
         if endpoint.counts_order:
             ten, day = self.venue.count_order(account)
             headers["X-MBX-ORDER-COUNT-10S"] = str(ten)

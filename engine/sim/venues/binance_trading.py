@@ -8,7 +8,9 @@ parsed so that numbers keep their wire text) and returns the JSON body, or raise
 from __future__ import annotations
 
 import json
+import random
 import re
+import string
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -23,12 +25,14 @@ from engine.sim.accounts import PPM
 from engine.sim.exchange import SimExchange
 from engine.sim.matching import (
     CancelRejected,
+    Event,
     Fill,
     OrderAccepted,
     OrderDone,
     OrderRejected,
     OrderRequest,
     OrderSnapshot,
+    PublicTrade,
 )
 from engine.sim.venues import binance_messages as m
 from engine.sim.venues.binance_limits import Knobs, RateLimits
@@ -52,6 +56,11 @@ _INT = re.compile(r"^-?[0-9]{1,20}$")
 _RECV_WINDOW = re.compile(r"^[0-9]{1,5}(\.[0-9]{1,3})?$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,16}$")
 _MICROS_DIGITS = 16  # a 16-digit timestamp is in microseconds (docs/VENUES.md §1.5)
+_ID_ALPHABET = string.ascii_letters + string.digits
+CLIENT_ID_LENGTH = 22  # Binance's generated client order ids: 22 letters and digits
+MAX_TRADES_KEPT = 10_000  # per account, for myTrades
+LISTEN_KEY_LENGTH = 60
+LISTEN_KEY_TTL_MS = 60 * 60_000
 
 
 Params = dict[str, str]
@@ -66,8 +75,22 @@ class BinanceVenue(RateLimits):
         self.init_rate_limits()
         self.knobs = Knobs()
         self._units = {inst.symbol: Units(exchange.engine, inst) for inst in exchange.instruments()}
-        self._next_client_id = 0
+        # generated client ids look like Binance's (22 random letters and digits), seeded so a
+        # run is repeatable
+        self._id_rng = random.Random(0x5EED_B1A)
         self._next_execution_id = 0
+        # account -> its fills, oldest first (myTrades); one exchange listener per account
+        self.trades: dict[str, list[Fill]] = {}
+        self._trade_listeners: dict[str, Callable[[], None]] = {}
+        for acct in exchange.engine.ledger:
+            if not acct.exempt:
+                self.watch_account(acct.account_id)
+        # listenKey -> (account, expiry ms of the venue clock); deposit/withdrawal listeners
+        self.listen_keys: dict[str, tuple[str, int]] = {}
+        self.balance_hooks: list[Callable[[str, str, str], None]] = []
+        # last trade price per symbol: the reference price of PERCENT_PRICE_BY_SIDE
+        self.last_price: dict[str, int] = {}
+        exchange.on_public(self._on_public)
         # order id -> client id of the cancel request that ended it (executionReport "c")
         self.cancel_client_ids: dict[int, str] = {}
         # Ed25519 API keys: api key -> (public key, account)
@@ -82,9 +105,8 @@ class BinanceVenue(RateLimits):
         return self.now_ns() // NS_PER_MS
 
     def client_id(self) -> str:
-        """A server-generated client order id: 22 characters, like Binance's."""
-        self._next_client_id += 1
-        return f"sim{self._next_client_id:019d}"
+        """A server-generated client order id: 22 random letters and digits, like Binance's."""
+        return "".join(self._id_rng.choices(_ID_ALPHABET, k=CLIENT_ID_LENGTH))
 
     def execution_id(self) -> int:
         self._next_execution_id += 1
@@ -97,6 +119,26 @@ class BinanceVenue(RateLimits):
         if symbol not in self._units:
             raise m.BAD_SYMBOL
         return self._units[symbol].inst
+
+    # -- trade history ----------------------------------------------------------------------
+
+    def watch_account(self, account: str) -> None:
+        """Keep `account`'s fills for myTrades (from now on; idempotent)."""
+        if account in self._trade_listeners or self.exchange.engine.ledger.get(account) is None:
+            return
+        kept = self.trades.setdefault(account, [])
+
+        def record(event: Event) -> None:
+            if isinstance(event, Fill):
+                kept.append(event)
+                if len(kept) > MAX_TRADES_KEPT:
+                    del kept[: len(kept) - MAX_TRADES_KEPT]
+
+        self._trade_listeners[account] = self.exchange.on_private(account, record)
+
+    def _on_public(self, event: Event) -> None:
+        if isinstance(event, PublicTrade):
+            self.last_price[event.symbol] = event.price
 
     # -- authentication -------------------------------------------------------------------
 
@@ -137,7 +179,21 @@ class BinanceVenue(RateLimits):
         self.check_timestamp(params)
         if not signature_ok(key):
             raise m.BAD_SIGNATURE
+        self.watch_account(account)
         return account
+
+    def account_of_key(self, api_key: str | None) -> str:
+        """The account of an API key, for the key-only (unsigned) endpoints (listenKey)."""
+        if not api_key:
+            raise m.BAD_KEY_FORMAT
+        found = self._verify_key(api_key)
+        if found is None:
+            raise m.BAD_KEY
+        self.watch_account(found[1])
+        return found[1]
+
+    def is_ed25519_key(self, api_key: str) -> bool:
+        return api_key in self._ed25519_keys
 
     def check_timestamp(self, params: Params) -> None:
         text = params.get("timestamp", "")
@@ -175,6 +231,52 @@ class BinanceVenue(RateLimits):
         self.instrument(symbol)
         return symbol
 
+    # -- user data: listenKeys and balance changes -------------------------------------------
+
+    def listen_key_start(self, account: str) -> Json:
+        """POST /api/v3/userDataStream, WS API userDataStream.start: the account's active key
+        (its validity extended) or a new one; valid for 60 minutes."""
+        now = self.now_ms()
+        for key, (owner, expires) in self.listen_keys.items():
+            if owner == account and expires > now:
+                self.listen_keys[key] = (account, now + LISTEN_KEY_TTL_MS)
+                return {"listenKey": key}
+        key = "".join(self._id_rng.choices(_ID_ALPHABET, k=LISTEN_KEY_LENGTH))
+        self.listen_keys[key] = (account, now + LISTEN_KEY_TTL_MS)
+        return {"listenKey": key}
+
+    def listen_key_ping(self, account: str, params: Params) -> Json:
+        key = self._listen_key(account, params)
+        self.listen_keys[key] = (account, self.now_ms() + LISTEN_KEY_TTL_MS)
+        return {}
+
+    def listen_key_stop(self, account: str, params: Params) -> Json:
+        del self.listen_keys[self._listen_key(account, params)]
+        return {}
+
+    def listen_key_account(self, key: str) -> str | None:
+        """The account of a live listenKey (what `/ws/<listenKey>` serves), else None."""
+        found = self.listen_keys.get(key)
+        if found is None or found[1] <= self.now_ms():
+            return None
+        return found[0]
+
+    def _listen_key(self, account: str, params: Params) -> str:
+        key = params.get("listenKey", "")
+        if not key:
+            raise m.mandatory("listenKey")
+        found = self.listen_keys.get(key)
+        if found is None or found[0] != account or found[1] <= self.now_ms():
+            raise BinanceError(400, -1125, "This listenKey does not exist.")
+        return key
+
+    def deposit(self, account: str, asset: str, amount: Decimal) -> None:
+        """Credit (negative: debit) an account from outside, as a deposit or withdrawal: the
+        user data stream gets balanceUpdate and outboundAccountPosition."""
+        self.exchange.deposit(account, asset, amount)
+        for hook in tuple(self.balance_hooks):
+            hook(account, asset, m.amount8(amount))
+
     # -- orders ---------------------------------------------------------------------------
 
     def place_order(self, account: str, params: Params, *, test: bool = False) -> Json:
@@ -183,6 +285,10 @@ class BinanceVenue(RateLimits):
         request, resp_type = self._order_request(account, symbol, params)
         if test:
             return {}
+        return self._submit(account, request, resp_type)
+
+    def _submit(self, account: str, request: OrderRequest, resp_type: str) -> Json:
+        symbol = request.symbol
         events = self.exchange.submit(request)
         for event in events:
             if isinstance(event, OrderRejected):
@@ -229,6 +335,7 @@ class BinanceVenue(RateLimits):
         else:
             qty = _grid_param(p, "quantity", inst.qty_to_lots, "LOT_SIZE")
             price = _grid_param(p, "price", inst.price_to_ticks, "PRICE_FILTER")
+        self._check_filters(inst, order_type, price, qty)
         cid = p.get("newClientOrderId", "")
         if cid and not _CLIENT_ID.match(cid):
             raise m.illegal("newClientOrderId", _CLIENT_ID_LEGAL)
@@ -259,6 +366,28 @@ class BinanceVenue(RateLimits):
         )
         return request, resp_type
 
+    def _check_filters(self, inst: Instrument, order_type: OrderType, price: int, qty: int) -> None:
+        """The symbol's filters, before the balance is looked at (as Binance does), in the
+        order exchangeInfo lists them: PRICE_FILTER (maxPrice), PERCENT_PRICE_BY_SIDE (against
+        the last trade), LOT_SIZE (maxQty), NOTIONAL (maxNotional, limit orders only). The
+        minimums (minQty, minNotional) are the matching engine's, also before the balance."""
+        if price:
+            if inst.ticks_to_price(price) > m.MAX_PRICE:
+                raise m.filter_failure("PRICE_FILTER")
+            # bid and ask multipliers are the same here (5 up, 0.2 down)
+            ref = self.last_price.get(inst.symbol)
+            low, high = m.PERCENT_PRICE_DOWN, m.PERCENT_PRICE_UP
+            if ref is not None and not ref * low <= price <= ref * high:
+                raise m.filter_failure("PERCENT_PRICE_BY_SIDE")
+        if qty and inst.lots_to_qty(qty) > m.MAX_QTY:
+            raise m.filter_failure("LOT_SIZE")
+        if (
+            price
+            and order_type is not OrderType.MARKET
+            and inst.ticks_to_price(price) * inst.lots_to_qty(qty) > m.MAX_NOTIONAL
+        ):
+            raise m.filter_failure("NOTIONAL")
+
     def _quote_units(self, symbol: str, p: Params, name: str) -> int:
         value = _decimal_param(p, name)
         units = value / self.units(symbol).quote_unit
@@ -287,6 +416,83 @@ class BinanceVenue(RateLimits):
             if isinstance(event, CancelRejected):
                 raise m.reject_error(event.reason)
         raise m.UNKNOWN_ORDER_CANCEL
+
+    def cancel_replace(self, account: str, params: Params) -> Json:
+        """POST /api/v3/order/cancelReplace and WS API order.cancelReplace: the new order's
+        parameters and filters are checked first (a plain error, nothing cancelled), then the
+        cancel, then the new order; a failure of either is -2021 (409) / -2022 (400) with
+        `data` saying which part failed."""
+        symbol = self.symbol_param(params)
+        assert symbol is not None
+        mode = params.get("cancelReplaceMode", "")
+        if not mode:
+            raise m.mandatory("cancelReplaceMode")
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise m.illegal("cancelReplaceMode", "STOP_ON_FAILURE|ALLOW_FAILURE")
+        if not params.get("cancelOrderId") and not params.get("cancelOrigClientOrderId"):
+            raise BinanceError(
+                400,
+                -1102,
+                "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, "
+                "but both were empty/null!",
+            )
+        request, resp_type = self._order_request(account, symbol, params)
+        cancel_params = {
+            "symbol": symbol,
+            "orderId": params.get("cancelOrderId", ""),
+            "origClientOrderId": params.get("cancelOrigClientOrderId", ""),
+            "newClientOrderId": params.get("cancelNewClientOrderId", ""),
+        }
+        cancel: Json | None = None
+        cancel_error: BinanceError | None = None
+        try:
+            cancel = self.cancel_order(account, cancel_params)
+        except BinanceError as error:
+            cancel_error = error
+        if cancel_error is not None and mode == "STOP_ON_FAILURE":
+            raise _replace_failure(cancel_error.body(), None, attempted=False)
+        try:
+            placed = self._submit(account, request, resp_type)
+        except BinanceError as error:
+            raise _replace_failure(
+                cancel if cancel is not None else _error_body(cancel_error), error.body()
+            ) from None
+        if cancel is None:
+            raise _replace_failure(_error_body(cancel_error), placed)
+        return {
+            "cancelResult": "SUCCESS",
+            "newOrderResult": "SUCCESS",
+            "cancelResponse": cancel,
+            "newOrderResponse": placed,
+        }
+
+    def my_trades(self, account: str, params: Params) -> list[Json]:
+        """GET /api/v3/myTrades and WS API myTrades: the account's fills of one symbol,
+        oldest first, filtered by orderId, fromId, startTime/endTime (ms), at most `limit`."""
+        symbol = self.symbol_param(params)
+        assert symbol is not None
+        order_id = _int_param(params, "orderId")
+        from_id = _int_param(params, "fromId")
+        start = _int_param(params, "startTime")
+        end = _int_param(params, "endTime")
+        limit = _int_param(params, "limit")
+        limit = 500 if limit is None else max(1, min(limit, 1000))
+        u = self.units(symbol)
+        rows: list[Json] = []
+        for fill in self.trades.get(account, ()):
+            t_ms = m.ms(fill.ts_ns)
+            if (
+                fill.symbol != symbol
+                or (order_id is not None and fill.order_id != order_id)
+                or (from_id is not None and fill.trade_id < from_id)
+                or (start is not None and t_ms < start)
+                or (end is not None and t_ms > end)
+            ):
+                continue
+            rows.append(m.my_trade(fill, u))
+            if len(rows) >= limit:
+                break
+        return rows
 
     def cancel_all(self, account: str, params: Params) -> list[Json]:
         symbol = self.symbol_param(params)
@@ -445,6 +651,34 @@ def depth_weight(limit: int) -> int:
     if limit <= 1000:
         return 50
     return 250
+
+
+def _error_body(error: BinanceError | None) -> Json:
+    return error.body() if error is not None else {}
+
+
+def _replace_failure(cancel: Json, placed: Json | None, *, attempted: bool = True) -> BinanceError:
+    """-2021 when one of cancel and new order succeeded, -2022 when neither did."""
+    cancel_ok = "code" not in cancel
+    new_ok = placed is not None and "code" not in placed
+    data = {
+        "cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
+        "newOrderResult": ("SUCCESS" if new_ok else "FAILURE") if attempted else "NOT_ATTEMPTED",
+        "cancelResponse": cancel,
+        "newOrderResponse": placed,
+    }
+    if cancel_ok or new_ok:
+        return BinanceError(409, -2021, "Order cancel-replace partially failed.", data=data)
+    return BinanceError(400, -2022, "Order cancel-replace failed.", data=data)
+
+
+def _int_param(p: Params, name: str) -> int | None:
+    text = p.get(name, "")
+    if not text:
+        return None
+    if not _INT.match(text):
+        raise m.illegal(name, "^[0-9]{1,20}$")
+    return int(text)
 
 
 def _enum(p: Params, name: str, table: dict[str, _T], error: BinanceError) -> _T:

@@ -1,5 +1,10 @@
-"""The Binance user data stream over the WS API: executionReport and outboundAccountPosition
-events of subscribed accounts, framed as {"subscriptionId": N, "event": {...}} (§1.6).
+"""The Binance user data stream: executionReport, outboundAccountPosition and balanceUpdate
+events of subscribed accounts, in both forms clients use (§1.7):
+
+- WS API subscriptions (`userDataStream.subscribe[.signature]`), framed as
+  {"subscriptionId": N, "event": {...}};
+- the listenKey stream `/ws/<listenKey>` (REST or WS API `userDataStream.start`), where each
+  event is sent bare.
 
 One exchange listener per account however many subscriptions it has, so an event gets one
 execution id and every subscriber sees the same report.
@@ -24,21 +29,23 @@ CHANNEL = "ws.private"
 class UserStreams:
     def __init__(self, venue: BinanceVenue) -> None:
         self.venue = venue
-        self._subs: dict[str, dict[tuple[Conn, int], None]] = {}  # account -> subscribers
+        # account -> subscribers: (connection, subscription id, or None on a listenKey stream)
+        self._subs: dict[str, dict[tuple[Conn, int | None], None]] = {}
         self._listeners: dict[str, Callable[[], None]] = {}
         self._dirty: dict[str, set[str]] = {}  # account -> assets whose balance moved
+        venue.balance_hooks.append(self._on_balance)
 
-    def add(self, conn: Conn, sub_id: int, account: str) -> None:
+    def add(self, conn: Conn, sub_id: int | None, account: str) -> None:
         self._subs.setdefault(account, {})[(conn, sub_id)] = None
         if account not in self._listeners:
             self._listeners[account] = self.venue.exchange.on_private(
                 account, lambda event: self._on_event(account, event)
             )
 
-    def remove(self, conn: Conn, sub_id: int, *, terminated: bool = False) -> None:
+    def remove(self, conn: Conn, sub_id: int | None, *, terminated: bool = False) -> None:
         for account, subs in list(self._subs.items()):
             if subs.pop((conn, sub_id), "absent") is None:
-                if terminated:
+                if terminated and sub_id is not None:
                     event = {"e": "eventStreamTerminated", "E": self.venue.now_ms()}
                     conn.push(CHANNEL, _frame(sub_id, event))
                 if not subs:
@@ -50,6 +57,18 @@ class UserStreams:
             unsubscribe()
         self._listeners.clear()
         self._subs.clear()
+        if self._on_balance in self.venue.balance_hooks:
+            self.venue.balance_hooks.remove(self._on_balance)
+
+    def _on_balance(self, account: str, asset: str, delta: str) -> None:
+        """A deposit or withdrawal: balanceUpdate, then the asset's new position."""
+        if account not in self._subs:
+            return
+        now = self.venue.now_ns()
+        ms = now // 1_000_000
+        self._send(account, {"e": "balanceUpdate", "E": ms, "a": asset, "d": delta, "T": ms})
+        balances = self.venue.exchange.balances(account)
+        self._send(account, m.account_position(now, balances, [asset]))
 
     def _send(self, account: str, event: dict[str, Any]) -> None:
         for conn, sub_id in self._subs.get(account, {}):
@@ -125,5 +144,7 @@ class UserStreams:
         )
 
 
-def _frame(sub_id: int, event: dict[str, Any]) -> str:
+def _frame(sub_id: int | None, event: dict[str, Any]) -> str:
+    if sub_id is None:  # a listenKey stream: the event itself
+        return orjson.dumps(event).decode()
     return orjson.dumps({"subscriptionId": sub_id, "event": event}).decode()

@@ -31,6 +31,7 @@ PUBLIC = "ws.public"
 TICK_S = 0.1  # the fastest depth speed; 1000 ms streams flush every 10th tick
 _STREAM = re.compile(r"^([a-z0-9]+)@(trade|aggTrade|bookTicker|depth(5|10|20)?(@100ms|@1000ms)?)$")
 MAX_STREAMS = 1024
+LISTEN_KEY_POLL_S = 0.05
 log = logging.getLogger("engine.sim")
 
 
@@ -258,7 +259,48 @@ class WsServer:
 
     async def _streams_raw(self, request: web.Request) -> web.StreamResponse:
         names = request.match_info.get("streams", "")
+        account = self.venue.listen_key_account(names) if "@" not in names else None
+        if account is not None:
+            return await self._serve_listen_key(request, names, account)
         return await self._serve_streams(request, [n for n in names.split("/") if n], False)
+
+    async def _serve_listen_key(
+        self, request: web.Request, key: str, account: str
+    ) -> web.StreamResponse:
+        """`/ws/<listenKey>`: the account's user data events, bare, until the key is gone
+        (DELETE / userDataStream.stop, or 60 minutes without a keepalive)."""
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        conn = Conn(ws, request, self.exchange.faults, self.exchange.clock, **self._pings())
+        self._conns.add(conn)
+        self.user.add(conn, None, account)
+        conn.start()
+        watch = asyncio.create_task(self._watch_listen_key(conn, key))
+        try:
+            async for msg in ws:
+                if not conn.note_incoming(self.venue.knobs.incoming_per_s):
+                    break
+                if msg.type in (WSMsgType.PING, WSMsgType.PONG):
+                    await conn.on_control(msg.type, msg.data)
+        finally:
+            watch.cancel()
+            self.user.remove(conn, None)
+            self._conns.discard(conn)
+            await conn.stop()
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _watch_listen_key(self, conn: Conn, key: str) -> None:
+        """Once the key expires or is deleted: listenKeyExpired, then the stream ends."""
+        while self.venue.listen_key_account(key) is not None:
+            await asyncio.sleep(LISTEN_KEY_POLL_S)
+        now = self.venue.now_ms()
+        conn.push("ws.private", dumps({"e": "listenKeyExpired", "E": now, "listenKey": key}))
+        await asyncio.sleep(LISTEN_KEY_POLL_S)  # let the writer send it
+        self.user.remove(conn, None)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await conn.ws.close()
 
     async def _streams_combined(self, request: web.Request) -> web.StreamResponse:
         names = request.query.get("streams", "")

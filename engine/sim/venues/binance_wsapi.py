@@ -25,6 +25,7 @@ from engine.sim.venues.binance_user import UserStreams
 from engine.wire.binance_signing import binance_verify_ws
 
 API = "ws.api"
+NOT_AUTHORIZED = m.BinanceError(400, -1002, "You are not authorized to execute this request.")
 
 
 def dumps(obj: Any) -> str:
@@ -67,6 +68,8 @@ METHODS: dict[str, Method] = {
         lambda p: 6 if p.get("symbol") else 80, True, lambda v, a, p: v.open_orders(a, p)
     ),
     "openOrders.cancelAll": Method(_w(1), True, lambda v, a, p: v.cancel_all(a, p)),
+    "order.cancelReplace": Method(_w(1), True, lambda v, a, p: v.cancel_replace(a, p), True, True),
+    "myTrades": Method(_w(20), True, lambda v, a, p: v.my_trades(a, p)),
     "account.status": Method(_w(20), True, lambda v, a, p: v.account(a, p)),
 }
 
@@ -92,6 +95,11 @@ class ApiSession:
         self.return_rate_limits = request.query.get("returnRateLimits", "true") != "false"
         self.subscriptions: dict[int, str] = {}  # subscription id -> account
         self._next_subscription = 0
+        self.connected_ms = venue.now_ms()
+        # session.logon: later requests may omit apiKey and signature (timestamp still needed)
+        self.logon_key: str | None = None
+        self.logon_account = ""
+        self.logon_ms = 0
 
     def close(self) -> None:
         for sub_id in list(self.subscriptions):
@@ -115,6 +123,8 @@ class ApiSession:
         else:
             reply.rate_limits = self.return_rate_limits
         method = str(req.get("method", "")).removeprefix("v3/")
+        if not isinstance(raw_params, dict):
+            raw_params = {}
         try:
             body, ack = self._dispatch(method, raw_params, reply)
         except m.BinanceError as error:
@@ -134,6 +144,8 @@ class ApiSession:
         params = {k: _param_text(v) for k, v in raw.items()}
         if method.startswith("userDataStream."):
             return self._user_data(method, raw, params), False
+        if method.startswith("session."):
+            return self._session(method, raw, params), False
         spec = METHODS.get(method)
         if spec is None:
             raise m.BinanceError(400, -1020, "This operation is not supported.")
@@ -147,6 +159,11 @@ class ApiSession:
         return spec.run(self.venue, account, params), spec.ack
 
     def _auth(self, raw: dict[str, Any], params: Params) -> str:
+        if self.logon_key is not None and not params.get("signature"):
+            if params.get("apiKey") and params["apiKey"] != self.logon_key:
+                raise m.BAD_KEY
+            self.venue.check_timestamp(params)  # a logged-on request still carries it
+            return self.logon_account
         if not params.get("apiKey"):
             raise m.mandatory("apiKey")
         if not params.get("signature"):
@@ -155,17 +172,61 @@ class ApiSession:
             params["apiKey"], params, lambda creds: binance_verify_ws(creds, raw)
         )
 
+    def _session(self, method: str, raw: dict[str, Any], params: Params) -> Any:
+        """session.logon (Ed25519 keys, as the docs say), session.status, session.logout."""
+        self.venue.charge_weight(self.ip, 2)
+        if method == "session.logon":
+            if not params.get("apiKey"):
+                raise m.mandatory("apiKey")
+            if not params.get("signature"):
+                raise m.mandatory("signature")
+            if not self.venue.is_ed25519_key(params["apiKey"]):
+                self.venue.account_of_key(params["apiKey"])  # -2015 for an unknown key
+                raise NOT_AUTHORIZED  # HMAC keys sign each request instead
+            self.logon_key = None
+            account = self._auth(raw, params)
+            self.logon_key, self.logon_account = params["apiKey"], account
+            self.logon_ms = self.venue.now_ms()
+        elif method == "session.logout":
+            self.logon_key, self.logon_account, self.logon_ms = None, "", 0
+        elif method != "session.status":
+            raise m.BinanceError(400, -1020, "This operation is not supported.")
+        return {
+            "apiKey": self.logon_key,
+            "authorizedSince": self.logon_ms or None,
+            "connectedSince": self.connected_ms,
+            "returnRateLimits": self.return_rate_limits,
+            "serverTime": self.venue.now_ms(),
+            "userDataStream": bool(self.subscriptions),
+        }
+
+    def _subscribe(self, account: str) -> Any:
+        if account in self.subscriptions.values():
+            raise m.BinanceError(400, -2035, "User Data Stream subscription already active.")
+        sub_id = self._next_subscription
+        self._next_subscription += 1
+        self.subscriptions[sub_id] = account
+        self.user.add(self.conn, sub_id, account)
+        return {"subscriptionId": sub_id}
+
     def _user_data(self, method: str, raw: dict[str, Any], params: Params) -> Any:
+        if method == "userDataStream.subscribe":
+            self.venue.charge_weight(self.ip, 2)
+            if self.logon_key is None:
+                raise NOT_AUTHORIZED  # needs a session.logon session
+            return self._subscribe(self.logon_account)
+        if method in ("userDataStream.start", "userDataStream.ping", "userDataStream.stop"):
+            # the listenKey flow: the API key only, no signature
+            self.venue.charge_weight(self.ip, 2)
+            account = self.venue.account_of_key(params.get("apiKey"))
+            if method == "userDataStream.start":
+                return self.venue.listen_key_start(account)
+            if method == "userDataStream.ping":
+                return self.venue.listen_key_ping(account, params)
+            return self.venue.listen_key_stop(account, params)
         if method == "userDataStream.subscribe.signature":
             self.venue.charge_weight(self.ip, 2)
-            account = self._auth(raw, params)
-            if account in self.subscriptions.values():
-                raise m.BinanceError(400, -2035, "User Data Stream subscription already active.")
-            sub_id = self._next_subscription
-            self._next_subscription += 1
-            self.subscriptions[sub_id] = account
-            self.user.add(self.conn, sub_id, account)
-            return {"subscriptionId": sub_id}
+            return self._subscribe(self._auth(raw, params))
         if method == "userDataStream.unsubscribe":
             self.venue.charge_weight(self.ip, 2)
             wanted = params.get("subscriptionId")

@@ -1,0 +1,843 @@
+"""`BinanceAdapter`: Binance spot trading (docs/VENUES.md §1.5-§1.8).
+
+Order entry goes over the WS API (`endpoints.ws_private_url`, `/ws-api/v3`): `order.place`,
+`order.cancel`, `order.cancelReplace` (`amend_order`), `openOrders.cancelAll`, and the
+queries (`account.status`, `openOrders.status`, `order.status`, `myTrades`). Requests are
+matched to answers by `id`; no answer within `request_timeout_s` raises `VenueUnavailable`
+(the outcome is unknown: the OMS resolves it by query). HMAC keys sign every request; an
+Ed25519 key (a PEM private key as the secret) logs the session on once (`session.logon`)
+and later requests carry only their timestamp.
+
+REST (`endpoints.rest_url`, `/api/v3/...`) runs the same operations on one long-lived
+aiohttp session (keep-alive connector, timeouts): always with `rest_only=True`, and
+otherwise whenever the WS API session is down (it reconnects with capped backoff).
+
+The private stream is the WS API user-data subscription on the same connection
+(`userDataStream.subscribe` after a logon, else `userDataStream.subscribe.signature`), or
+with `user_stream="listen_key"` the listenKey flow (`POST /api/v3/userDataStream`, the
+`/ws/<listenKey>` stream, a keepalive `PUT` every 30 minutes). Every `executionReport`
+becomes one `ExecutionReport` handed to `on_report`, in the order the venue sent them.
+
+Clock: the offset to Binance's clock is measured at start (`GET /api/v3/time`) and every
+timestamp is the engine clock plus that offset; a -1021 answer measures it again and sends
+the request once more (with a new timestamp and signature), then raises `ClockSkew`.
+Every connection verifies TLS against `endpoints.ca_file` (`engine.gateway.tls.ssl_for`).
+Error messages are the venue's code and text, never anything that was signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from yarl import URL
+
+from engine.clock import NS_PER_MS, Clock
+from engine.gateway.adapter import (
+    Balance,
+    ExchangeAdapter,
+    FillRecord,
+    OrderAck,
+    OrderRequest,
+    OrderSnapshot,
+    ReportSink,
+    VenueEndpoints,
+)
+from engine.gateway.binance import orders_wire as wire
+from engine.gateway.errors import (
+    ClockSkew,
+    InvalidOrder,
+    OrderNotFound,
+    VenueError,
+    VenueUnavailable,
+)
+from engine.gateway.tls import certificate_error, ssl_for
+from engine.model.enums import OrderSide, OrderType, TimeInForce
+from engine.model.instrument import Instrument
+from engine.wire.binance_signing import load_ed25519_private_key
+from engine.wire.credentials import Credentials
+from engine.wire.mac import hmac_hex
+
+log = logging.getLogger("engine.gateway.binance")
+
+VENUE = wire.VENUE
+USER_STREAMS = ("subscribe", "listen_key", "none")
+TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, RuntimeError)
+MY_TRADES_PAGE = 1000
+REMEMBERED_ORDERS = 200_000  # orderId -> client id entries kept for get_fills
+_INTERVALS = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
+_REPLACED = re.compile(r"-r[0-9a-z]{1,8}$")  # the suffix amend_order gives a replacement
+_T = TypeVar("_T")
+
+
+def _ed25519_key(credentials: Credentials) -> Ed25519PrivateKey | None:
+    """An Ed25519 key when the secret is a PEM private key (Binance's recommended type)."""
+    secret = credentials.api_secret
+    if "PRIVATE KEY-----" not in secret:
+        return None
+    try:
+        return load_ed25519_private_key(secret)
+    except (ValueError, TypeError):
+        raise InvalidOrder(VENUE, "", "the API secret is a PEM key but not Ed25519") from None
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+class BinanceAdapter(ExchangeAdapter):
+    """Binance spot over the WS API, REST as fallback (see the module docstring)."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        endpoints: VenueEndpoints,
+        credentials: Credentials,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        on_report: ReportSink | None = None,
+        *,
+        rest_only: bool = False,
+        user_stream: str = "subscribe",
+        request_timeout_s: float = 5.0,
+        reconnect_max_s: float = 5.0,
+        listen_key_keepalive_s: float = 1800.0,
+        time_sync_interval_s: float = 300.0,
+        on_stream_restart: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(endpoints, credentials, clock, instruments, on_report)
+        if user_stream not in USER_STREAMS:
+            raise ValueError(f"user_stream must be one of {USER_STREAMS}, not {user_stream!r}")
+        self.rest_only = rest_only
+        self.user_stream = user_stream
+        self.request_timeout_s = request_timeout_s
+        self.reconnect_max_s = reconnect_max_s
+        self.listen_key_keepalive_s = listen_key_keepalive_s
+        self.time_sync_interval_s = time_sync_interval_s
+        # called when the private stream is back after a loss (not at start): reports sent
+        # meanwhile are gone, the OMS reconciles by query (get_open_orders, get_fills)
+        self.on_stream_restart = on_stream_restart
+        self._ed25519 = _ed25519_key(credentials)
+        self._rest = endpoints.rest_url.rstrip("/")
+        self._key_header = {"X-MBX-APIKEY": credentials.api_key}
+        self._recv_window = str(endpoints.recv_window_ms)
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws_ready = False  # logged on / subscribed: order entry may use the WS API
+        self._logged_on = False
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._amends = itertools.count(clock.time_ns() // NS_PER_MS % 36**6)
+        self._offset_ns = 0
+        self._backoff_s = 0.1
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        # what an amend (cancelReplace) must repeat of an order: client id -> order shape
+        self._shapes: dict[str, tuple[OrderSide, OrderType, TimeInForce]] = {}
+        self._cid_by_order_id: dict[str, str] = {}  # myTrades rows carry no client id
+        self.listen_key = ""
+        self.positions: dict[str, Balance] = {}  # from outboundAccountPosition events
+        self.stream_connects = 0  # private stream (re)established
+        self.stream_errors = 0  # frames or reports that could not be decoded
+        self.resyncs = 0  # server-time offset measured again after a -1021
+        # the venue's usage counters as last reported (X-MBX-USED-WEIGHT-1M and
+        # X-MBX-ORDER-COUNT-* headers, WS API rateLimits): "REQUEST_WEIGHT:1M" -> count
+        self.usage: dict[str, int] = {}
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def offset_ns(self) -> int:
+        """Binance's clock minus the engine clock, as last measured."""
+        return self._offset_ns
+
+    async def start(self) -> None:
+        if self._http is not None:
+            return
+        self._closed = False
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                ssl=ssl_for(self.endpoints.rest_url, self.endpoints.ca_file) or True,
+                keepalive_timeout=60.0,
+                limit=16,
+            ),
+            timeout=aiohttp.ClientTimeout(total=self.request_timeout_s),
+        )
+        try:
+            await self.sync_time()
+            if self.time_sync_interval_s > 0:
+                self._tasks.append(asyncio.create_task(self._refresh_time()))
+            loop = asyncio.get_running_loop()
+            if not self.rest_only or self.user_stream == "subscribe":
+                opened: asyncio.Future[None] = loop.create_future()
+                self._tasks.append(asyncio.create_task(self._run_ws_api(opened)))
+                await opened
+            if self.user_stream == "listen_key":
+                stream_opened: asyncio.Future[None] = loop.create_future()
+                self._tasks.append(asyncio.create_task(self._run_listen_key(stream_opened)))
+                await stream_opened
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._closed = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(*TRANSPORT_ERRORS):
+                await ws.close()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._fail_pending("the adapter closed")
+        http, self._http = self._http, None
+        if http is not None:
+            if self.listen_key:
+                with contextlib.suppress(VenueError, *TRANSPORT_ERRORS, TimeoutError):
+                    await self._rest_call(
+                        "DELETE",
+                        "/api/v3/userDataStream",
+                        [("listenKey", self.listen_key)],
+                        signed=False,
+                        keyed=True,
+                        http=http,
+                    )
+                self.listen_key = ""
+            await http.close()
+
+    async def _refresh_time(self) -> None:
+        """Measure the offset again every `time_sync_interval_s` (clocks drift)."""
+        while True:
+            await asyncio.sleep(self.time_sync_interval_s)
+            try:
+                await self.sync_time()
+            except (VenueError, ValueError) as exc:
+                log.warning("binance: server time refresh failed: %s", exc)
+
+    def _stream_started(self) -> None:
+        self.stream_connects += 1
+        if self.stream_connects > 1 and self.on_stream_restart is not None:
+            try:
+                self.on_stream_restart()
+            except Exception:
+                log.exception("binance: on_stream_restart failed")
+
+    def _remember(self, venue_order_id: str, client_order_id: str) -> None:
+        """orderId -> client id (myTrades rows carry no client id); bounded."""
+        known = self._cid_by_order_id
+        known[venue_order_id] = client_order_id
+        if len(known) > REMEMBERED_ORDERS:
+            for old in list(itertools.islice(known, REMEMBERED_ORDERS // 2)):
+                del known[old]
+
+    async def sync_time(self) -> int:
+        """Measure Binance's clock against ours (`GET /api/v3/time`); the new offset in ns."""
+        before = self.clock.time_ns()
+        doc = await self._rest_call("GET", "/api/v3/time", [], signed=False)
+        after = self.clock.time_ns()
+        try:
+            server_ns = int(doc["serverTime"]) * NS_PER_MS
+        except (KeyError, TypeError, ValueError):
+            raise VenueUnavailable(VENUE, "", "GET /api/v3/time: no serverTime") from None
+        # the server's ms are truncated: its instant lies in the half millisecond after
+        self._offset_ns = server_ns + NS_PER_MS // 2 - (before + after) // 2
+        return self._offset_ns
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        inst = self.instrument(request.instrument.symbol)
+        cid = request.client_order_id
+        _check_client_id(cid)
+        self._shapes[cid] = (request.side, request.order_type, request.time_in_force)
+
+        def fields() -> wire.Fields:  # REST (and a retry): built only when needed
+            return wire.order_fields(
+                inst,
+                request.side,
+                request.order_type,
+                request.time_in_force,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                client_order_id=cid,
+            )
+
+        def frame(rid: int) -> str:  # the WS API text in one pass (orders_wire.place_frame)
+            return wire.place_frame(
+                rid,
+                inst,
+                request.side,
+                request.order_type,
+                request.time_in_force,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                client_order_id=cid,
+                api_key=self.credentials.api_key,
+                recv_window=self._recv_window,
+                timestamp=self._timestamp(),
+                sign=None if self._logged_on else self._sign,
+            )
+
+        doc = await self._request("order.place", "POST", "/api/v3/order", fields, frame)
+        ack = wire.order_ack(inst, doc, cid)
+        self._remember(ack.venue_order_id, cid)
+        return ack
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
+        inst = self.instrument(symbol)
+        fields = [("origClientOrderId", client_order_id), ("symbol", symbol)]
+        doc = await self._request("order.cancel", "DELETE", "/api/v3/order", fields)
+        return wire.order_ack(inst, doc, client_order_id)
+
+    async def amend_order(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> OrderAck:
+        """`order.cancelReplace` (STOP_ON_FAILURE): the order is cancelled and a new one with
+        the same side, type and time in force placed; the ack names the new client id
+        (the old one plus `-r<n>`). A refused cancel raises its error (OrderNotFound) and
+        places nothing; a refused new order raises its error after the cancel stood."""
+        inst = self.instrument(symbol)
+        shape = self._shapes.get(client_order_id)
+        if shape is None:
+            snap = await self.get_order(symbol, client_order_id)
+            shape = (snap.side, snap.order_type, TimeInForce.GTC)
+        new_cid = self.replacement_id(client_order_id)
+        fields = wire.order_fields(
+            inst,
+            *shape,
+            quantity_lots=quantity_lots,
+            price_ticks=price_ticks,
+            client_order_id=new_cid,
+        )
+        fields.append(("cancelOrigClientOrderId", client_order_id))
+        fields.append(("cancelReplaceMode", "STOP_ON_FAILURE"))
+        fields.sort()
+        self._shapes[new_cid] = shape
+        doc = await self._request(
+            "order.cancelReplace", "POST", "/api/v3/order/cancelReplace", fields
+        )
+        self._shapes.pop(client_order_id, None)
+        placed = doc.get("newOrderResponse") or {}
+        ack = wire.order_ack(inst, placed, new_cid)
+        self._remember(ack.venue_order_id, new_cid)
+        return ack
+
+    def replacement_id(self, client_order_id: str) -> str:
+        """The client id a cancelReplace gives the new order: the base id plus `-r<n>`,
+        within Binance's 36 characters."""
+        suffix = "-r" + _base36(next(self._amends))
+        base = _REPLACED.sub("", client_order_id)
+        return base[: 36 - len(suffix)] + suffix
+
+    async def cancel_all(self, symbol: str) -> list[str]:
+        self.instrument(symbol)
+        try:
+            docs = await self._request(
+                "openOrders.cancelAll", "DELETE", "/api/v3/openOrders", [("symbol", symbol)]
+            )
+        except OrderNotFound:  # -2011: nothing was open
+            return []
+        return [str(d["origClientOrderId"]) for d in docs if "origClientOrderId" in d]
+
+    # -- queries ---------------------------------------------------------------------------
+
+    async def get_balances(self) -> dict[str, Balance]:
+        doc = await self._request(
+            "account.status", "GET", "/api/v3/account", [("omitZeroBalances", "true")]
+        )
+        return wire.balances(doc)
+
+    async def get_open_orders(self, symbol: str) -> list[OrderSnapshot]:
+        inst = self.instrument(symbol)
+        docs = await self._request(
+            "openOrders.status", "GET", "/api/v3/openOrders", [("symbol", symbol)]
+        )
+        return [wire.order_snapshot(inst, d) for d in docs]
+
+    async def get_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
+        inst = self.instrument(symbol)
+        _check_client_id(client_order_id)
+        fields = [("origClientOrderId", client_order_id), ("symbol", symbol)]
+        doc = await self._request("order.status", "GET", "/api/v3/order", fields)
+        return wire.order_snapshot(inst, doc)
+
+    async def get_fills(self, symbol: str, since_ns: int) -> list[FillRecord]:
+        """Our trades of `symbol` at or after `since_ns`, oldest first (myTrades, paged by
+        trade id). Rows carry the client order id when this adapter placed the order."""
+        inst = self.instrument(symbol)
+        since_ms = max(0, since_ns // NS_PER_MS)
+        page = str(MY_TRADES_PAGE)
+        fields = [("limit", page), ("startTime", str(since_ms)), ("symbol", symbol)]
+        out: list[FillRecord] = []
+        while True:
+            rows = await self._request("myTrades", "GET", "/api/v3/myTrades", fields)
+            for row in rows:
+                if int(row.get("time", 0)) >= since_ms:
+                    cid = self._cid_by_order_id.get(str(row.get("orderId")), "")
+                    out.append(wire.fill_record(inst, row, cid))
+            if len(rows) < MY_TRADES_PAGE:
+                return out
+            next_id = str(int(rows[-1]["id"]) + 1)
+            fields = [("fromId", next_id), ("limit", page), ("symbol", symbol)]
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        ws_method: str,
+        http_method: str,
+        path: str,
+        fields: wire.Fields | Callable[[], wire.Fields],
+        frame: Callable[[int], str] | None = None,
+    ) -> Any:
+        """A signed request over the WS API when its session is up (and not rest_only),
+        else REST; -1021 measures the clock offset again and sends it once more. `frame`
+        builds the WS API text itself (with a fresh timestamp) where a hot path has one."""
+        for attempt in (0, 1):
+            try:
+                if self._ws_ready and not self.rest_only:
+                    if frame is not None:
+                        return await self._ws_call(ws_method, [], frame=frame)
+                    return await self._ws_call(ws_method, _fields(fields))
+                return await self._rest_call(http_method, path, _fields(fields))
+            except ClockSkew:
+                if attempt:
+                    raise
+                self.resyncs += 1
+                log.warning("binance answered -1021: measuring the clock offset again")
+                await self.sync_time()
+        raise AssertionError("unreachable")
+
+    def _timestamp(self) -> str:
+        return str((self.clock.time_ns() + self._offset_ns) // NS_PER_MS)
+
+    def _sign(self, payload: str) -> str:
+        if self._ed25519 is not None:
+            return base64.b64encode(self._ed25519.sign(payload.encode())).decode("ascii")
+        return hmac_hex(self.credentials, "sha256", payload.encode())
+
+    async def _ws_call(
+        self,
+        method: str,
+        fields: wire.Fields,
+        *,
+        signed: bool = True,
+        frame: Callable[[int], str] | None = None,
+    ) -> Any:
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise VenueUnavailable(VENUE, "", f"{method}: the WS API is not connected")
+        rid = next(self._ids)
+        if frame is not None:
+            text = frame(rid)
+        else:
+            params = list(fields)
+            signature = ""
+            if signed:
+                params.append(("recvWindow", self._recv_window))
+                params.append(("timestamp", self._timestamp()))
+                if not self._logged_on:
+                    params.append(("apiKey", self.credentials.api_key))
+                params.sort()
+                if not self._logged_on:
+                    signature = self._sign(wire.query_text(params))
+            else:
+                params.sort()
+            text = wire.ws_request(rid, method, params, signature)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            await ws.send_str(text)
+            doc = await asyncio.wait_for(future, self.request_timeout_s)
+        except TimeoutError:
+            raise VenueUnavailable(
+                VENUE,
+                "",
+                f"{method}: no answer within {self.request_timeout_s} s; the outcome is unknown",
+            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise VenueUnavailable(
+                VENUE, "", f"{method}: {type(exc).__name__}; the outcome is unknown"
+            ) from None
+        finally:
+            self._pending.pop(rid, None)
+        if not isinstance(doc, dict):
+            raise VenueUnavailable(VENUE, "", f"{method}: {doc}")
+        limits = doc.get("rateLimits")
+        if limits:
+            self._note_rate_limits(limits)
+        if doc.get("status") == 200:
+            return doc.get("result")
+        raise self._ws_error(doc)
+
+    def _note_headers(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            upper = name.upper()
+            if upper.startswith(("X-MBX-USED-WEIGHT-", "X-MBX-ORDER-COUNT-")) and value.isdigit():
+                kind = "REQUEST_WEIGHT" if "WEIGHT" in upper else "ORDERS"
+                self.usage[f"{kind}:{upper.rsplit('-', 1)[1]}"] = int(value)
+
+    def _note_rate_limits(self, limits: object) -> None:
+        if not isinstance(limits, list):
+            return
+        for row in limits:
+            try:
+                unit = _INTERVALS[row["interval"]]
+                key = f"{row['rateLimitType']}:{row['intervalNum']}{unit}"
+                self.usage[key] = int(row["count"])
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def _ws_error(self, doc: dict[str, Any]) -> VenueError:
+        status = doc.get("status")
+        status = status if isinstance(status, int) else None
+        error = doc.get("error")
+        if not isinstance(error, dict):
+            return wire.venue_error(0, f"WS API status {status}", status=status)
+        code = error.get("code", 0)
+        if code in (-2021, -2022):
+            return wire.replace_error(error, status)
+        retry_after_s = None
+        data = error.get("data")
+        if isinstance(data, dict) and isinstance(data.get("retryAfter"), int):
+            server_ms = data.get("serverTime")
+            if not isinstance(server_ms, int):
+                server_ms = self._timestamp_ms()
+            retry_after_s = max(0.0, (data["retryAfter"] - server_ms) / 1000)
+        return wire.venue_error(
+            code, str(error.get("msg", "")), status=status, retry_after_s=retry_after_s
+        )
+
+    def _timestamp_ms(self) -> int:
+        return (self.clock.time_ns() + self._offset_ns) // NS_PER_MS
+
+    async def _rest_call(
+        self,
+        http_method: str,
+        path: str,
+        fields: wire.Fields,
+        *,
+        signed: bool = True,
+        keyed: bool = False,
+        http: aiohttp.ClientSession | None = None,
+    ) -> Any:
+        http = http or self._http
+        if http is None:
+            raise VenueUnavailable(VENUE, "", f"{http_method} {path}: the adapter is not started")
+        query = wire.query_text(fields)
+        if signed:
+            stamp = f"recvWindow={self._recv_window}&timestamp={self._timestamp()}"
+            query = f"{query}&{stamp}" if query else stamp
+            signature = self._sign(query)
+            if self._ed25519 is not None:
+                signature = quote(signature, safe="")
+            query = f"{query}&signature={signature}"
+        url = URL(f"{self._rest}{path}?{query}" if query else self._rest + path, encoded=True)
+        headers = self._key_header if signed or keyed else None
+        try:
+            async with http.request(http_method, url, headers=headers) as resp:
+                status = resp.status
+                raw = await resp.read()
+                retry_after = resp.headers.get("Retry-After")
+                self._note_headers(resp.headers)
+        except TimeoutError:
+            raise VenueUnavailable(
+                VENUE,
+                "",
+                f"{http_method} {path}: no answer within {self.request_timeout_s} s; "
+                "the outcome is unknown",
+            ) from None
+        except TRANSPORT_ERRORS as exc:
+            self._raise_if_certificate(self._rest, exc)
+            raise VenueUnavailable(
+                VENUE, "", f"{http_method} {path}: {_transport_reason(exc)}"
+            ) from None
+        try:
+            doc = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            doc = None
+        if status == 200 and doc is not None:
+            return doc
+        retry_s = _seconds(retry_after)
+        if isinstance(doc, dict) and "code" in doc:
+            if doc["code"] in (-2021, -2022):
+                raise wire.replace_error(doc, status)
+            raise wire.venue_error(
+                doc["code"], str(doc.get("msg", "")), status=status, retry_after_s=retry_s
+            )
+        raise wire.venue_error(
+            "", f"{http_method} {path}: HTTP {status}", status=status, retry_after_s=retry_s
+        )
+
+    def _raise_if_certificate(self, url: str, exc: BaseException) -> None:
+        """A refused certificate is a configuration error (venues.binance.ca_file), not an
+        outage: `TlsVerifyError`, which no retry can fix."""
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            raise certificate_error(VENUE, url, exc, self.endpoints.ca_file) from None
+
+    def _fail_pending(self, why: str) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(VenueUnavailable(VENUE, "", f"{why}; the outcome is unknown"))
+
+    async def _resynced(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """`call()`, once more after measuring the clock again if it raised ClockSkew."""
+        try:
+            return await call()
+        except ClockSkew:
+            self.resyncs += 1
+            await self.sync_time()
+            return await call()
+
+    # -- the WS API session and the private stream -----------------------------------------
+
+    async def _run_ws_api(self, opened: asyncio.Future[None]) -> None:
+        """Connect, log on / subscribe, read until the connection ends; again with capped
+        backoff until closed. `opened` says how the first attempt went."""
+        url = self.endpoints.ws_private_url
+        while not self._closed:
+            http = self._http
+            if http is None:
+                return
+            try:
+                ws = await http.ws_connect(
+                    url,
+                    ssl=ssl_for(url, self.endpoints.ca_file) or True,
+                    autoping=True,
+                    max_msg_size=0,
+                )
+            except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+                error: Exception = VenueUnavailable(
+                    VENUE, "", f"WS API {url}: {_transport_reason(exc)}"
+                )
+                if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                    error = certificate_error(VENUE, url, exc, self.endpoints.ca_file)
+                if not opened.done():
+                    opened.set_exception(error)
+                    return
+                log.warning("binance WS API connect failed: %s", error)
+                await self._sleep_backoff()
+                continue
+            self._ws = ws
+            setup = asyncio.create_task(self._open_session(ws, opened))
+            try:
+                async for msg in ws:
+                    if msg.type is aiohttp.WSMsgType.TEXT:
+                        self._on_text(msg.data)
+                    elif msg.type is aiohttp.WSMsgType.ERROR:
+                        break
+            finally:
+                if self._ws is ws:
+                    self._ws = None
+                self._ws_ready = self._logged_on = False
+                if not setup.done():
+                    setup.cancel()
+                self._fail_pending("the WS API connection closed")
+            if not opened.done():
+                opened.set_exception(
+                    VenueUnavailable(VENUE, "", f"WS API {url}: closed while opening")
+                )
+                return
+            if self._closed:
+                return
+            log.warning("binance WS API connection lost; reconnecting")
+            await self._sleep_backoff()
+
+    async def _sleep_backoff(self) -> None:
+        await asyncio.sleep(self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, self.reconnect_max_s)
+
+    async def _open_session(
+        self, ws: aiohttp.ClientWebSocketResponse, opened: asyncio.Future[None]
+    ) -> None:
+        try:
+            if self._ed25519 is not None:
+                await self._resynced(lambda: self._ws_call("session.logon", []))
+                self._logged_on = True
+            if self.user_stream == "subscribe":
+                if self._logged_on:
+                    await self._ws_call("userDataStream.subscribe", [], signed=False)
+                else:
+                    await self._resynced(
+                        lambda: self._ws_call("userDataStream.subscribe.signature", [])
+                    )
+                self._stream_started()
+            self._ws_ready = True
+            self._backoff_s = 0.1
+            if not opened.done():
+                opened.set_result(None)
+        except Exception as exc:  # a refusal (VenueError) or an answer we cannot read
+            if not opened.done():
+                opened.set_exception(exc)
+            else:
+                log.warning("binance WS API session could not be opened: %s", exc)
+            with contextlib.suppress(*TRANSPORT_ERRORS):
+                await ws.close()
+
+    async def _run_listen_key(self, opened: asyncio.Future[None]) -> None:
+        """The listenKey flow: a key by REST, its `/ws/<key>` stream, a keepalive `PUT`."""
+        base = self.endpoints.ws_public_url.rstrip("/")
+        while not self._closed:
+            http = self._http
+            if http is None:
+                return
+            try:
+                doc = await self._rest_call(
+                    "POST", "/api/v3/userDataStream", [], signed=False, keyed=True
+                )
+                self.listen_key = str(doc["listenKey"])
+                url = f"{base}/ws/{self.listen_key}"
+                ws = await http.ws_connect(
+                    url, ssl=ssl_for(url, self.endpoints.ca_file) or True, autoping=True
+                )
+            except Exception as exc:  # VenueError, TlsVerifyError, transport, a bad answer
+                error = (
+                    exc
+                    if isinstance(exc, VenueError | ValueError)
+                    else VenueUnavailable(VENUE, "", f"listenKey stream: {_transport_reason(exc)}")
+                )
+                if not opened.done():
+                    opened.set_exception(error)
+                    return
+                log.warning("binance listenKey stream failed: %s", error)
+                await self._sleep_backoff()
+                continue
+            self._stream_started()
+            if not opened.done():
+                opened.set_result(None)
+            keepalive = asyncio.create_task(self._keep_listen_key(self.listen_key))
+            try:
+                async for msg in ws:
+                    if msg.type is aiohttp.WSMsgType.TEXT:
+                        self._on_text(msg.data)
+                    elif msg.type is aiohttp.WSMsgType.ERROR:
+                        break
+            finally:
+                keepalive.cancel()
+                with contextlib.suppress(*TRANSPORT_ERRORS):
+                    await ws.close()
+            if not self._closed:
+                log.warning("binance listenKey stream ended; opening a new one")
+                await self._sleep_backoff()
+
+    async def _keep_listen_key(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.listen_key_keepalive_s)
+            try:
+                await self._rest_call(
+                    "PUT", "/api/v3/userDataStream", [("listenKey", key)], signed=False, keyed=True
+                )
+            except VenueError as exc:
+                log.warning("binance listenKey keepalive failed: %s", exc)
+
+    # -- incoming frames -------------------------------------------------------------------
+
+    def _on_text(self, text: str) -> None:
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self.stream_errors += 1
+            log.warning("binance: undecodable frame of %d bytes", len(text))
+            return
+        if not isinstance(doc, dict):
+            self.stream_errors += 1
+            return
+        event = doc.get("event")
+        if isinstance(event, dict):
+            self._on_event(event)
+            return
+        if "e" in doc:  # a listenKey stream sends the events bare
+            self._on_event(doc)
+            return
+        rid = doc.get("id")
+        future = self._pending.get(rid) if isinstance(rid, int) else None
+        if future is not None and not future.done():
+            future.set_result(doc)
+        elif doc.get("status") not in (None, 200):
+            log.warning("binance WS API: unsolicited error %s", doc.get("error"))
+
+    def _on_event(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("e")
+        if kind == "executionReport":
+            inst = self.instruments.get(str(ev.get("s")))
+            if inst is None:
+                return  # a symbol this adapter does not trade
+            try:
+                report = wire.execution_report(inst, ev, self.clock.time_ns())
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                self.stream_errors += 1
+                log.warning("binance: malformed executionReport for %s", ev.get("s"))
+                return
+            oid = report.venue_order_id
+            if oid and report.client_order_id and oid not in self._cid_by_order_id:
+                self._remember(oid, report.client_order_id)
+            if report.status.is_terminal:
+                self._shapes.pop(report.client_order_id, None)
+            try:
+                self.on_report(report)
+            except Exception:
+                log.exception("binance: on_report failed")
+        elif kind == "outboundAccountPosition":
+            for row in ev.get("B", ()):
+                try:
+                    asset = str(row["a"])
+                    self.positions[asset] = Balance(
+                        asset, Decimal(str(row["f"])), Decimal(str(row["l"]))
+                    )
+                except (KeyError, TypeError, ArithmeticError):
+                    self.stream_errors += 1
+        elif kind in ("eventStreamTerminated", "listenKeyExpired"):
+            log.warning("binance user data stream ended: %s", kind)
+
+
+def _fields(fields: wire.Fields | Callable[[], wire.Fields]) -> wire.Fields:
+    return fields() if callable(fields) else fields
+
+
+def _check_client_id(cid: str) -> None:
+    if not wire.CLIENT_ID.match(cid):
+        raise InvalidOrder(
+            VENUE, "", f"client order id {cid!r} does not match ^[a-zA-Z0-9-_]{{1,36}}$"
+        )
+
+
+def _seconds(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """What went wrong, without the URL's query (it holds the signature)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate refused ({exc.certificate_error}); check venues.binance.ca_file"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}"
+    return type(exc).__name__
