@@ -1,0 +1,478 @@
+"""The order manager: intents in, venue requests out, execution reports back into the order
+table, the positions and the strategy's `on_order_update`.
+
+One `OrderManager` serves every venue of the engine. It owns the order table
+(engine/_core/orders.pyx: every state change an explicit transition), one `PositionCore` per
+instrument, and the set of trade ids already booked, so that:
+
+- a fill is booked into the position exactly once, by trade id, whatever the order's state
+  (a fill that arrives after our cancel, or after the order's final report, is still a trade);
+- a report the order's state does not allow is refused and counted, never applied;
+- a request whose answer never came leaves the order UNKNOWN until a query says what it is.
+
+Requests run as tasks on the engine's loop; `await drain()` waits for every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+from engine._core import orders as table_codes
+from engine._core.fixedpoint import FixedPointOverflowError
+from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
+from engine._core.orders import OrderTable
+from engine._core.position import PositionCore
+from engine.clock import Clock
+from engine.events import OrderUpdate
+from engine.gateway.adapter import (
+    ExchangeAdapter,
+    ExecutionReport,
+    OrderAck,
+    OrderRequest,
+    OrderSnapshot,
+)
+from engine.gateway.errors import OrderNotFound, RateLimited, VenueError, VenueUnavailable
+from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.model.instrument import Instrument
+from engine.oms.ids import ClientOrderIds
+from engine.oms.states import CODE_OF_STATUS, STATUS_OF_CODE
+
+log = logging.getLogger("engine.oms")
+
+_SIDE = {1: OrderSide.BUY, -1: OrderSide.SELL}
+_TYPE = {1: OrderType.LIMIT, 2: OrderType.MARKET, 3: OrderType.LIMIT_MAKER}
+_TYPE_CODE = {t: c for c, t in _TYPE.items()}
+_TIF = {1: TimeInForce.GTC, 2: TimeInForce.IOC, 3: TimeInForce.FOK}
+_TIF_CODE = {t: c for c, t in _TIF.items()}
+SEEN_TRADES = 65_536  # trade ids remembered per instrument (the journal keeps them for good)
+
+
+@dataclass(slots=True)
+class OmsCounters:
+    requests: int = 0
+    rejected: int = 0  # the venue refused a new order
+    timeouts: int = 0  # a request got no answer: the order went UNKNOWN
+    resolved: int = 0  # an UNKNOWN order resolved by a query
+    reports: int = 0
+    refused_reports: int = 0  # the order table refused the change (counted by reason there)
+    duplicate_fills: int = 0  # a trade id already booked
+    late_fills: int = 0  # a new trade of an order that had already ended or was released
+    foreign_reports: int = 0  # a report for an order that is not ours and not adopted
+    adopted: int = 0
+    canceled_foreign: int = 0
+    position_errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What the order table does not keep: the instrument index and the venue's order id."""
+
+    index: int
+    client_order_id: str
+
+
+class OrderManager:
+    def __init__(
+        self,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        adapters: Mapping[str, ExchangeAdapter],
+        *,
+        capacity: int = 4096,
+        ids: ClientOrderIds | None = None,
+        on_update: Callable[[OrderUpdate], None] | None = None,
+        adopt_unknown: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.instruments = tuple(instruments)
+        self.adapters = dict(adapters)
+        missing = {i.venue for i in self.instruments} - set(self.adapters)
+        if missing:
+            raise ValueError(f"no adapter for venue(s) {sorted(missing)}")
+        self.table = OrderTable(capacity)
+        self.ids = ids or ClientOrderIds(clock.time_ns() // 1_000_000)
+        self.on_update = on_update
+        self.adopt_unknown = adopt_unknown
+        self.positions = [PositionCore() for _ in self.instruments]
+        self.fees_in_base = [Decimal(0) for _ in self.instruments]  # also counted in PnL
+        self.fees_other: dict[str, Decimal] = {}  # a third asset (BNB, GT...): not in PnL
+        self.counters = OmsCounters()
+        self._index = {(i.venue, i.symbol): n for n, i in enumerate(self.instruments)}
+        self._meta: dict[int, _Meta] = {}
+        self._adopted: dict[str, int] = {}  # client order ids of other runs -> order ids
+        self._seen: list[set[str]] = [set() for _ in self.instruments]
+        self._seen_order: list[deque[str]] = [deque() for _ in self.instruments]
+        self._tasks: set[asyncio.Task[None]] = set()
+        for adapter in self.adapters.values():
+            adapter.on_report = self.on_report
+
+    # ------------------------------------------------------------------ intents in
+
+    def consume(self, intents: IntentBuffer) -> None:
+        """The dispatcher's intent sink: every pending intent becomes a request task."""
+        while (row := intents.pop()) is not None:
+            index, kind, side, order_type, tif, price, qty, _tag, order_id = row
+            if kind == NEW:
+                self.place(index, side, order_type, tif, price, qty, _tag)
+            elif kind == CANCEL:
+                self.cancel(order_id)
+            elif kind == REPLACE:
+                self.replace(order_id, index, side, order_type, tif, price, qty, _tag)
+
+    def place(  # noqa: PLR0917 - the intent row's fields, in its order
+        self, index: int, side: int, order_type: int, tif: int, price: int, qty: int, tag: int
+    ) -> int:
+        """Open an order and send it; its order id (0 when the table refused it)."""
+        now = self.clock.time_ns()
+        code, order_id = self.table.open(index, side, order_type, tif, price, qty, tag, now)
+        if code < 0 or not 0 <= index < len(self.instruments):
+            log.error("order refused before sending: %s", table_codes.describe(code))
+            return 0
+        cid = self.ids.of(order_id)
+        self._meta[order_id] = _Meta(index, cid)
+        request = OrderRequest(
+            client_order_id=cid,
+            instrument=self.instruments[index],
+            side=_SIDE[side],
+            order_type=_TYPE[order_type],
+            quantity_lots=qty,
+            price_ticks=price,
+            time_in_force=_TIF[tif],
+        )
+        self._spawn(self._send_new(order_id, request))
+        return order_id
+
+    def cancel(self, order_id: int) -> bool:
+        meta = self._meta.get(order_id)
+        if meta is None or self.table.cancel_sent(order_id, self.clock.time_ns()) < 0:
+            log.warning("cancel of order %d refused: not a live order", order_id)
+            return False
+        self._spawn(self._send_cancel(order_id, meta))
+        return True
+
+    def replace(  # noqa: PLR0917 - the intent row's fields, in its order
+        self,
+        order_id: int,
+        index: int,
+        side: int,
+        order_type: int,
+        tif: int,
+        price: int,
+        qty: int,
+        tag: int,
+    ) -> int:
+        """Amend in place where the venue can (same side, type and time in force), else
+        cancel and place anew; the id of the order that carries the new price."""
+        meta = self._meta.get(order_id)
+        row = self.table.get(order_id)
+        adapter = self.adapters[self.instruments[index].venue]
+        same = row is not None and row[1] == index and tuple(row[2:5]) == (side, order_type, tif)
+        if (
+            meta is not None
+            and same
+            and adapter.amends_in_place
+            and self.table.amend_sent(order_id, price, qty, self.clock.time_ns()) >= 0
+        ):
+            self._spawn(self._send_amend(order_id, meta, price, qty))
+            return order_id
+        self.cancel(order_id)
+        return self.place(index, side, order_type, tif, price, qty, tag)
+
+    # ------------------------------------------------------------------ requests
+
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self.counters.requests += 1
+
+    async def drain(self) -> None:
+        """Wait until every request in flight has its answer (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _adapter(self, meta: _Meta) -> tuple[ExchangeAdapter, Instrument]:
+        instrument = self.instruments[meta.index]
+        return self.adapters[instrument.venue], instrument
+
+    async def _send_new(self, order_id: int, request: OrderRequest) -> None:
+        adapter = self.adapters[request.instrument.venue]
+        meta = self._meta[order_id]
+        try:
+            ack = await adapter.place_order(request)
+        except VenueUnavailable as exc:
+            await self._went_unknown(order_id, meta, exc)
+        except VenueError as exc:
+            self.counters.rejected += 1
+            self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
+        else:
+            self._apply_ack(order_id, meta, ack)
+
+    async def _send_cancel(self, order_id: int, meta: _Meta) -> None:
+        adapter, instrument = self._adapter(meta)
+        try:
+            ack = await adapter.cancel_order(instrument.symbol, meta.client_order_id)
+        except VenueUnavailable as exc:
+            await self._went_unknown(order_id, meta, exc)
+        except OrderNotFound:
+            await self._resolve(order_id, meta)  # gone already: filled, or never placed
+        except (RateLimited, VenueError) as exc:
+            log.warning("cancel of %s refused: %s", meta.client_order_id, exc)
+            self.table.request_failed(order_id, self.clock.time_ns())
+        else:
+            self._apply_ack(order_id, meta, ack)
+
+    async def _send_amend(self, order_id: int, meta: _Meta, price: int, qty: int) -> None:
+        adapter, instrument = self._adapter(meta)
+        try:
+            ack = await adapter.amend_order(
+                instrument.symbol, meta.client_order_id, price_ticks=price, quantity_lots=qty
+            )
+        except VenueUnavailable as exc:
+            await self._went_unknown(order_id, meta, exc)
+        except VenueError as exc:
+            log.warning("amend of %s refused: %s", meta.client_order_id, exc)
+            self.table.request_failed(order_id, self.clock.time_ns())
+        else:
+            if self.table.amended(order_id, self.clock.time_ns()) >= 0:
+                self._apply_ack(order_id, meta, ack)
+
+    async def _went_unknown(self, order_id: int, meta: _Meta, exc: Exception) -> None:
+        self.counters.timeouts += 1
+        log.warning("no answer for %s (%s): querying the venue", meta.client_order_id, exc)
+        self.table.timed_out(order_id, self.clock.time_ns())
+        await self._resolve(order_id, meta)
+
+    async def _resolve(self, order_id: int, meta: _Meta) -> None:
+        """Ask the venue what became of an order; a venue that does not know it never had it
+        (REJECTED if it was never acknowledged, else CANCELED)."""
+        adapter, instrument = self._adapter(meta)
+        try:
+            snapshot = await adapter.get_order(instrument.symbol, meta.client_order_id)
+        except OrderNotFound:
+            status = self.table.status_of(order_id)
+            never_acked = status in (table_codes.PENDING_NEW, table_codes.UNKNOWN)
+            final = OrderStatus.REJECTED if never_acked else OrderStatus.CANCELED
+            self._apply(order_id, meta, final, -1, reason="not known at the venue")
+        except VenueError as exc:
+            log.error("query of %s failed (%s): the order stays unknown", meta.client_order_id, exc)
+            return
+        else:
+            self._apply(order_id, meta, snapshot.status, snapshot.filled_lots)
+        self.counters.resolved += 1
+
+    def _apply_ack(self, order_id: int, meta: _Meta, ack: OrderAck) -> None:
+        self._apply(order_id, meta, ack.status, ack.filled_lots if ack.filled_lots else -1)
+
+    # ------------------------------------------------------------------ reports in
+
+    def _apply(
+        self,
+        order_id: int,
+        meta: _Meta,
+        status: OrderStatus,
+        cum_lots: int,
+        *,
+        fill_lots: int = 0,
+        report: ExecutionReport | None = None,
+        reason: str = "",
+    ) -> int:
+        code = CODE_OF_STATUS[status]
+        if code in (table_codes.PENDING_NEW, table_codes.PENDING_CANCEL, table_codes.UNKNOWN):
+            return table_codes.UNCHANGED  # an acknowledgement that only says "received"
+        now = self.clock.time_ns()
+        result = self.table.report(order_id, code, cum_lots, fill_lots, now)
+        if result < 0:
+            self.counters.refused_reports += 1
+            log.info(
+                "report for %s refused (%s): %s",
+                meta.client_order_id,
+                status.value,
+                table_codes.describe(result),
+            )
+            return result
+        if result == table_codes.OK or (report is not None and report.is_fill):
+            self._emit(order_id, meta, report, reason)
+        if self.table.status_of(order_id) >= table_codes.FILLED:
+            self.table.release(order_id)
+            del self._meta[order_id]
+        return result
+
+    def on_report(self, report: ExecutionReport) -> None:
+        """An adapter's execution report: book its fill once, then move the order."""
+        self.counters.reports += 1
+        index = self._index.get((report.venue, report.symbol))
+        if index is None:
+            self.counters.foreign_reports += 1
+            log.warning("report for %s %s: not ours", report.venue, report.symbol)
+            return
+        order_id = self.ids.order_id_of(report.client_order_id) or self._adopted.get(
+            report.client_order_id, 0
+        )
+        if report.is_fill and not self._book_fill(index, report):
+            return  # that trade was booked already: its report says nothing new
+        meta = self._meta.get(order_id)
+        if meta is None:
+            if report.is_fill and order_id:
+                self.counters.late_fills += 1
+            elif not order_id:
+                self.counters.foreign_reports += 1
+                log.warning("report for unknown order %s", report.client_order_id)
+            return
+        self._apply(
+            order_id,
+            meta,
+            report.status,
+            report.cum_filled_lots,
+            fill_lots=report.last_lots,
+            report=report,
+            reason=report.reason,
+        )
+
+    def _book_fill(self, index: int, report: ExecutionReport) -> bool:
+        """Book a trade into the position; False when its trade id was booked already."""
+        seen = self._seen[index]
+        key = report.trade_id
+        if key in seen:
+            self.counters.duplicate_fills += 1
+            return False
+        seen.add(key)
+        order = self._seen_order[index]
+        order.append(key)
+        if len(order) > SEEN_TRADES:
+            seen.discard(order.popleft())
+        instrument = self.instruments[index]
+        fee_units = 0
+        if report.fee and report.fee_asset == instrument.quote:
+            fee_units = instrument.fee_to_units(report.fee)
+        elif report.fee and report.fee_asset == instrument.base:
+            price = instrument.ticks_to_price(report.last_price_ticks)
+            fee_units = instrument.fee_to_units(report.fee * price)
+            self.fees_in_base[index] += report.fee
+        elif report.fee:
+            self.fees_other[report.fee_asset] = (
+                self.fees_other.get(report.fee_asset, Decimal(0)) + report.fee
+            )
+        try:
+            self.positions[index].apply_fill(
+                int(report.side), report.last_price_ticks, report.last_lots, fee_units
+            )
+        except (ValueError, OverflowError, FixedPointOverflowError):
+            self.counters.position_errors += 1
+            log.exception("fill %s not booked into the position", report.trade_id)
+        return True
+
+    def _emit(
+        self, order_id: int, meta: _Meta, report: ExecutionReport | None, reason: str
+    ) -> None:
+        if self.on_update is None:
+            return
+        row = self.table.get(order_id)
+        if row is None:
+            return
+        instrument = self.instruments[meta.index]
+        fill = report is not None and report.is_fill
+        self.on_update(
+            OrderUpdate(
+                order_id=meta.client_order_id,
+                venue=instrument.venue,
+                symbol=instrument.symbol,
+                status=STATUS_OF_CODE[row[5]],
+                filled_quantity=instrument.lots_to_qty(row[8]),
+                last_fill_price=(
+                    instrument.ticks_to_price(report.last_price_ticks)
+                    if fill and report is not None
+                    else None
+                ),
+                last_fill_quantity=(
+                    instrument.lots_to_qty(report.last_lots)
+                    if fill and report is not None
+                    else Decimal(0)
+                ),
+                fee=report.fee if fill and report is not None else Decimal(0),
+                fee_asset=report.fee_asset if fill and report is not None else "",
+                venue_order_id=report.venue_order_id if report is not None else "",
+                reason=reason,
+                timestamp_ns=self.clock.time_ns(),
+            )
+        )
+
+    # ------------------------------------------------------------------ reconciliation
+
+    async def reconcile(self, venue: str) -> dict[str, int]:
+        """Compare the venue's open orders and recent fills with ours (at start, and after
+        the private stream reconnects). Returns what it found, by kind."""
+        adapter = self.adapters[venue]
+        found = {"matched": 0, "adopted": 0, "canceled": 0, "resolved": 0, "fills": 0}
+        for index, instrument in enumerate(self.instruments):
+            if instrument.venue != venue:
+                continue
+            open_orders = await adapter.get_open_orders(instrument.symbol)
+            at_venue = {o.client_order_id for o in open_orders}
+            for snapshot in open_orders:
+                await self._reconcile_one(index, adapter, snapshot, found)
+            for order_id, meta in list(self._meta.items()):
+                if meta.index == index and meta.client_order_id not in at_venue:
+                    status = self.table.status_of(order_id)
+                    if status not in (table_codes.FREE, table_codes.PENDING_NEW):
+                        await self._resolve(order_id, meta)
+                        found["resolved"] += 1
+        return found
+
+    async def _reconcile_one(
+        self, index: int, adapter: ExchangeAdapter, snapshot: OrderSnapshot, found: dict[str, int]
+    ) -> None:
+        cid = snapshot.client_order_id
+        order_id = self.ids.order_id_of(cid) or self._adopted.get(cid, 0)
+        meta = self._meta.get(order_id)
+        if meta is not None:
+            self._apply(order_id, meta, snapshot.status, snapshot.filled_lots)
+            found["matched"] += 1
+            return
+        if self.adopt_unknown:
+            code, new_id = self.table.open(
+                index,
+                int(snapshot.side),
+                _TYPE_CODE[snapshot.order_type],
+                _TIF_CODE[TimeInForce.GTC],
+                snapshot.price_ticks,
+                snapshot.quantity_lots,
+                0,
+                self.clock.time_ns(),
+            )
+            if code >= 0:
+                meta = _Meta(index, cid)
+                self._meta[new_id] = meta
+                self._adopted[cid] = new_id
+                self._apply(new_id, meta, snapshot.status, snapshot.filled_lots)
+                self.counters.adopted += 1
+                found["adopted"] += 1
+                return
+        try:
+            await adapter.cancel_order(snapshot.symbol, cid)
+        except VenueError as exc:
+            log.error("could not cancel unknown venue order %s: %s", cid, exc)
+            return
+        self.counters.canceled_foreign += 1
+        found["canceled"] += 1
+
+    # ------------------------------------------------------------------ reads
+
+    def open_orders(self) -> list[tuple[str, OrderStatus]]:
+        """(client order id, status) of every order the table holds."""
+        return [
+            (meta.client_order_id, STATUS_OF_CODE[self.table.status_of(order_id)])
+            for order_id, meta in self._meta.items()
+        ]
+
+    def client_order_id(self, order_id: int) -> str:
+        meta = self._meta.get(order_id)
+        return meta.client_order_id if meta is not None else self.ids.of(order_id)
