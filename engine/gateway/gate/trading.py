@@ -102,6 +102,7 @@ class GateAdapter(ExchangeAdapter):
     """Gate v4 spot. Build, `await start()`, trade, `await close()`."""
 
     venue = VENUE
+    amends_in_place = True  # amend keeps the order and its client order id
 
     def __init__(
         self,

@@ -96,6 +96,7 @@ class OkxAdapter(ExchangeAdapter):
     connection after 30 s of silence)."""
 
     venue = VENUE
+    amends_in_place = True  # amend keeps the order and its client order id
 
     def __init__(
         self,
