@@ -33,7 +33,9 @@ def test_runs_differ_and_foreign_ids_map_to_zero() -> None:
     c = ClientOrderIds(1_765_000_000_000, salt="ab")
     assert len({a.of(5), b.of(5), c.of(5)}) == 3
     assert b.order_id_of(a.of(5)) == 0 and c.order_id_of(a.of(5)) == 0
-    for foreign in ("", a.prefix, a.prefix + "-1", a.prefix + "Z", a.prefix + "1" * 14, "x" * 9):
+    foreign_ids = ("", a.prefix, a.prefix + "-1", a.prefix + "g", a.prefix + "1" * 17, "x" * 9)
+    foreign_ids += (a.prefix + "0x1f", a.prefix + "1F", a.prefix + "_1", a.prefix + "+1")
+    for foreign in foreign_ids:
         assert a.order_id_of(foreign) == 0
     assert a.order_id_of(a.prefix + "0") == 0  # order ids start at 1
 

@@ -98,6 +98,60 @@ def order_fields(
     return fields
 
 
+def replace_fields(
+    inst: Instrument,
+    side: OrderSide,
+    order_type: OrderType,
+    tif: TimeInForce,
+    *,
+    quantity_lots: int,
+    price_ticks: int,
+    client_order_id: str,
+    cancel_client_order_id: str,
+) -> Fields:
+    """`order.cancelReplace` (STOP_ON_FAILURE) of `cancel_client_order_id` by a new order,
+    sorted by name."""
+    fields = order_fields(
+        inst,
+        side,
+        order_type,
+        tif,
+        quantity_lots=quantity_lots,
+        price_ticks=price_ticks,
+        client_order_id=client_order_id,
+    )
+    fields.append(("cancelOrigClientOrderId", cancel_client_order_id))
+    fields.append(("cancelReplaceMode", "STOP_ON_FAILURE"))
+    fields.sort()
+    return fields
+
+
+def signed_request(
+    rid: int,
+    method: str,
+    fields: Sequence[tuple[str, str]],
+    *,
+    api_key: str,
+    recv_window: str,
+    timestamp: str,
+    sign: Callable[[str], str] | None,
+    stamped: bool = True,
+) -> str:
+    """A WS API request: `stamped` adds recvWindow and timestamp, `sign` (None: a logged-on
+    session) adds apiKey and the signature of the sorted payload."""
+    params = list(fields)
+    signature = ""
+    if stamped:
+        params.append(("recvWindow", recv_window))
+        params.append(("timestamp", timestamp))
+        if sign is not None:
+            params.append(("apiKey", api_key))
+    params.sort()
+    if stamped and sign is not None:
+        signature = sign(query_text(params))
+    return ws_request(rid, method, params, signature)
+
+
 def place_frame(
     rid: int,
     inst: Instrument,

@@ -323,16 +323,14 @@ class BinanceAdapter(ExchangeAdapter):
             snap = await self.get_order(symbol, client_order_id)
             shape = (snap.side, snap.order_type, TimeInForce.GTC)
         new_cid = self.replacement_id(client_order_id)
-        fields = wire.order_fields(
+        fields = wire.replace_fields(
             inst,
             *shape,
             quantity_lots=quantity_lots,
             price_ticks=price_ticks,
             client_order_id=new_cid,
+            cancel_client_order_id=client_order_id,
         )
-        fields.append(("cancelOrigClientOrderId", client_order_id))
-        fields.append(("cancelReplaceMode", "STOP_ON_FAILURE"))
-        fields.sort()
         self._shapes[new_cid] = shape
         doc = await self._request(
             "order.cancelReplace", "POST", "/api/v3/order/cancelReplace", fields
@@ -452,19 +450,16 @@ class BinanceAdapter(ExchangeAdapter):
         if frame is not None:
             text = frame(rid)
         else:
-            params = list(fields)
-            signature = ""
-            if signed:
-                params.append(("recvWindow", self._recv_window))
-                params.append(("timestamp", self._timestamp()))
-                if not self._logged_on:
-                    params.append(("apiKey", self.credentials.api_key))
-                params.sort()
-                if not self._logged_on:
-                    signature = self._sign(wire.query_text(params))
-            else:
-                params.sort()
-            text = wire.ws_request(rid, method, params, signature)
+            text = wire.signed_request(
+                rid,
+                method,
+                fields,
+                api_key=self.credentials.api_key,
+                recv_window=self._recv_window,
+                timestamp=self._timestamp(),
+                sign=self._sign if signed and not self._logged_on else None,
+                stamped=signed,
+            )
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:

@@ -157,6 +157,29 @@ def order_body(
     )
 
 
+def api_frame(time_s: str, channel: str, req_id: str, req_param: str, login: str = "") -> str:
+    """One `event: "api"` request of the WS trading API; `login` the signed fields of
+    `spot.login` (login_fields), "" otherwise."""
+    frame = (
+        '{"time":'
+        + time_s
+        + ',"channel":"'
+        + channel
+        + '","event":"api","payload":{"req_id":"'
+        + req_id
+        + '"'
+        + login
+    )
+    if req_param:
+        frame += ',"req_param":' + req_param
+    return frame + "}}"
+
+
+def login_fields(api_key: str, signature: str, timestamp: str) -> str:
+    """The signed fields `spot.login` adds to its payload."""
+    return f',"api_key":"{api_key}","signature":"{signature}","timestamp":"{timestamp}"'
+
+
 def amend_body(
     order_id: str,
     instrument: Instrument,

@@ -299,30 +299,12 @@ class GateAdapter(ExchangeAdapter):
         if ws is None:
             raise VenueUnavailable(VENUE, "", "private WebSocket not running")
         req_id = self._next_req_id()
-        frame = (
-            '{"time":'
-            + self._timestamp()
-            + ',"channel":"'
-            + channel
-            + '","event":"api","payload":{"req_id":"'
-            + req_id
-            + '"'
-        )
+        login = ""
         if signed:  # spot.login: the docs sign an empty req_param and send none
             ts = self._timestamp()
             signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
-            frame += (
-                ',"api_key":"'
-                + self.credentials.api_key
-                + '","signature":"'
-                + signature
-                + '","timestamp":"'
-                + ts
-                + '"'
-            )
-        if req_param:
-            frame += ',"req_param":' + req_param
-        frame += "}}"
+            login = wire.login_fields(self.credentials.api_key, signature, ts)
+        frame = wire.api_frame(self._timestamp(), channel, req_id, req_param, login)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future)
         try:
