@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,10 +14,13 @@ from engine import __version__
 from engine.clock import Clock, LiveClock
 from engine.component import Component
 from engine.config import ConfigError, ConfigStore, EngineConfig, VenueConfig, masked_dict
+from engine.config.venue_credentials import load_credentials
 from engine.data.feed import BookFeed, FeedOptions
 from engine.events import EventDispatcher, EventHandler
+from engine.gateway.adapter import VenueEndpoints
 from engine.gateway.binance import feed as binance_feed
 from engine.gateway.binance import instruments as binance_instruments
+from engine.gateway.factory import endpoints_of
 from engine.gateway.gate import feed as gate_feed
 from engine.gateway.gate import instruments as gate_instruments
 from engine.gateway.okx import feed as okx_feed
@@ -25,16 +29,17 @@ from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarket
 from engine.gateway.ws import WsOptions
 from engine.logs import LoggingHandle, setup_logging
 from engine.model.instrument import Instrument
+from engine.oms.trading import TradingComponent, VenueTrading
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
-from engine.sim.server import SimOptions
+from engine.sim.server import RunningSim, SimOptions
+from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes the foundation for a trading engine (README lists them too).
 NOT_YET_WIRED = (
-    "order management and venue adapters",
     "strategy and risk",
     "storage",
     "monitoring endpoint",
@@ -96,7 +101,9 @@ def _feed_factory(
     return make
 
 
-def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -> list[Component]:
+def build_components(
+    config: EngineConfig, events: EventDispatcher, clock: Clock
+) -> list[Component]:
     """The components this config asks for, in start order: simulated venues before the
     feeds that connect to them. Everything built here gets the engine's clock and events.
 
@@ -123,6 +130,29 @@ def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -
             return sim.sim.ca_file
         return venue.ca_file
 
+    def running(name: str) -> RunningSim:
+        sim = simulators[name].sim
+        if sim is None:
+            raise RuntimeError(f"simulated {name} is not running")
+        return sim
+
+    def endpoints(name: str, venue: VenueConfig) -> VenueEndpoints:
+        if name not in simulators:
+            return endpoints_of(venue)
+        sim = running(name)
+        return VenueEndpoints(
+            sim.urls.rest, sim.urls.ws_public, sim.urls.ws_private, ca_file=sim.ca_file
+        )
+
+    def credentials(name: str, venue: VenueConfig) -> Credentials:
+        if name in simulators:  # the keys the simulator made for this run
+            sim = running(name)
+            return Credentials(sim.api_key, sim.api_secret, sim.passphrase or None)
+        loaded = load_credentials(name, venue)
+        if loaded is None:
+            raise ConfigError(f"venues.{name}: trading needs credentials (key_source)")
+        return loaded
+
     feeds = [
         VenueMarketData(
             name,
@@ -135,7 +165,36 @@ def build_components(config: EngineConfig, events: EventHandler, clock: Clock) -
         for name, venue in sorted(config.venues.items())
         if venue.enabled and venue.symbols
     ]
-    return [*simulators.values(), *feeds]
+    trading = [
+        VenueTrading(
+            name,
+            lambda name=name, venue=venue: endpoints(name, venue),  # type: ignore[misc]
+            lambda name=name, venue=venue: credentials(name, venue),  # type: ignore[misc]
+            dead_man_seconds=venue.dead_man_seconds,
+            adopt_unknown=venue.adopt_unknown_orders,
+            cancel_on_stop=venue.cancel_on_stop,
+        )
+        for name, venue in sorted(config.venues.items())
+        if venue.enabled
+        and venue.trade
+        and venue.symbols
+        and (venue.simulated or venue.key_source != "none")
+    ]
+    components: list[Component] = [*simulators.values(), *feeds]
+    if trading:
+        components.append(TradingComponent(trading, events, clock, lambda: instrument_table(feeds)))
+    return components
+
+
+def instrument_table(components: Sequence[Component]) -> list[Instrument]:
+    """Every loaded instrument, venue by venue: an intent's instrument index is a position
+    in this list, fixed for the run (the dispatcher and the order manager share it)."""
+    return [
+        inst
+        for component in components
+        if isinstance(component, VenueMarketData)
+        for inst in component.instruments
+    ]
 
 
 class Engine:
@@ -234,15 +293,8 @@ class Engine:
         for component in self.components:
             self._started.append(component)
             await component.start()
-        # the instrument table is known once the venues' metadata is loaded; an intent's
-        # instrument index is a position in it, fixed for the run
-        instruments = [
-            inst
-            for component in self.components
-            if isinstance(component, VenueMarketData)
-            for inst in component.instruments
-        ]
-        self.events.start(self.clock, instruments)
+        # the instrument table is known once the venues' metadata is loaded
+        self.events.start(self.clock, instrument_table(self.components))
 
     async def _stop_components(self) -> None:
         self.events.stop()

@@ -151,6 +151,19 @@ class VenueConfig:
     )
     keyfile: str = setting("", "path of the encrypted key file (key_source = keyfile)")
     recv_window_ms: int = setting(5000, "signed request validity window", bounds=(1, 60_000))
+    trade: bool = setting(
+        True, "trade on this venue when it has credentials (a simulated venue always has)"
+    )
+    dead_man_seconds: int = setting(
+        60,
+        "venue-side cancel-all timer the engine keeps refreshing (OKX 10..120, Gate >= 5; "
+        "0 = off; Binance spot has none)",
+        bounds=(0, 120),
+    )
+    adopt_unknown_orders: bool = setting(
+        False, "at start, adopt open orders the engine did not place (false: cancel them)"
+    )
+    cancel_on_stop: bool = setting(True, "cancel every open order when the engine stops")
     book_depth: int = setting(1000, "order book levels kept", bounds=(1, 5000))
 
 

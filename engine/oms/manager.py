@@ -66,6 +66,7 @@ class OmsCounters:
     adopted: int = 0
     canceled_foreign: int = 0
     position_errors: int = 0
+    no_adapter: int = 0  # an intent for a venue the engine does not trade on
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -94,9 +95,6 @@ class OrderManager:
         self.clock = clock
         self.instruments = tuple(instruments)
         self.adapters = dict(adapters)
-        missing = {i.venue for i in self.instruments} - set(self.adapters)
-        if missing:
-            raise ValueError(f"no adapter for venue(s) {sorted(missing)}")
         self.table = OrderTable(capacity)
         self.ids = ids or ClientOrderIds(clock.time_ns() // 1_000_000)
         self.on_update = on_update
@@ -155,6 +153,10 @@ class OrderManager:
         if not 0 <= index < len(self.instruments):
             log.error("order refused before sending: no instrument %d", index)
             return 0
+        if self.instruments[index].venue not in self.adapters:
+            self.counters.no_adapter += 1
+            log.error("order refused: no trading on %s", self.instruments[index].venue)
+            return 0
         now = self.clock.time_ns()
         code, order_id = self.table.open(index, side, order_type, tif, price, qty, tag, now)
         if code < 0:
@@ -164,6 +166,7 @@ class OrderManager:
         return order_id
 
     def cancel(self, order_id: int) -> bool:
+        """Send a cancel; False when the order is not live (nothing sent)."""
         meta = self._meta.get(order_id)
         if meta is None or self.table.cancel_sent(order_id, self.clock.time_ns()) < 0:
             log.warning("cancel of order %d refused: not a live order", order_id)
@@ -186,11 +189,13 @@ class OrderManager:
         cancel and place anew; the id of the order that carries the new price."""
         meta = self._meta.get(order_id)
         row = self.table.get(order_id)
-        adapter = self.adapters[self.instruments[index].venue]
+        known = 0 <= index < len(self.instruments)
+        adapter = self.adapters.get(self.instruments[index].venue) if known else None
         same = row is not None and row[1] == index and tuple(row[2:5]) == (side, order_type, tif)
         if (
             meta is not None
             and same
+            and adapter is not None
             and adapter.amends_in_place
             and self.table.amend_sent(order_id, price, qty, self.clock.time_ns()) >= 0
         ):

@@ -1,0 +1,164 @@
+"""Trading as an engine component: one adapter per trading venue, one order manager for all,
+wired to the event dispatcher (intents in, order updates out).
+
+At start each venue's adapter connects, the order manager reconciles its open orders (orders
+of another run are cancelled, or adopted by config) and the venue's dead-man switch is armed
+and then refreshed at a third of its period, so a dead engine's quotes are pulled by the
+venue. Venues are independent: one that cannot be reached is retried with capped backoff and
+reported not ready while the others trade; only a configuration error (a refused key, a CA
+that does not verify the venue) stops the start. At stop, open orders are cancelled (by
+config) and the switch disarmed before the adapters close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.clock import NS_PER_SECOND, Clock
+from engine.component import Component
+from engine.events import EventDispatcher
+from engine.gateway.adapter import ExchangeAdapter, VenueEndpoints
+from engine.gateway.errors import AuthError, VenueError
+from engine.gateway.factory import create_adapter
+from engine.gateway.tls import TlsConfigError
+from engine.model.instrument import Instrument
+from engine.oms.manager import OrderManager
+from engine.wire.credentials import Credentials
+
+log = logging.getLogger("engine.trading")
+
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTrading:
+    """How to trade on one venue; endpoints and credentials are resolved at start (a
+    simulator the engine starts knows its URLs and keys only then)."""
+
+    name: str
+    endpoints: Callable[[], VenueEndpoints]
+    credentials: Callable[[], Credentials]
+    dead_man_seconds: int = 0
+    adopt_unknown: bool = False
+    cancel_on_stop: bool = True
+    options: dict[str, Any] = field(default_factory=dict)  # the adapter class's keywords
+
+
+class TradingComponent(Component):
+    def __init__(
+        self,
+        venues: Sequence[VenueTrading],
+        events: EventDispatcher,
+        clock: Clock,
+        instruments: Callable[[], Sequence[Instrument]],
+    ) -> None:
+        super().__init__(name="trading")
+        self.venues = {v.name: v for v in venues}
+        self.events = events
+        self.clock = clock
+        self._instruments = instruments
+        self.manager: OrderManager | None = None
+        self.adapters: dict[str, ExchangeAdapter] = {}
+        self.ready: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _on_start(self) -> None:
+        instruments = list(self._instruments())
+        for name, venue in self.venues.items():
+            own = [i for i in instruments if i.venue == name]
+            self.adapters[name] = create_adapter(
+                name,
+                venue.endpoints(),
+                venue.credentials(),
+                self.clock,
+                instruments=own,
+                **venue.options,
+            )
+            self.ready[name] = False
+        adopt = any(v.adopt_unknown for v in self.venues.values())
+        self.manager = OrderManager(
+            self.clock,
+            instruments,
+            self.adapters,
+            on_update=self.events.on_order_update,
+            adopt_unknown=adopt,
+        )
+        for name in self.venues:
+            try:
+                await self._connect(name)
+            except (AuthError, TlsConfigError):
+                raise  # configuration: the key or the CA is wrong, retrying will not help
+            except (VenueError, OSError) as exc:
+                log.error(
+                    "venue not reachable at start; retrying, the others trade",
+                    extra={"venue": name, "error": str(exc)},
+                )
+                self._spawn(self._retry(name))
+        self.events.set_intent_sink(self.manager.consume)
+
+    async def _connect(self, name: str) -> None:
+        adapter, venue = self.adapters[name], self.venues[name]
+        assert self.manager is not None
+        await adapter.start()
+        found = await self.manager.reconcile(name)
+        log.info("venue trading", extra={"venue": name, **found})
+        if venue.dead_man_seconds and await adapter.arm_dead_man_switch(venue.dead_man_seconds):
+            self._spawn(self._refresh_dead_man(name))
+        self.ready[name] = True
+
+    async def _retry(self, name: str) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
+            try:
+                await self.adapters[name].close()
+                await self._connect(name)
+            except (VenueError, OSError) as exc:
+                delay = min(delay * 2, RETRY_MAX_S)
+                log.warning("venue still not reachable", extra={"venue": name, "error": str(exc)})
+            else:
+                log.info("venue reachable again", extra={"venue": name})
+                return
+
+    async def _refresh_dead_man(self, name: str) -> None:
+        seconds = self.venues[name].dead_man_seconds
+        while True:
+            await self.clock.sleep_ns(seconds * NS_PER_SECOND // 3)
+            try:
+                await self.adapters[name].arm_dead_man_switch(seconds)
+            except VenueError as exc:  # the next refresh tries again, well within the period
+                log.warning("dead-man refresh failed", extra={"venue": name, "error": str(exc)})
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_stop(self) -> None:
+        self.events.set_intent_sink(None)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.manager is not None:
+            await self.manager.drain()
+        for name, adapter in self.adapters.items():
+            venue = self.venues[name]
+            if self.ready.get(name):
+                try:
+                    if venue.cancel_on_stop:
+                        for symbol in adapter.instruments:
+                            cancelled = await adapter.cancel_all(symbol)
+                            log.info(
+                                "orders cancelled at stop",
+                                extra={"venue": name, "symbol": symbol, "count": len(cancelled)},
+                            )
+                    if venue.dead_man_seconds:
+                        await adapter.arm_dead_man_switch(0)
+                except VenueError as exc:
+                    log.error("could not cancel at stop", extra={"venue": name, "error": str(exc)})
+            await adapter.close()
