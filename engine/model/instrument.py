@@ -15,14 +15,6 @@ from engine._core.fixedpoint import FixedPointOverflowError, Grid, GridError, no
 _INT64_MAX = 2**63 - 1
 
 
-def _coefficient(value: Decimal) -> tuple[int, int]:
-    """value = n * 10**e as exact ints (value finite)."""
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    n = int("".join(map(str, digits)))
-    return (-n if sign else n), exponent
-
-
 @dataclass(frozen=True, slots=True)
 class Instrument:
     symbol: str  # the venue's own spelling: BTCUSDT (Binance), BTC-USDT (OKX), BTC_USDT (Gate)
@@ -167,19 +159,20 @@ class Instrument:
 
 
 def _ceil_units(value: Decimal, mantissa: int, exp: int) -> int:
-    """ceil(value / (mantissa * 10**-exp)), exact, within int64."""
-    n, e = _coefficient(value)
-    k = e + exp
-    if n == 0:
-        units = 0
-    elif k > 40:  # beyond int64 for any non-zero value; spares computing 10**k
-        units = _INT64_MAX + 1
-    elif k >= 0:
-        units = -((-n * 10**k) // mantissa)
-    elif -k > len(str(abs(n))) + 20:  # far below one unit; spares computing 10**-k
-        units = 1 if n > 0 else 0
+    """ceil(value / (mantissa * 10**-exp)), exact, within int64 (mantissa in 1..2**63)."""
+    if not value:
+        return 0
+    scale = value.adjusted() + exp  # value / 10**-exp is below 10**(scale + 1)
+    if scale > 40:  # beyond int64 whatever the mantissa; spares the big ints
+        units = _INT64_MAX + 1 if value > 0 else -_INT64_MAX - 2
+    elif scale < -40:  # far below one unit
+        return 1 if value > 0 else 0
     else:
-        units = -((-n) // (mantissa * 10**-k))
+        p, q = value.as_integer_ratio()  # exact, in C
+        if exp >= 0:
+            units = -((-p * 10**exp) // (q * mantissa))
+        else:
+            units = -((-p) // (q * mantissa * 10**-exp))
     if not -_INT64_MAX - 1 <= units <= _INT64_MAX:
         raise FixedPointOverflowError(f"{value} does not fit int64 in units of {mantissa}e-{exp}")
     return units

@@ -812,6 +812,9 @@ def _fields(fields: wire.Fields | Callable[[], wire.Fields]) -> wire.Fields:
 
 
 def _check_client_id(cid: str) -> None:
+    # the engine's own ids are letters and digits: the regex only for other ids
+    if 0 < len(cid) <= 36 and cid.isascii() and cid.isalnum():
+        return
     if not wire.CLIENT_ID.match(cid):
         raise InvalidOrder(
             VENUE, "", f"client order id {cid!r} does not match ^[a-zA-Z0-9-_]{{1,36}}$"

@@ -10,7 +10,6 @@ letters/digits) before anything is built, so no value ever needs JSON escaping.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,32 +29,38 @@ from engine.gateway.errors import (
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 
+# enum members as module constants: an Enum class attribute costs ~4x a global lookup
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
+_MARKET, _LIMIT, _LIMIT_MAKER = OrderType.MARKET, OrderType.LIMIT, OrderType.LIMIT_MAKER
+_GTC, _IOC, _FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+
 VENUE = "okx"
 NS_PER_MS = 1_000_000
 MAX_BATCH = 20  # items per batch request (51111 above)
 
-_CL_ORD_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 # -- request bodies --------------------------------------------------------------------------
 
-_SIDE = {OrderSide.BUY: "buy", OrderSide.SELL: "sell"}
+_SIDE = {_BUY: "buy", _SELL: "sell"}
 
 
 def ord_type(request: OrderRequest) -> str:
     """OKX `ordType` for an order: post_only, limit, ioc, fok or market."""
-    if request.order_type is OrderType.MARKET:
+    if request.order_type is _MARKET:
         return "market"
-    if request.order_type is OrderType.LIMIT_MAKER:
+    if request.order_type is _LIMIT_MAKER:
         return "post_only"
-    if request.time_in_force is TimeInForce.IOC:
+    if request.time_in_force is _IOC:
         return "ioc"
-    if request.time_in_force is TimeInForce.FOK:
+    if request.time_in_force is _FOK:
         return "fok"
     return "limit"
 
 
 def check_client_order_id(client_order_id: str) -> None:
-    if not _CL_ORD_ID.fullmatch(client_order_id):
+    if not (
+        0 < len(client_order_id) <= 32 and client_order_id.isascii() and client_order_id.isalnum()
+    ):
         raise InvalidOrder(VENUE, "", f"clOrdId {client_order_id!r} must be 1-32 letters or digits")
 
 
@@ -176,11 +181,11 @@ CANCEL_SOURCES = {
 }
 
 _ORD_TYPES = {
-    "limit": OrderType.LIMIT,
-    "ioc": OrderType.LIMIT,
-    "fok": OrderType.LIMIT,
-    "post_only": OrderType.LIMIT_MAKER,
-    "market": OrderType.MARKET,
+    "limit": _LIMIT,
+    "ioc": _LIMIT,
+    "fok": _LIMIT,
+    "post_only": _LIMIT_MAKER,
+    "market": _MARKET,
 }
 
 
@@ -205,9 +210,9 @@ def _fee(text: str) -> Decimal:
 
 def _side(text: str) -> OrderSide:
     if text == "buy":
-        return OrderSide.BUY
+        return _BUY
     if text == "sell":
-        return OrderSide.SELL
+        return _SELL
     raise ValueError(f"unknown side {text!r}")
 
 
@@ -269,8 +274,8 @@ def snapshot_from_order(inst: Instrument, obj: Mapping[str, Any]) -> OrderSnapsh
     status = STATES.get(state)
     if status is None:
         raise ValueError(f"unknown order state {state!r}")
-    kind = _ORD_TYPES.get(_str(obj, "ordType"), OrderType.LIMIT)
-    by_quote = kind is OrderType.MARKET and _str(obj, "tgtCcy") == "quote_ccy"
+    kind = _ORD_TYPES.get(_str(obj, "ordType"), _LIMIT)
+    by_quote = kind is _MARKET and _str(obj, "tgtCcy") == "quote_ccy"
     return OrderSnapshot(
         symbol=inst.symbol,
         client_order_id=_str(obj, "clOrdId"),
