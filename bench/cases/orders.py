@@ -9,7 +9,7 @@ run (engine/gateway/<venue>/orders_wire.py, engine/oms/manager.py).
   samples). Baseline: the same request as a dict, `json.dumps` (Binance: `urlencode` of the
   sorted parameters and `hmac.new(...).hexdigest()` too), encoded, sent on the same socket.
 - order.requote.binance: one requote of a two-sided quote, i.e. two `order.cancelReplace`
-  requests (sorted fields, signed), built and sent as above.
+  requests (the one-pass `replace_frame`, signed), built and sent as above.
 - oms.apply_fill: one Binance `executionReport` frame (bytes, as the user-data subscription
   delivers it) -> orjson -> ExecutionReport -> OrderManager.on_report: trade-id de-duplication,
   the order table's transition, the Cython position. Each frame is a new trade of one resting
@@ -248,7 +248,8 @@ def requote_binance() -> Pair:
         for i in range(n):
             for side, price, k in ((OrderSide.BUY, bid, 0), (OrderSide.SELL, ask, 1)):
                 old = ids.of(order_ids[(2 * i + k) % BATCH])
-                fields = binance_wire.replace_fields(
+                text = binance_wire.replace_frame(
+                    2 * i + k,
                     inst,
                     side,
                     OrderType.LIMIT_MAKER,
@@ -257,11 +258,6 @@ def requote_binance() -> Pair:
                     price_ticks=price,
                     client_order_id=old + "-r1",
                     cancel_client_order_id=old,
-                )
-                text = binance_wire.signed_request(
-                    2 * i + k,
-                    "order.cancelReplace",
-                    fields,
                     api_key=API_KEY,
                     recv_window="5000",
                     timestamp=str(clock.time_ns() // 1_000_000),
