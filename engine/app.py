@@ -23,6 +23,7 @@ from engine.gateway.binance import instruments as binance_instruments
 from engine.gateway.factory import endpoints_of
 from engine.gateway.gate import feed as gate_feed
 from engine.gateway.gate import instruments as gate_instruments
+from engine.gateway.instrument_cache import InstrumentCache
 from engine.gateway.okx import feed as okx_feed
 from engine.gateway.okx import instruments as okx_instruments
 from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarketData
@@ -153,6 +154,7 @@ def build_components(
             raise ConfigError(f"venues.{name}: trading needs credentials (key_source)")
         return loaded
 
+    instrument_cache = InstrumentCache(Path(config.system.state_dir) / "instruments")
     feeds = [
         VenueMarketData(
             name,
@@ -161,6 +163,7 @@ def build_components(
             _feed_factory(name, venue, events, clock, config.monitor.stale_feed_seconds),
             lambda name=name, venue=venue: urls(name, venue),  # type: ignore[misc]
             ca_file=lambda name=name, venue=venue: ca_file(name, venue),  # type: ignore[misc]
+            cache=None if name in simulators else instrument_cache,
         )
         for name, venue in sorted(config.venues.items())
         if venue.enabled and venue.symbols

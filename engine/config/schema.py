@@ -41,6 +41,11 @@ class SystemConfig:
         50 * 1024 * 1024, "rotate a log file at this size", bounds=(1024, 1 << 40)
     )
     log_backups: int = setting(5, "rotated log files kept", bounds=(0, 100))
+    state_dir: str = setting(
+        "var/state",
+        "directory of the engine's own state (the venues' instruments as last loaded)",
+        check=checks.not_empty,
+    )
     worker_threads: int = setting(4, "threads of the blocking-work executor", bounds=(1, 256))
     cpus: list[int] = setting(
         [], "CPUs to pin the process to; [] leaves the affinity alone", check=checks.cpus
