@@ -94,6 +94,7 @@ def run_engine(path: Path | None, duration: float | None) -> int:
     # imported here: the engine's imports take a second or more, which `keys` and
     # `check-config` do not need
     from engine.app import Engine  # noqa: PLC0415
+    from engine.gateway.errors import AuthError  # noqa: PLC0415
     from engine.gateway.tls import TlsConfigError  # noqa: PLC0415
     from engine.runtime.loop import run  # noqa: PLC0415
 
@@ -104,6 +105,8 @@ def run_engine(path: Path | None, duration: float | None) -> int:
         return EXIT_OK
     except TlsConfigError as exc:  # a wrong CA file is a configuration error
         return _fail(str(exc))
+    except AuthError as exc:  # so is a key the venue refuses
+        return _fail(f"{exc} (check venues.{exc.venue}.key_source and the keys it names)")
     except Exception as exc:  # a component that cannot start: say which and why, in one line
         return _fail(f"engine failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
 

@@ -273,7 +273,11 @@ class Engine:
                 },
             )
             log.warning("not yet wired in this version: %s", ", ".join(NOT_YET_WIRED))
-            await self._start_components()
+            try:
+                await self._start_components()
+            except Exception as exc:  # the reason belongs in the log too, not only on stderr
+                log.error("engine failed to start", extra={"error": f"{type(exc).__name__}: {exc}"})
+                raise
             log.info("engine running; Ctrl-C or SIGTERM stops it, SIGHUP reloads the config")
             if duration is None:
                 await self._stop.wait()

@@ -41,6 +41,7 @@ from engine.gateway.tls import TlsVerifyError, certificate_error, ssl_for
 from engine.gateway.ws_listener import FrameListener, WsStats
 
 log = logging.getLogger("engine.gateway.ws")
+STOP_WAIT_S = 2.0  # how long stop() waits for the socket to close
 
 
 class WsHandler(Protocol):
@@ -149,8 +150,13 @@ class WsConnection:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._transport is not None:
-            self._transport.disconnect()
+        transport = self._transport
+        if transport is not None:
+            transport.disconnect()
+            # the handler's on_close runs before stop() returns, while its owner (and the
+            # engine's logging) still stands
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(transport.wait_disconnected(), STOP_WAIT_S)
         for task in (self._watchdog, self._task):
             if task is not None:
                 task.cancel()

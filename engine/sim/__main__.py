@@ -1,10 +1,12 @@
 """`python -m engine.sim --venue binance|okx|gate [...]`: a simulated venue on loopback.
 
 Prints its URLs and the credentials it accepts (the secret only when generated for this run),
-then serves until Ctrl-C. `--tls` serves https:// and wss:// with a certificate from a CA
-made at start; the CA's PEM goes to `--ca-file PATH` (or a temporary file) and its path is
-printed: give it to clients as `venues.<name>.ca_file` or `SSL_CERT_FILE`. `--config FILE`
-reads a TOML file:
+then serves until Ctrl-C; `--json` prints them as one JSON object on one line instead (keys
+venue, seed, rest, ws_public, ws_private, ws_api, control, ca_file, api_key, and api_secret
+and passphrase only when generated), for scripts and tests. `--tls` serves https:// and
+wss:// with a certificate from a CA made at start; the CA's PEM goes to `--ca-file PATH` (or
+a temporary file) and its path is printed: give it to clients as `venues.<name>.ca_file` or
+`SSL_CERT_FILE`. `--config FILE` reads a TOML file:
 
     [sim]
     seed = 7
@@ -20,16 +22,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import tomllib
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from engine.runtime.loop import run
 from engine.sim import presets
-from engine.sim.server import SimOptions, launch
+from engine.sim.server import RunningSim, SimOptions, launch
+
+
+@dataclass(frozen=True, slots=True)
+class Cli:
+    venue: str
+    options: SimOptions
+    json: bool = False  # print the addresses as one JSON line
 
 
 def _options_from_file(path: Path, options: SimOptions) -> None:
@@ -57,6 +68,12 @@ def _options_from_file(path: Path, options: SimOptions) -> None:
 
 
 def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
+    """(venue, options); the union is the historical annotation its callers are typed for."""
+    cli = parse_cli(argv)
+    return cli.venue, cli.options
+
+
+def parse_cli(argv: list[str] | None) -> Cli:
     parser = argparse.ArgumentParser(
         prog="python -m engine.sim", description=__doc__.splitlines()[0]
     )
@@ -86,6 +103,9 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
     parser.add_argument("--api-key", default="")
     parser.add_argument("--api-secret", default="")
     parser.add_argument("--passphrase", default="", help="OKX only")
+    parser.add_argument(
+        "--json", action="store_true", help="print the addresses as one JSON line (for scripts)"
+    )
     args = parser.parse_args(argv)
     if bool(args.api_key) != bool(args.api_secret):
         parser.error("--api-key and --api-secret go together")
@@ -115,16 +135,45 @@ def parse(argv: list[str] | None) -> SimOptions | tuple[str, SimOptions]:
         args.api_secret,
         args.passphrase,
     )
-    return args.venue, options
+    return Cli(args.venue, options, args.json)
 
 
-async def serve(venue: str, options: SimOptions) -> None:
+def control_url(sim: RunningSim) -> str:
+    """The base of the `/_sim/...` control routes (the server's root)."""
+    return sim.urls.rest.split("/api")[0].rstrip("/")
+
+
+def describe_json(sim: RunningSim, seed: int) -> str:
+    """The addresses as one JSON line; the secret and passphrase only when generated."""
+    doc: dict[str, Any] = {
+        "venue": sim.venue,
+        "seed": seed,
+        "rest": sim.urls.rest,
+        "ws_public": sim.urls.ws_public,
+        "ws_private": sim.urls.ws_private,
+        "ws_api": sim.urls.ws_api,
+        "control": control_url(sim),
+        "ca_file": sim.ca_file,
+        "api_key": sim.api_key,
+    }
+    if sim.credentials_generated:
+        doc["api_secret"] = sim.api_secret
+        if sim.passphrase:
+            doc["passphrase"] = sim.passphrase
+    return json.dumps(doc)
+
+
+async def serve(venue: str, options: SimOptions, *, as_json: bool = False) -> None:
     sim = await launch(venue, options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if as_json:
+            print(describe_json(sim, options.seed), flush=True)
+            await stop.wait()
+            return
         lines = [
             f"simulated {venue} (seed {options.seed})",
             f"  rest       {sim.urls.rest}",
@@ -134,7 +183,7 @@ async def serve(venue: str, options: SimOptions) -> None:
             lines.append(f"  ws private {sim.urls.ws_private}")
         if sim.urls.ws_api:
             lines.append(f"  ws api     {sim.urls.ws_api}")
-        lines.append(f"  control    {sim.urls.rest.split('/api')[0]}/_sim/health")
+        lines.append(f"  control    {control_url(sim)}/_sim/health")
         if sim.ca_file:
             lines.append(f"  ca file    {sim.ca_file}   (venues.{venue}.ca_file, SSL_CERT_FILE)")
         lines.append(f"  api key    {sim.api_key}")
@@ -149,8 +198,8 @@ async def serve(venue: str, options: SimOptions) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    venue, options = parse(argv)  # type: ignore[misc]
-    run(serve(venue, options))
+    cli = parse_cli(argv)
+    run(serve(cli.venue, cli.options, as_json=cli.json))
     return 0
 
 

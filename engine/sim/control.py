@@ -1,5 +1,17 @@
 """The simulator's control endpoint (`/_sim/...`), the same on every venue: arm faults, set
-latency, read counters. Never part of a real venue's API, so no client can hit it by mistake."""
+latency, read counters and orders. Never part of a real venue's API, so no client can hit it
+by mistake.
+
+    GET    /_sim/health                 venue, time, event and fault counters
+    GET    /_sim/faults                 armed faults and how many were injected
+    POST   /_sim/faults                 {"fault": ..., "channel": ..., "count": ...}
+    DELETE /_sim/faults                 disarm every fault
+    POST   /_sim/latency                {"channel": ..., "fixed_ms": ..., "jitter_ms": ...}
+    GET    /_sim/orders?account=user[&symbol=S]
+                                        the account's open orders (read-only)
+    GET    /_sim/orders?account=user&symbol=S&client_order_id=C
+                                        that order whatever its state (open or done)
+"""
 
 from __future__ import annotations
 
@@ -10,8 +22,10 @@ from aiohttp import web
 
 from engine.sim.exchange import SimExchange
 from engine.sim.faults import FaultKind
+from engine.sim.matching import OrderSnapshot
 
 EXCHANGE_KEY = web.AppKey("sim_exchange", SimExchange)
+DEFAULT_ACCOUNT = "user"  # the account the API key reaches (engine.sim.server.ACCOUNT)
 
 
 def _json(doc: Any, status: int = 200) -> web.Response:
@@ -77,6 +91,45 @@ async def set_latency(request: web.Request) -> web.Response:
     return _json({"latency": doc})
 
 
+def _order_doc(order: OrderSnapshot) -> dict[str, Any]:
+    """An order as the simulator holds it: grid units (ticks, lots), enums by value."""
+    return {
+        "order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "account": order.account,
+        "symbol": order.symbol,
+        "side": order.side.name.lower(),
+        "type": order.type.value,
+        "tif": order.tif.value,
+        "price": order.price,
+        "qty": order.qty,
+        "filled": order.filled,
+        "status": order.status.value,
+        "open": order.status.is_open,
+        "reason": order.reason.value,
+        "created_ns": order.created_ns,
+        "updated_ns": order.updated_ns,
+    }
+
+
+async def get_orders(request: web.Request) -> web.Response:
+    """Read-only: the account's open orders, or one order by client id whatever its state
+    (drills check that a dead-man switch or a stop cancelled what was resting)."""
+    engine = request.app[EXCHANGE_KEY].engine
+    query = request.query
+    account = query.get("account", DEFAULT_ACCOUNT)
+    symbol = query.get("symbol") or None
+    client_order_id = query.get("client_order_id", "")
+    if client_order_id:
+        if symbol is None:
+            return _json({"error": "client_order_id needs symbol"}, status=400)
+        found = engine.order_by_client_id(account, symbol, client_order_id)
+        orders = [] if found is None else [found]
+    else:
+        orders = engine.open_orders(account, symbol)
+    return _json({"account": account, "orders": [_order_doc(o) for o in orders]})
+
+
 def add_control_routes(app: web.Application, exchange: SimExchange) -> None:
     app[EXCHANGE_KEY] = exchange
     app.router.add_get("/_sim/health", health)
@@ -84,3 +137,4 @@ def add_control_routes(app: web.Application, exchange: SimExchange) -> None:
     app.router.add_post("/_sim/faults", arm_fault)
     app.router.add_delete("/_sim/faults", disarm_faults)
     app.router.add_post("/_sim/latency", set_latency)
+    app.router.add_get("/_sim/orders", get_orders)
