@@ -46,6 +46,8 @@ RULES = [
     Rule("engine/gateway", ("engine.app", "engine.sim", "engine.oms")),
     # the OMS drives adapters through engine.gateway's interface; it never builds a venue's
     Rule("engine/oms", ("engine.app", "engine.sim", "engine.data")),
+    # strategies see the engine through the event interface only, never a transport or venue
+    Rule("engine/strategy", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")
