@@ -48,6 +48,8 @@ RULES = [
     Rule("engine/oms", ("engine.app", "engine.sim", "engine.data")),
     # strategies see the engine through the event interface only, never a transport or venue
     Rule("engine/strategy", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
+    # risk judges intents and positions in grid units; it knows no venue or transport
+    Rule("engine/risk", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

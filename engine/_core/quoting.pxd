@@ -36,16 +36,17 @@ cdef enum:
 # Statuses. Negative: an error; the quoter's state is as it was and a QuoteSet written by a
 # failed c_compute holds no quotes (n_bids = n_asks = 0). fixedpoint owns -1..-15 (its
 # ERR_OVERFLOW = -3 is reused here for every value out of range), position -16..-18, book
-# -32..-35, depth_decode -48..-53, intents -64..-72, frame_handler -80..-83, orders -96..-101.
+# -32..-35, depth_decode -48..-53, intents -64..-72, frame_handler -80..-83, orders
+# -96..-101, risk -112..-143; quoting owns -144..-159.
 cdef enum:
     QUOTE_OK = 0
     QUOTE_ERR_OVERFLOW = -3  # a price, size or time past QUOTE_MAX, or a quote beyond it
-    QUOTE_ERR_EMPTY = -128  # a book side is empty (price <= 0), or no book seen yet
-    QUOTE_ERR_CROSSED = -129  # best bid >= best ask
-    QUOTE_ERR_SIZE = -130  # a book size < 0; c_refresh: resting size <= 0 or ideal < 0
-    QUOTE_ERR_PRICE = -131  # a trade/external price <= 0; c_refresh: a price <= 0
-    QUOTE_ERR_TIME = -132  # a book event older than the previous one, or now < placed_ns
-    QUOTE_ERR_NO_REF = -133  # the reference (last trade, external) has not been set
+    QUOTE_ERR_EMPTY = -144  # a book side is empty (price <= 0), or no book seen yet
+    QUOTE_ERR_CROSSED = -145  # best bid >= best ask
+    QUOTE_ERR_SIZE = -146  # a book size < 0; c_refresh: resting size <= 0 or ideal < 0
+    QUOTE_ERR_PRICE = -147  # a trade/external price <= 0; c_refresh: a price <= 0
+    QUOTE_ERR_TIME = -148  # a book event older than the previous one, or now < placed_ns
+    QUOTE_ERR_NO_REF = -149  # the reference (last trade, external) has not been set
 
 # Every price, size, inventory and time difference is within +-QUOTE_MAX = 2**52: exact in a
 # double (the float part of the maths) and far from int64 overflow in the integer part.
