@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from engine.clock import NS_PER_SECOND, LiveClock
+from engine.clock import NS_PER_SECOND, LiveClock, SimClock
 from engine.gateway.adapter import ExecutionReport, OrderRequest, VenueEndpoints
 from engine.gateway.binance import orders_wire as wire
 from engine.gateway.binance.trading import BinanceAdapter
@@ -382,6 +383,93 @@ async def test_rate_limits_raise_rate_limited_with_retry_after(sim):
         assert down.value.status == 503
 
 
+@contextlib.asynccontextmanager
+async def on_sim_clock(**options: Any) -> AsyncIterator[tuple[RunningSim, SimClock, Any]]:
+    """The simulator and the adapter on one SimClock the test moves: the adapter's budgets
+    and the venue's windows advance together."""
+    clock = SimClock(time.time_ns())
+    async with (
+        start_sim(
+            "binance", seed=1, market=False, api_key=KEY, api_secret=SECRET, clock=clock
+        ) as sim,
+        running(sim, clock=clock, **options) as (adapter, _),
+    ):
+        yield sim, clock, adapter
+
+
+@pytest.mark.parametrize("rest_only", [False, True], ids=["ws-api", "rest"])
+async def test_a_burst_over_the_order_budget_is_refused_locally(rest_only):
+    """100 orders at once: 80 (the venue's 100 per 10 s, at 80 %) go, the others are refused
+    with RateLimited("local") and never sent; the venue counted 80 and refused none. A
+    window later the orders go again."""
+    async with on_sim_clock(rest_only=rest_only) as (sim, clock, adapter):
+        budget = adapter.limiter.buckets["orders_10s"].capacity
+        assert budget == 80
+        results = await asyncio.gather(
+            *(adapter.place_order(order(sim, f"b-{n}", "50000.00")) for n in range(100)),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 100 - budget
+        assert all(isinstance(r, RateLimited) and r.code == "local" for r in refused)
+        assert venue_state(sim.exchange).order_counts("user")[0] == budget  # none refused
+        assert len(sim.exchange.engine.open_orders("user")) == budget
+        assert adapter.limiter.refused == 100 - budget and adapter.limiter.blocked == 0
+        wait = max(r.retry_after_s or 0 for r in refused if isinstance(r, RateLimited))
+        assert 10 <= wait <= 10.5 + 1e-9  # the window, and at most one slot more
+        # cancels are never refused: they take their weight and go
+        assert (await adapter.cancel_order(BTC, "b-0")).status is OrderStatus.CANCELED
+        clock.advance_to(clock.time_ns() + int(wait * NS_PER_SECOND))
+        again = await asyncio.gather(
+            *(adapter.place_order(order(sim, f"c-{n}", "50000.00")) for n in range(budget)),
+            return_exceptions=True,
+        )
+        assert not [r for r in again if isinstance(r, Exception)]
+        assert adapter.limiter.refused == 100 - budget
+
+
+@pytest.mark.parametrize("rest_only", [False, True], ids=["ws-api", "rest"])
+async def test_the_venues_usage_counters_lower_our_budget(rest_only):
+    """Another process on the same IP and account spent weight and orders: the venue's
+    counters (X-MBX-* headers, WS API rateLimits) lower what the adapter allows itself."""
+    async with on_sim_clock(rest_only=rest_only) as (sim, _clock, adapter):
+        venue = venue_state(sim.exchange)
+        venue.charge_weight("127.0.0.1", 3000)
+        for _ in range(70):
+            venue.count_order("user")
+        await adapter.place_order(order(sim, "u-1", "50000.00"))
+        assert adapter.usage["ORDERS:10S"] == 71
+        weight, orders = adapter.limiter.buckets["weight"], adapter.limiter.buckets["orders_10s"]
+        assert orders.used == 71 and orders.tokens == 80 - 71
+        assert weight.used >= 3000 + 1
+        for n in range(80 - 71):
+            await adapter.place_order(order(sim, f"u-{n + 2}", "50000.00"))
+        with pytest.raises(RateLimited) as refused:
+            await adapter.place_order(order(sim, "u-over", "50000.00"))
+        assert refused.value.code == "local"
+        assert venue.order_counts("user")[0] == 80  # under the venue's 100: never a -1015
+
+
+@pytest.mark.parametrize("rest_only", [False, True], ids=["ws-api", "rest"])
+async def test_a_429_blocks_the_bucket_for_retry_after(rest_only):
+    async with on_sim_clock(rest_only=rest_only) as (sim, clock, adapter):
+        sim.exchange.faults.arm(FaultKind.FORCE_429, "rest" if rest_only else "ws.api")
+        with pytest.raises(RateLimited) as hit:
+            await adapter.place_order(order(sim, "f-1", "50000.00"))
+        assert hit.value.code == "-1003" and hit.value.retry_after_s == pytest.approx(60, abs=1)
+        assert adapter.limiter.blocked == 1
+        with pytest.raises(RateLimited) as held:  # the weight is blocked: not sent
+            await adapter.place_order(order(sim, "f-2", "50000.00"))
+        assert held.value.code == "local" and held.value.retry_after_s == pytest.approx(60, abs=1)
+        query = asyncio.ensure_future(adapter.get_open_orders(BTC))  # a query waits instead
+        await asyncio.sleep(0.1)
+        assert not query.done()
+        clock.advance_to(clock.time_ns() + 61 * NS_PER_SECOND)
+        assert await asyncio.wait_for(query, 5) == []
+        await adapter.place_order(order(sim, "f-3", "50000.00"))
+        assert sim.exchange.faults.counters()["force_429"] == 1
+
+
 async def test_lost_ack_times_out_as_unknown_outcome(sim):
     async with running(sim, request_timeout_s=0.3) as (adapter, reports):
         sim.exchange.faults.arm(FaultKind.LOSE_ACK, "ws.api")
@@ -424,7 +512,7 @@ async def test_stream_dropped_during_fills_books_each_fill_once(sim):
             if restarts:
                 break
             await asyncio.sleep(0.05)
-        assert restarts == [1] and adapter.stream_connects == 2
+        assert restarts == [1] and adapter.stream_connects == 2 and adapter.stream_restarts == 1
         maker(sim, OrderSide.SELL, "60000.00", "0.001")
         seen = await reports.wait(lambda r: r.is_fill)
         assert seen.cum_filled_lots == lots(sim, "0.002")

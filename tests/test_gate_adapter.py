@@ -48,7 +48,9 @@ class Venue:
         self.reports: list[ExecutionReport] = []
         self.inst: Instrument = sim.exchange.engine.instrument(SYMBOL)
 
-    def adapter(self, **options: Any) -> GateAdapter:
+    def adapter(self, *, sim_clock: bool = False, **options: Any) -> GateAdapter:
+        """An adapter on the live clock, or with `sim_clock` on the simulator's (its rate
+        budgets then move with the venue's windows)."""
         sim = self.sim
         endpoints = VenueEndpoints(
             sim.urls.rest, sim.urls.ws_public, sim.urls.ws_private, ca_file=sim.ca_file
@@ -56,7 +58,7 @@ class Venue:
         return GateAdapter(
             endpoints,
             Credentials(sim.api_key, sim.api_secret),
-            LiveClock(),
+            self.clock if sim_clock else LiveClock(),
             sim.exchange.instruments(),
             self.reports.append,
             **options,
@@ -272,16 +274,87 @@ async def test_typed_errors(gate):
         await a.get_order(SYMBOL, "never")
 
 
-async def test_ws_rate_limit(gate):
-    v, a = gate
-    for i in range(10):  # place and amend share 10 a second; the exchange clock stands still
-        await a.place_order(v.request(f"r{i}", "60000"))
-    with pytest.raises(RateLimited) as err:
-        await a.place_order(v.request("r10", "60000"))
-    assert err.value.code == "TOO_MANY_REQUESTS" and err.value.status == 429
-    assert err.value.retry_after_s is not None
-    v.advance(1.0)
-    await a.place_order(v.request("r11", "60000"))
+@pytest.mark.parametrize("rest_orders", [False, True], ids=["ws", "rest"])
+async def test_a_burst_over_the_place_budget_is_refused_locally(venue, rest_orders):
+    """Place and amend share 10 a second (per pair over REST, per user over the WS API):
+    of 12 orders at once 8 go (80 %), 4 are refused with RateLimited("local") unsent; the
+    venue refuses none. The venue's rate-limit headers agree with our count; a second later
+    the orders go again."""
+    v = venue
+    a = v.adapter(sim_clock=True, rest_orders=rest_orders)
+    await a.start()
+    try:
+        results = await asyncio.gather(
+            *(a.place_order(v.request(f"r{i}", "60000")) for i in range(12)),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 4
+        assert all(isinstance(r, RateLimited) and r.code == "local" for r in refused)
+        assert len(v.sim.exchange.engine.open_orders("user")) == 8
+        assert a.limiter.refused == 4 and a.limiter.blocked == 0
+        bucket = a.limiter.buckets["place:" + SYMBOL if rest_orders else "ws_place"]
+        assert bucket.used == 8  # the venue's headers said 8 of 10 used, as we counted
+        wait = max(r.retry_after_s or 0 for r in refused if isinstance(r, RateLimited))
+        assert 1.0 <= wait <= 1.05 + 1e-9
+        # an amend is a place for the budget: refused too, while a cancel goes
+        with pytest.raises(RateLimited):
+            await a.amend_order(
+                SYMBOL, "r0", price_ticks=v.inst.price_to_ticks("59000"), quantity_lots=0
+            )
+        assert (await a.cancel_order(SYMBOL, "r0")).status is OrderStatus.CANCELED
+        v.advance(wait + 1e-6)
+        for i in range(8):
+            await a.place_order(v.request(f"s{i}", "60000"))
+    finally:
+        await a.close()
+
+
+@pytest.mark.parametrize("rest_orders", [False, True], ids=["ws", "rest"])
+async def test_the_venues_count_lowers_our_budget(venue, rest_orders):
+    """Another process on the same key placed 5 this second: Gate's rate-limit header on our
+    next answer says so, and the adapter allows itself only what is left of its 8."""
+    v = venue
+    other = v.adapter(sim_clock=True, rest_orders=rest_orders)
+    ours = v.adapter(sim_clock=True, rest_orders=rest_orders)
+    await other.start()
+    await ours.start()
+    try:
+        for i in range(5):
+            await other.place_order(v.request(f"o{i}", "60000"))
+        await ours.place_order(v.request("m0", "60000"))
+        name = "place:" + SYMBOL if rest_orders else "ws_place"
+        assert ours.limiter.buckets[name].used == 6
+        await ours.place_order(v.request("m1", "60000"))
+        await ours.place_order(v.request("m2", "60000"))
+        with pytest.raises(RateLimited) as refused:
+            await ours.place_order(v.request("m3", "60000"))
+        assert refused.value.code == "local"
+        assert len(v.sim.exchange.engine.open_orders("user")) == 8  # the venue refused none
+    finally:
+        await ours.close()
+        await other.close()
+
+
+async def test_a_429_blocks_the_bucket_until_gates_reset(venue):
+    v = venue
+    a = v.adapter(sim_clock=True)
+    await a.start()
+    try:
+        v.sim.exchange.faults.arm(FaultKind.FORCE_429, "rest")
+        with pytest.raises(RateLimited) as err:
+            await a.get_balances()
+        assert err.value.code == "TOO_MANY_REQUESTS" and err.value.status == 429
+        assert err.value.retry_after_s == pytest.approx(1.0, abs=0.01)
+        assert a.limiter.blocked == 1
+        query = asyncio.ensure_future(a.get_open_orders(SYMBOL))  # waits: never sent early
+        await asyncio.sleep(0.1)
+        assert not query.done()
+        v.advance(1.01)
+        assert await asyncio.wait_for(query, 5) == []
+        assert v.sim.exchange.faults.counters()["force_429"] == 1
+    finally:
+        await a.close()
 
 
 async def test_lost_answer_is_unknown_then_found_open(venue):
@@ -302,6 +375,8 @@ async def test_lost_answer_is_unknown_then_found_open(venue):
 
 async def test_stream_reconnects_and_orders_fall_back_to_rest(gate):
     v, a = gate
+    restarts: list[int] = []
+    a.on_stream_restart = lambda: restarts.append(1)
     await a.place_order(v.request("k1", "60000"))
     await until(lambda: bool(v.of("k1")))
     v.sim.exchange.faults.arm(FaultKind.DROP_CONNECTION, "ws.private", 1)
@@ -312,6 +387,7 @@ async def test_stream_reconnects_and_orders_fall_back_to_rest(gate):
     ack = await a.place_order(v.request("k2", "60000"))  # over REST meanwhile
     assert ack.status is OrderStatus.NEW
     await until(lambda: a.ws_ready)  # logged in and subscribed again
+    assert restarts == [1] and a.stream_restarts == 1  # not at the first connect
     await a.cancel_order(SYMBOL, "k2")
     await until(lambda: v.canceled("k2"))
 
@@ -321,7 +397,7 @@ async def test_stream_reconnects_and_orders_fall_back_to_rest(gate):
 
 async def test_rest_only_orders(venue):
     v = venue
-    a = v.adapter(rest_orders=True)
+    a = v.adapter(rest_orders=True, sim_clock=True)
     await a.start()
     try:
         v.seed_book()
@@ -332,11 +408,11 @@ async def test_rest_only_orders(venue):
         v.hit(OrderSide.SELL, "64999.9", "1.02")  # 0.02 of our 0.05 left after the amend
         await until(lambda: any(r.is_fill for r in v.of("rest1")))
         assert (await a.cancel_order(SYMBOL, "rest1")).status is OrderStatus.CANCELED
-        for i in range(8):  # with the place and the amend above: 10
+        for i in range(6):  # with the place and the amend above: 8, 80 % of Gate's 10
             await a.place_order(v.request(f"rr{i}", "60000"))
         with pytest.raises(RateLimited) as err:  # 10 places + amends per pair per second
             await a.place_order(v.request("rr9", "60000"))
-        assert err.value.status == 429
+        assert err.value.code == "local" and err.value.status is None  # never sent
         v.sim.exchange.faults.arm(FaultKind.FORCE_429, "rest", 1)
         with pytest.raises(RateLimited):
             await a.get_balances()

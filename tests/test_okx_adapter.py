@@ -103,8 +103,11 @@ async def okx(
     clock: SimClock | None = None,
     demo: bool = False,
     start: bool = True,
+    sim_clock: bool = False,
     **adapter_options: Any,
 ) -> AsyncIterator[Ctx]:
+    """The simulated OKX and an adapter on it; with `sim_clock` the adapter (its timestamps
+    and its rate budgets) runs on the simulator's clock, which the test moves."""
     clock = clock or SimClock(time.time_ns())
     venue_options: dict[str, object] = {"config": config} if config is not None else {}
     async with start_sim(
@@ -121,7 +124,7 @@ async def okx(
         adapter = OkxAdapter(
             _endpoints(sim, demo),
             _credentials(),
-            LiveClock(),
+            clock if sim_clock else LiveClock(),
             sim.exchange.instruments(),
             **adapter_options,
         )
@@ -302,21 +305,57 @@ async def test_insufficient_balance_and_parameter_errors() -> None:
 
 
 async def test_rate_limits() -> None:
+    """The venue's own refusals (a venue limit tighter than the published one, a forced
+    429) are RateLimited and block the bucket: the next request is refused unsent."""
     limits = dict(OkxConfig().limits, order=(2, 60.0))
-    async with okx(OkxConfig(limits=limits)) as ctx:
+    async with okx(OkxConfig(limits=limits), sim_clock=True) as ctx:
         await ctx.adapter.place_order(ctx.order("r1"))
         await ctx.adapter.place_order(ctx.order("r2"))
         with pytest.raises(RateLimited) as err:
             await ctx.adapter.place_order(ctx.order("r3"))
         assert err.value.code == "50011"
+        with pytest.raises(RateLimited) as local:  # blocked for OKX's window: not sent
+            await ctx.adapter.place_order(ctx.order("r3"))
+        assert local.value.code == "local" and local.value.retry_after_s == pytest.approx(2)
         # REST answers HTTP 429
         ctx.sim.exchange.faults.arm(FaultKind.FORCE_429, "rest")
         with pytest.raises(RateLimited) as rest:
             await ctx.adapter.get_balances()
         assert rest.value.status == 429
-        # the window is on the exchange clock: move it and the budget is back
+        assert ctx.adapter.limiter.blocked == 2
+        # the windows are on the exchange clock: move it and both budgets are back
         ctx.clock.advance_to(ctx.clock.time_ns() + 61 * NS)
         await ctx.adapter.place_order(ctx.order("r3"))
+        await ctx.adapter.get_balances()
+
+
+@pytest.mark.parametrize("rest_only", [False, True])
+async def test_a_burst_over_the_budget_is_refused_locally_never_by_the_venue(
+    rest_only: bool,
+) -> None:
+    async with okx(sim_clock=True, rest_only=rest_only) as ctx:
+        adapter = ctx.adapter
+        budget = adapter.limiter.buckets["place:" + BTC].capacity
+        assert budget == int(60 * 0.8)  # 60 per 2 s per instrument, at 80 %
+        results = await asyncio.gather(
+            *(adapter.place_order(ctx.order(f"b{n}", lots=10_000)) for n in range(60)),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 60 - budget
+        assert all(isinstance(r, RateLimited) and r.code == "local" for r in refused)
+        assert len(ctx.sim.exchange.engine.open_orders("user")) == budget
+        assert adapter.limiter.refused == 60 - budget and adapter.limiter.blocked == 0
+        wait = max(r.retry_after_s or 0 for r in refused if isinstance(r, RateLimited))
+        assert 2.0 <= wait <= 2.2  # the window, and at most one slot more
+        # after the window the orders go again
+        ctx.clock.advance_to(ctx.clock.time_ns() + int(wait * NS) + 1)
+        more = await asyncio.gather(
+            *(adapter.place_order(ctx.order(f"c{n}", lots=10_000)) for n in range(budget)),
+            return_exceptions=True,
+        )
+        assert not [r for r in more if isinstance(r, Exception)]
+        assert len(ctx.sim.exchange.engine.open_orders("user")) == 2 * budget
 
 
 async def test_server_error_and_lost_ack_are_venue_unavailable() -> None:
@@ -411,7 +450,7 @@ async def test_skew_resyncs_and_retries_once_then_clock_skew() -> None:
 
 
 async def test_dead_man_switch_fires_on_the_exchange_clock() -> None:
-    async with okx() as ctx:
+    async with okx(sim_clock=True) as ctx:
         await ctx.adapter.place_order(ctx.order("q1"))
         await ctx.adapter.place_order(ctx.order("q2", OrderSide.SELL, 660_000))
         with pytest.raises(InvalidOrder):
@@ -428,21 +467,27 @@ async def test_dead_man_switch_fires_on_the_exchange_clock() -> None:
         # disarmed: nothing fires
         await ctx.adapter.place_order(ctx.order("q3"))
         await ctx.adapter.arm_dead_man_switch(10)
-        with pytest.raises(RateLimited):  # 1 request a second
-            await ctx.adapter.arm_dead_man_switch(0)
-        ctx.clock.advance_to(ctx.clock.time_ns() + NS)
-        await ctx.adapter.arm_dead_man_switch(0)
+        # 1 request a second: the second waits for its token (never a 429), then goes
+        disarm = asyncio.ensure_future(ctx.adapter.arm_dead_man_switch(0))
+        await asyncio.sleep(0.05)
+        assert not disarm.done()
+        ctx.clock.advance_to(ctx.clock.time_ns() + NS + NS // 10)
+        assert await asyncio.wait_for(disarm, 5) is True
+        assert ctx.adapter.limiter.waited == 1 and ctx.adapter.limiter.blocked == 0
         ctx.clock.advance_to(ctx.clock.time_ns() + 30 * NS)
         assert len(ctx.sim.exchange.engine.open_orders("user")) == 1
 
 
 async def test_private_stream_reconnects_after_a_drop() -> None:
     async with okx() as ctx:
+        restarts: list[int] = []
+        ctx.adapter.on_stream_restart = lambda: restarts.append(1)
         await ctx.adapter.place_order(ctx.order("c1", OrderSide.SELL, 650_001, 2_000_000))
         await ctx.report("c1", OrderStatus.NEW)
         ctx.sim.exchange.faults.arm(FaultKind.DROP_CONNECTION, "ws.private")
         ctx.take(OrderSide.BUY, 650_001, 51_000_000)  # this push is lost with the connection
         await until(lambda: ctx.adapter.reconnects == 1 and ctx.adapter.connected.is_set(), 10)
+        assert restarts == [1] and ctx.adapter.stream_restarts == 1  # the OMS reconciles
         assert ctx.of("c1")[-1].status is OrderStatus.NEW
         # the lost fill is in the REST history (reconciliation's source), the next one streams
         fills = await ctx.adapter.get_fills(BTC, ctx.clock.time_ns() - 60 * NS)

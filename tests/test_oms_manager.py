@@ -221,3 +221,31 @@ async def test_reconcile_adopts_foreign_orders_when_asked(desk: Desk) -> None:
     assert d.oms.cancel(order_id)
     await d.oms.drain()
     await until(lambda: d.oms.table.get(order_id) is None)
+
+
+async def test_catch_up_books_missed_trades_once_and_the_venue_moves_the_count(
+    desk: Desk,
+) -> None:
+    """A trade lost with the private stream: `catch_up_fills` books it from the venue's
+    history, once (a second catch-up finds nothing new), without adding it to the order's
+    fill count, which `reconcile` then takes from the venue's cumulative."""
+    d = desk
+    oid = d.place(BUY, "60000", "0.03")
+    await until(lambda: d.status(oid) == codes.NEW)
+    d.sim.exchange.faults.arm(FaultKind.DROP_CONNECTION, "ws.private")
+    d.hit(OrderSide.SELL, "60000", "0.01")  # its reports go down with the connection
+    await until(lambda: d.adapter.stream_restarts == 1)
+    position = d.oms.positions[0]
+    assert position.fills == 0 and d.status(oid) == codes.NEW
+    # the trade is stamped before this manager started (the simulator's clock stands
+    # still): it is booked because its order is ours
+    assert await d.oms.catch_up_fills("gate") == 1
+    assert position.fills == 1 and position.qty == d.lots("0.01")
+    (update,) = [u for u in d.of(oid) if u.last_fill_quantity]
+    assert update.last_fill_quantity == Decimal("0.01")
+    assert (d.oms.table.get(oid) or ())[8] == 0  # the count is the venue's to move
+    assert await d.oms.catch_up_fills("gate") == 0 and d.oms.counters.caught_up_fills == 1
+    found = await d.oms.recover("gate")
+    assert found["fills"] == 0 and found["matched"] == 1
+    assert (d.oms.table.get(oid) or ())[8] == d.lots("0.01")
+    assert d.status(oid) == codes.PARTIALLY_FILLED and position.fills == 1

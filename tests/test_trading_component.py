@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from support import until
 
+from engine._core import intents as ib
+from engine._core import orders as codes
 from engine.clock import LiveClock, SimClock
 from engine.events import (
     EventDispatcher,
@@ -29,6 +31,7 @@ from engine.gateway.gate.trading import GateAdapter
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.oms import trading
 from engine.oms.trading import TradingComponent, VenueTrading
+from engine.sim.faults import FaultKind
 from engine.sim.server import ACCOUNT, RunningSim, SimOptions, launch, start_sim
 from engine.sim.venues.gate import venue_state
 from engine.wire.credentials import Credentials
@@ -157,3 +160,67 @@ async def test_a_refused_key_stops_the_start(sim: RunningSim) -> None:
     with pytest.raises(AuthError):
         await component.start()
     await component.stop()
+
+
+# -- a private stream dropped while fills happen, on every venue -------------------------------
+
+STREAM_SYMBOLS = {"binance": "BTCUSDT", "okx": "BTC-USDT", "gate": "BTC_USDT"}
+
+
+def _venue_of(sim: RunningSim) -> VenueTrading:
+    """The venue table of a simulator: Binance's private session is its WS API."""
+    private = sim.urls.ws_api if sim.venue == "binance" else sim.urls.ws_private
+    endpoints = VenueEndpoints(sim.urls.rest, sim.urls.ws_public, private, ca_file=sim.ca_file)
+    credentials = Credentials(sim.api_key, sim.api_secret, sim.passphrase or None)
+    return VenueTrading(sim.venue, lambda: endpoints, lambda: credentials)
+
+
+@pytest.mark.parametrize("venue", ["binance", "okx", "gate"])
+async def test_fills_missed_while_the_stream_was_down_are_booked_once(venue: str) -> None:
+    """Our bid trades while the private stream is dropped: the reports are lost with the
+    connection. When it is back the component books the missed trades from the venue's
+    history (once each, by trade id), reconciles the order, and later reports stream."""
+    clock = SimClock(time.time_ns())
+    async with start_sim(venue, seed=3, market=False, clock=clock, tls=True) as sim:
+        instruments = sim.exchange.instruments()
+        symbol = STREAM_SYMBOLS[venue]
+        index = next(n for n, i in enumerate(instruments) if i.symbol == symbol)
+        inst = instruments[index]
+        component = TradingComponent(
+            [_venue_of(sim)], EventDispatcher(), LiveClock(), lambda: instruments
+        )
+        await component.start()
+        try:
+            manager, adapter = component.manager, component.adapters[venue]
+            assert manager is not None and component.ready[venue]
+            price, lot = inst.price_to_ticks("60000"), inst.qty_to_lots("0.001")
+            order_id = manager.place(index, ib.BUY, ib.LIMIT, ib.GTC, price, 4 * lot, 0)
+            await until(lambda: manager.table.status_of(order_id) == codes.NEW)
+            cid = manager.client_order_id(order_id)
+
+            def hit() -> None:  # a market participant sells 0.001 into our bid, on time
+                clock.advance_to(max(clock.time_ns(), time.time_ns()))
+                engine = sim.exchange.engine
+                sim.exchange.publish(
+                    engine.background_trade(symbol, OrderSide.SELL, price, lot, clock.time_ns())
+                )
+
+            sim.exchange.faults.arm(FaultKind.DROP_CONNECTION, "ws.private")
+            hit()  # its reports take the connection down with them
+            hit()  # while it is down, or just back: streamed or caught up, booked once
+            await until(lambda: component.recoveries.get(venue, 0) >= 1)
+            assert adapter.stream_restarts >= 1
+            hit()  # after the recovery: streamed
+            position = manager.positions[index]
+            await until(lambda: position.qty == 3 * lot)
+            await manager.drain()
+            assert position.fills == 3 and manager.counters.caught_up_fills >= 1
+            at_venue = await adapter.get_order(symbol, cid)
+            assert at_venue.filled_lots == 3 * lot
+            assert at_venue.status is OrderStatus.PARTIALLY_FILLED
+            await until(lambda: (manager.table.get(order_id) or ())[8] == 3 * lot)
+            assert manager.table.status_of(order_id) == codes.PARTIALLY_FILLED
+            trades = await adapter.get_fills(symbol, 0)
+            assert len({t.trade_id for t in trades}) == 3 == position.fills
+        finally:
+            await component.stop()

@@ -14,16 +14,20 @@ one `ExecutionReport` per state change or fill, in the order the venue sent them
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
 from engine.clock import Clock
-from engine.gateway.errors import InvalidOrder
+from engine.gateway.errors import InvalidOrder, RateLimited
+from engine.gateway.ratelimit import RateLimiter, venue_limiter
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.wire.credentials import Credentials
+
+log = logging.getLogger("engine.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,13 @@ class ExchangeAdapter(abc.ABC):
 
     `instruments` are the ones this adapter may trade (by the venue's symbol); a request for
     another symbol is an `InvalidOrder` before anything is sent.
+
+    `limiter` holds the venue's request budgets (engine.gateway.ratelimit), consulted before
+    every request: a new order or amend over budget raises `RateLimited` (code "local") and
+    is never sent, a cancel or query waits for its tokens; the venue's usage reports and its
+    429/418 answers correct it. `on_stream_restart`, when set, is called each time the
+    private stream (the one carrying execution reports) is back after a loss, not at the
+    first connect: reports sent meanwhile are gone, so the OMS reconciles by query.
     """
 
     venue: str = ""
@@ -167,6 +178,33 @@ class ExchangeAdapter(abc.ABC):
         self.clock = clock
         self.instruments = {i.symbol: i for i in instruments}
         self.on_report: ReportSink = on_report or _ignore
+        self.on_stream_restart: Callable[[], None] | None = None
+        self.stream_restarts = 0  # private stream back after a loss
+        self.limiter: RateLimiter = venue_limiter(self.venue, clock, self.instruments)
+
+    def _stream_restarted(self) -> None:
+        """The private stream is back after a loss: count it and tell `on_stream_restart`."""
+        self.stream_restarts += 1
+        callback = self.on_stream_restart
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                log.exception("%s: on_stream_restart failed", self.venue)
+
+    def _rate_limited(self, exc: RateLimited, names: Sequence[str], window_s: float) -> None:
+        """A 429/418 from the venue: block `names` for its Retry-After (else `window_s`)."""
+        if exc.code == "local":
+            return
+        retry = exc.retry_after_s if exc.retry_after_s is not None else window_s
+        self.limiter.block_for(max(retry, 0.0), names)
+        log.warning(
+            "%s rate limit hit (%s): %s blocked for %.3f s",
+            self.venue,
+            exc.code,
+            ",".join(names),
+            retry,
+        )
 
     @abc.abstractmethod
     async def start(self) -> None:

@@ -32,6 +32,7 @@ from engine.events import OrderUpdate
 from engine.gateway.adapter import (
     ExchangeAdapter,
     ExecutionReport,
+    FillRecord,
     OrderAck,
     OrderRequest,
     OrderSnapshot,
@@ -49,6 +50,7 @@ _TYPE = {1: OrderType.LIMIT, 2: OrderType.MARKET, 3: OrderType.LIMIT_MAKER}
 _TYPE_CODE = {t: c for c, t in _TYPE.items()}
 _TIF = {1: TimeInForce.GTC, 2: TimeInForce.IOC, 3: TimeInForce.FOK}
 _TIF_CODE = {t: c for c, t in _TIF.items()}
+CATCH_UP_OVERLAP_NS = 5_000_000_000
 SEEN_TRADES = 65_536  # trade ids remembered per instrument (the journal keeps them for good)
 
 
@@ -67,6 +69,8 @@ class OmsCounters:
     canceled_foreign: int = 0
     position_errors: int = 0
     no_adapter: int = 0  # an intent for a venue the engine does not trade on
+    caught_up_fills: int = 0  # trades the stream missed, booked from the venue's history
+    recoveries: int = 0  # catch-up + reconciliation runs after a private-stream reconnect
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -109,6 +113,10 @@ class OrderManager:
         self._seen: list[set[str]] = [set() for _ in self.instruments]
         self._seen_order: list[deque[str]] = [deque() for _ in self.instruments]
         self._tasks: set[asyncio.Task[None]] = set()
+        # the venue time of the newest trade booked per instrument: where a catch-up starts
+        self._started_ns = clock.time_ns()
+        self._last_fill_ns = [0] * len(self.instruments)
+        self._recovering: dict[str, asyncio.Lock] = {}
         for adapter in self.adapters.values():
             adapter.on_report = self.on_report
 
@@ -363,6 +371,8 @@ class OrderManager:
             self.counters.duplicate_fills += 1
             return False
         seen.add(key)
+        last = self._last_fill_ns
+        last[index] = max(last[index], report.exchange_ts_ns or report.recv_ts_ns)
         order = self._seen_order[index]
         order.append(key)
         if len(order) > SEEN_TRADES:
@@ -424,6 +434,86 @@ class OrderManager:
         )
 
     # ------------------------------------------------------------------ reconciliation
+
+    async def recover(self, venue: str) -> dict[str, int]:
+        """After the venue's private stream came back from a loss: book the trades it missed
+        (`catch_up_fills`), then `reconcile` the orders. Runs one at a time per venue."""
+        lock = self._recovering.setdefault(venue, asyncio.Lock())
+        async with lock:
+            self.counters.recoveries += 1
+            fills = await self.catch_up_fills(venue)
+            found = await self.reconcile(venue)
+            found["fills"] = fills
+            return found
+
+    async def catch_up_fills(self, venue: str, since_ns: int | None = None) -> int:
+        """Book the venue's trades at or after `since_ns` that are not booked yet: each trade
+        once, by its id, as the stream would have. The default start is, per instrument, the
+        venue time of the newest trade booked (else this manager's start), less
+        CATCH_UP_OVERLAP_NS; a trade from before the start counts only if its order is ours.
+        Moves no order's fill count: the venue's cumulative (reconcile, a query) does that.
+        Returns how many trades were new."""
+        adapter = self.adapters[venue]
+        booked = 0
+        for index, instrument in enumerate(self.instruments):
+            if instrument.venue != venue:
+                continue
+            if since_ns is not None:
+                since = since_ns
+            else:
+                # a little before the newest booked trade (reports stamp the event, histories
+                # the trade; the venue's clock is not ours): the overlap is trade ids already
+                # booked, booked once
+                since = (self._last_fill_ns[index] or self._started_ns) - CATCH_UP_OVERLAP_NS
+            for record in await adapter.get_fills(instrument.symbol, since):
+                if record.timestamp_ns < self._started_ns and not self._ours(record):
+                    continue  # a trade of before this run, of an order not ours
+                if self._book_record(index, record):
+                    booked += 1
+        self.counters.caught_up_fills += booked
+        return booked
+
+    def _ours(self, record: FillRecord) -> bool:
+        cid = record.client_order_id
+        return bool(cid) and bool(self.ids.order_id_of(cid) or cid in self._adopted)
+
+    def _book_record(self, index: int, record: FillRecord) -> bool:
+        """One trade from the venue's history, as the report the stream lost."""
+        instrument = self.instruments[index]
+        report = ExecutionReport(
+            instrument.venue,
+            instrument.symbol,
+            record.client_order_id,
+            record.venue_order_id,
+            OrderStatus.PARTIALLY_FILLED,
+            record.side,
+            trade_id=record.trade_id,
+            last_price_ticks=record.price_ticks,
+            last_lots=record.lots,
+            fee=record.fee,
+            fee_asset=record.fee_asset,
+            is_maker=record.is_maker,
+            exchange_ts_ns=record.timestamp_ns,
+            recv_ts_ns=self.clock.time_ns(),
+        )
+        if not record.lots or not self._book_fill(index, report):
+            return False
+        log.warning(
+            "trade %s of %s booked from the venue's history (missed by the stream)",
+            record.trade_id,
+            record.client_order_id or record.venue_order_id,
+        )
+        order_id = self.ids.order_id_of(record.client_order_id) or self._adopted.get(
+            record.client_order_id, 0
+        )
+        meta = self._meta.get(order_id)
+        if meta is not None:
+            # tell the strategy of the trade; the order's fill count moves with the venue's
+            # cumulative (reconcile), not by adding this trade, so nothing counts twice
+            self._apply(order_id, meta, OrderStatus.PARTIALLY_FILLED, -1, report=report)
+        elif order_id:
+            self.counters.late_fills += 1
+        return True
 
     async def reconcile(self, venue: str) -> dict[str, int]:
         """Compare the venue's open orders and recent fills with ours (at start, and after

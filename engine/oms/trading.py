@@ -8,11 +8,16 @@ venue. Venues are independent: one that cannot be reached is retried with capped
 reported not ready while the others trade; only a configuration error (a refused key, a CA
 that does not verify the venue) stops the start. At stop, open orders are cancelled (by
 config) and the switch disarmed before the adapters close.
+
+When a venue's private stream comes back after a loss (the adapter's `on_stream_restart`),
+the reports it missed are recovered: the venue's trades since the newest one booked are
+booked once each (`OrderManager.catch_up_fills`, by trade id) and its orders reconciled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +70,7 @@ class TradingComponent(Component):
         self.manager: OrderManager | None = None
         self.adapters: dict[str, ExchangeAdapter] = {}
         self.ready: dict[str, bool] = {}
+        self.recoveries: dict[str, int] = {}  # recoveries completed per venue
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _on_start(self) -> None:
@@ -79,6 +85,7 @@ class TradingComponent(Component):
                 instruments=own,
                 **venue.options,
             )
+            self.adapters[name].on_stream_restart = functools.partial(self._stream_back, name)
             self.ready[name] = False
         adopt = any(v.adopt_unknown for v in self.venues.values())
         self.manager = OrderManager(
@@ -110,6 +117,27 @@ class TradingComponent(Component):
         if venue.dead_man_seconds and await adapter.arm_dead_man_switch(venue.dead_man_seconds):
             self._spawn(self._refresh_dead_man(name))
         self.ready[name] = True
+
+    def _stream_back(self, name: str) -> None:
+        """The adapter's private stream is back after a loss: recover what it missed. (While
+        the venue is still connecting, `_connect` reconciles anyway.)"""
+        if self.ready.get(name) and self.manager is not None:
+            self._spawn(self._recover(name))
+
+    async def _recover(self, name: str) -> None:
+        assert self.manager is not None
+        try:
+            found = await self.manager.recover(name)
+        except VenueError as exc:  # the next reconnect, or a later query, tries again
+            log.error(
+                "recovery after a stream reconnect failed", extra={"venue": name, "error": str(exc)}
+            )
+            return
+        except Exception:  # an answer that could not be read: logged, the engine goes on
+            log.exception("recovery after a stream reconnect failed", extra={"venue": name})
+            return
+        self.recoveries[name] = self.recoveries.get(name, 0) + 1
+        log.warning("private stream back: recovered", extra={"venue": name, **found})
 
     async def _retry(self, name: str) -> None:
         delay = RETRY_FIRST_S

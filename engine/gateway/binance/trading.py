@@ -23,6 +23,12 @@ timestamp is the engine clock plus that offset; a -1021 answer measures it again
 the request once more (with a new timestamp and signature), then raises `ClockSkew`.
 Every connection verifies TLS against `endpoints.ca_file` (`engine.gateway.tls.ssl_for`).
 Error messages are the venue's code and text, never anything that was signed.
+
+Rate limits (`limiter`, docs/VENUES.md §1.8): every request takes its request weight first,
+a new order or cancelReplace also one of each order count; one over budget is refused with
+RateLimited("local") and not sent, the others wait for their tokens. The venue's counters
+(`X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`/`-1D`, WS API `rateLimits`) correct the
+buckets; a 429/418 blocks the weight (-1015: the order counts) for its Retry-After.
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ from engine.gateway.errors import (
     ClockSkew,
     InvalidOrder,
     OrderNotFound,
+    RateLimited,
     VenueError,
     VenueUnavailable,
 )
+from engine.gateway.ratelimit import BINANCE_ORDER, BINANCE_USAGE, BINANCE_WEIGHTS
 from engine.gateway.tls import certificate_error, ssl_for
 from engine.model.enums import OrderSide, OrderType, TimeInForce
 from engine.model.instrument import Instrument
@@ -79,6 +87,7 @@ REMEMBERED_ORDERS = 200_000  # orderId -> client id entries kept for get_fills
 _INTERVALS = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 _REPLACED = re.compile(r"-r[0-9a-z]{1,8}$")  # the suffix amend_order gives a replacement
 _T = TypeVar("_T")
+_NEW_ORDERS = frozenset(("order.place", "order.cancelReplace"))  # refused, never delayed
 
 
 def _ed25519_key(credentials: Credentials) -> Ed25519PrivateKey | None:
@@ -135,6 +144,13 @@ class BinanceAdapter(ExchangeAdapter):
         # called when the private stream is back after a loss (not at start): reports sent
         # meanwhile are gone, the OMS reconciles by query (get_open_orders, get_fills)
         self.on_stream_restart = on_stream_restart
+        # the request budgets (ExchangeAdapter.limiter): weight and order counts per request
+        self._costs = {
+            method: self.limiter.charge(
+                (("weight", w), *BINANCE_ORDER) if method in _NEW_ORDERS else (("weight", w),)
+            )
+            for method, w in BINANCE_WEIGHTS.items()
+        }
         self._ed25519 = _ed25519_key(credentials)
         self._rest = endpoints.rest_url.rstrip("/")
         self._key_header = {"X-MBX-APIKEY": credentials.api_key}
@@ -237,11 +253,8 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _stream_started(self) -> None:
         self.stream_connects += 1
-        if self.stream_connects > 1 and self.on_stream_restart is not None:
-            try:
-                self.on_stream_restart()
-            except Exception:
-                log.exception("binance: on_stream_restart failed")
+        if self.stream_connects > 1:
+            self._stream_restarted()
 
     def _remember(self, venue_order_id: str, client_order_id: str) -> None:
         """orderId -> client id (myTrades rows carry no client id); bounded."""
@@ -253,6 +266,7 @@ class BinanceAdapter(ExchangeAdapter):
 
     async def sync_time(self) -> int:
         """Measure Binance's clock against ours (`GET /api/v3/time`); the new offset in ns."""
+        await self.limiter.acquire_waiting(self._costs["time"])
         before = self.clock.time_ns()
         doc = await self._rest_call("GET", "/api/v3/time", [], signed=False)
         after = self.clock.time_ns()
@@ -299,7 +313,11 @@ class BinanceAdapter(ExchangeAdapter):
                 sign=None if self._logged_on else self._sign,
             )
 
-        doc = await self._request("order.place", "POST", "/api/v3/order", fields, frame)
+        try:
+            doc = await self._request("order.place", "POST", "/api/v3/order", fields, frame)
+        except RateLimited:
+            self._shapes.pop(cid, None)  # never reached the venue
+            raise
         ack = wire.order_ack(inst, doc, cid)
         self._remember(ack.venue_order_id, cid)
         return ack
@@ -411,8 +429,17 @@ class BinanceAdapter(ExchangeAdapter):
     ) -> Any:
         """A signed request over the WS API when its session is up (and not rest_only),
         else REST; -1021 measures the clock offset again and sends it once more. `frame`
-        builds the WS API text itself (with a fresh timestamp) where a hot path has one."""
+        builds the WS API text itself (with a fresh timestamp) where a hot path has one.
+
+        The request's weight (and order counts) come out of `limiter` first: a new order
+        over budget raises RateLimited("local") unsent, anything else waits its turn."""
+        costs = self._costs[ws_method]
+        refuse = ws_method in _NEW_ORDERS
         for attempt in (0, 1):
+            if refuse:
+                self.limiter.take_or_refuse(costs, ws_method)
+            else:
+                await self.limiter.acquire_waiting(costs)
             try:
                 if self._ws_ready and not self.rest_only:
                     if frame is not None:
@@ -484,14 +511,29 @@ class BinanceAdapter(ExchangeAdapter):
             self._note_rate_limits(limits)
         if doc.get("status") == 200:
             return doc.get("result")
-        raise self._ws_error(doc)
+        raise self._blocking(self._ws_error(doc))
+
+    def _blocking(self, error: VenueError) -> VenueError:
+        """A 429/418 blocks the buckets it names for the venue's Retry-After: -1015 (too many
+        orders) the order counts, anything else (-1003) the request weight."""
+        if isinstance(error, RateLimited):
+            names = ("orders_10s", "orders_1d") if error.code == "-1015" else ("weight",)
+            self._rate_limited(error, names, 60.0)
+        return error
 
     def _note_headers(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
             upper = name.upper()
             if upper.startswith(("X-MBX-USED-WEIGHT-", "X-MBX-ORDER-COUNT-")) and value.isdigit():
                 kind = "REQUEST_WEIGHT" if "WEIGHT" in upper else "ORDERS"
-                self.usage[f"{kind}:{upper.rsplit('-', 1)[1]}"] = int(value)
+                self._note_usage(f"{kind}:{upper.rsplit('-', 1)[1]}", int(value))
+
+    def _note_usage(self, key: str, count: int) -> None:
+        """Keep the venue's counter and correct our bucket by it (docs/VENUES.md §1.8)."""
+        self.usage[key] = count
+        bucket = BINANCE_USAGE.get(key)
+        if bucket is not None:
+            self.limiter.observe_used(bucket, count)
 
     def _note_rate_limits(self, limits: object) -> None:
         if not isinstance(limits, list):
@@ -500,7 +542,7 @@ class BinanceAdapter(ExchangeAdapter):
             try:
                 unit = _INTERVALS[row["interval"]]
                 key = f"{row['rateLimitType']}:{row['intervalNum']}{unit}"
-                self.usage[key] = int(row["count"])
+                self._note_usage(key, int(row["count"]))
             except (KeyError, TypeError, ValueError):
                 continue
 
@@ -578,11 +620,15 @@ class BinanceAdapter(ExchangeAdapter):
         if isinstance(doc, dict) and "code" in doc:
             if doc["code"] in (-2021, -2022):
                 raise wire.replace_error(doc, status)
-            raise wire.venue_error(
-                doc["code"], str(doc.get("msg", "")), status=status, retry_after_s=retry_s
+            raise self._blocking(
+                wire.venue_error(
+                    doc["code"], str(doc.get("msg", "")), status=status, retry_after_s=retry_s
+                )
             )
-        raise wire.venue_error(
-            "", f"{http_method} {path}: HTTP {status}", status=status, retry_after_s=retry_s
+        raise self._blocking(
+            wire.venue_error(
+                "", f"{http_method} {path}: HTTP {status}", status=status, retry_after_s=retry_s
+            )
         )
 
     def _raise_if_certificate(self, url: str, exc: BaseException) -> None:
@@ -616,6 +662,7 @@ class BinanceAdapter(ExchangeAdapter):
             http = self._http
             if http is None:
                 return
+            await self.limiter.acquire_waiting(self._costs["connect"])
             try:
                 ws = await http.ws_connect(
                     url,
@@ -669,9 +716,11 @@ class BinanceAdapter(ExchangeAdapter):
     ) -> None:
         try:
             if self._ed25519 is not None:
+                await self.limiter.acquire_waiting(self._costs["session.logon"])
                 await self._resynced(lambda: self._ws_call("session.logon", []))
                 self._logged_on = True
             if self.user_stream == "subscribe":
+                await self.limiter.acquire_waiting(self._costs["userDataStream"])
                 if self._logged_on:
                     await self._ws_call("userDataStream.subscribe", [], signed=False)
                 else:
@@ -699,6 +748,7 @@ class BinanceAdapter(ExchangeAdapter):
             if http is None:
                 return
             try:
+                await self.limiter.acquire_waiting(self._costs["userDataStream"])
                 doc = await self._rest_call(
                     "POST", "/api/v3/userDataStream", [], signed=False, keyed=True
                 )
@@ -741,6 +791,7 @@ class BinanceAdapter(ExchangeAdapter):
         while True:
             await asyncio.sleep(self.listen_key_keepalive_s)
             try:
+                await self.limiter.acquire_waiting(self._costs["userDataStream"])
                 await self._rest_call(
                     "PUT", "/api/v3/userDataStream", [("listenKey", key)], signed=False, keyed=True
                 )

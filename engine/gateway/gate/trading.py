@@ -22,6 +22,12 @@ Clock: the offset to Gate's clock is measured at start (`GET /spot/time`); a req
 refuses as `REQUEST_EXPIRED` re-measures it and is sent once more, then raises `ClockSkew`.
 Client order ids travel as Gate's `text`, "t-" + our id; reports strip the prefix.
 Every connection verifies TLS against `endpoints.ca_file` (`engine.gateway.tls.ssl_for`).
+
+Rate limits (`limiter`, docs/VENUES.md §3.8): a place or amend takes from its pair's place
+bucket and the per-user WS place bucket (whichever path it then takes) and over budget is
+refused with RateLimited("local"), unsent; cancels and REST queries wait for their tokens.
+`X-Gate-RateLimit-Limit` minus `-Requests-Remain` (REST headers, the WS ack's header) corrects
+the request's bucket; a 429 blocks it until `X-Gate-RateLimit-Reset-Timestamp`.
 """
 
 from __future__ import annotations
@@ -57,10 +63,12 @@ from engine.gateway.errors import (
     ClockSkew,
     InvalidOrder,
     OrderNotFound,
+    RateLimited,
     VenueError,
     VenueUnavailable,
 )
 from engine.gateway.gate import orders_wire as wire
+from engine.gateway.ratelimit import Charge, Costs, names_of
 from engine.gateway.tls import certificate_error, ssl_for
 from engine.gateway.ws import WsConnection, WsOptions
 from engine.model.enums import OrderSide, OrderStatus, OrderType
@@ -76,6 +84,9 @@ KEEPALIVE_S = 5.0  # spot.ping, as the official SDK (docs/VENUES.md §3.2)
 SEEN_TRADES = 100_000  # trade ids remembered for de-duplication
 REMEMBERED_IDS = 200_000  # client order id -> Gate order id, for cancels and queries
 PAGE = 100
+_PUBLIC: Costs = (("public", 1),)
+_PRIVATE: Costs = (("private", 1),)
+_CANCEL: Costs = (("cancel", 1),)
 
 
 @dataclass(slots=True)
@@ -91,10 +102,11 @@ class _Track:
 
 
 class _Pending:
-    __slots__ = ("ack", "future")
+    __slots__ = ("ack", "costs", "future")
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(self, future: asyncio.Future[Any], costs: Charge | Costs = ()) -> None:
         self.future = future
+        self.costs = costs  # the request's buckets: its answer's rate-limit header names them
         self.ack = False
 
 
@@ -144,11 +156,19 @@ class GateAdapter(ExchangeAdapter):
         self._seen: set[tuple[str, str]] = set()
         self._seen_order: deque[tuple[str, str]] = deque()
         self.ws_api_timeouts = 0
+        self._sessions = 0  # private sessions set up (logged in and subscribed) since start
+        # a new order or amend of a pair: its place bucket and the per-user WS place budget
+        self._place_costs = {
+            symbol: self.limiter.charge((("place:" + symbol, 1), ("ws_place", 1)))
+            for symbol in self.instruments
+        }
+        self._cancel = self.limiter.charge(_CANCEL)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._closed = False
+        self._sessions = 0
         if self._session is None:
             context = ssl_for(self._rest_base, self.endpoints.ca_file)
             connector = aiohttp.TCPConnector(
@@ -238,7 +258,16 @@ class GateAdapter(ExchangeAdapter):
         *,
         signed: bool = True,
         retry_skew: bool = True,
+        costs: Charge | Costs | None = None,
+        taken: bool = False,
     ) -> Any:
+        """One REST call. `costs` (default: the public or private bucket) are waited for in
+        `limiter` unless `taken` (order operations take theirs before choosing REST or WS);
+        the answer's X-Gate-RateLimit headers correct them and a 429 blocks them."""
+        if costs is None:
+            costs = _PRIVATE if signed else _PUBLIC
+        if not taken:
+            await self.limiter.acquire_waiting(costs)
         session = self._session
         if session is None:
             raise VenueUnavailable(VENUE, "", "adapter not started")
@@ -261,6 +290,11 @@ class GateAdapter(ExchangeAdapter):
                 status = resp.status
                 raw = await resp.read()
                 reset = resp.headers.get("X-Gate-RateLimit-Reset-Timestamp")
+                self._note_usage(
+                    costs,
+                    resp.headers.get("X-Gate-RateLimit-Limit"),
+                    resp.headers.get("X-Gate-RateLimit-Requests-Remain"),
+                )
         except TimeoutError:
             raise VenueUnavailable(VENUE, "", f"{method} {path}: no answer in time") from None
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -280,8 +314,31 @@ class GateAdapter(ExchangeAdapter):
         if isinstance(error, ClockSkew) and signed and retry_skew:
             self.time_resyncs += 1
             await self.sync_time()
-            return await self._rest(method, path, query, body, signed=True, retry_skew=False)
-        raise error
+            return await self._rest(
+                method, path, query, body, signed=True, retry_skew=False, costs=costs
+            )
+        raise self._blocking(error, costs)
+
+    def _blocking(self, error: VenueError, costs: Charge | Costs) -> VenueError:
+        """A 429 (TOO_MANY_REQUESTS) blocks the request's buckets until Gate's reset time."""
+        if isinstance(error, RateLimited):
+            self._rate_limited(error, names_of(costs), 1.0)
+        return error
+
+    def _note_usage(self, costs: Charge | Costs, limit: object, remain: object) -> None:
+        """Gate's X-Gate-RateLimit-Limit / -Requests-Remain: what it counted of the rule this
+        request fell under (its first bucket), trusted when more than ours."""
+        if limit is None or remain is None:
+            return
+        names = names_of(costs)
+        if not names:
+            return
+        try:
+            used = int(str(limit)) - int(str(remain))
+        except ValueError:
+            return
+        if used > 0:
+            self.limiter.observe_used(names[0], used)
 
     def _retry_after(self, reset_ms: str | None) -> float | None:
         if not reset_ms or not reset_ms.isdigit():
@@ -293,8 +350,12 @@ class GateAdapter(ExchangeAdapter):
     def _next_req_id(self) -> str:
         return str(next(self._req_ids))
 
-    async def _api(self, channel: str, req_param: str, *, signed: bool = False) -> Any:
-        """Send one `event: "api"` request and wait for its result (not its ack)."""
+    async def _api(
+        self, channel: str, req_param: str, *, signed: bool = False, costs: Charge | Costs = ()
+    ) -> Any:
+        """Send one `event: "api"` request and wait for its result (not its ack). `costs`
+        were taken by the caller; the answer's rate-limit header corrects them and a 429
+        blocks them."""
         ws = self._ws
         if ws is None:
             raise VenueUnavailable(VENUE, "", "private WebSocket not running")
@@ -306,12 +367,14 @@ class GateAdapter(ExchangeAdapter):
             login = wire.login_fields(self.credentials.api_key, signature, ts)
         frame = wire.api_frame(self._timestamp(), channel, req_id, req_param, login)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = _Pending(future)
+        self._pending[req_id] = _Pending(future, costs)
         try:
             if not ws.send_text(frame):
                 raise VenueUnavailable(VENUE, "", f"{channel}: not connected")
             try:
                 return await asyncio.wait_for(future, self.request_timeout_s)
+            except RateLimited as exc:
+                raise self._blocking(exc, costs) from None
             except TimeoutError:
                 self.ws_api_timeouts += 1
                 why = f"{channel}: no answer in {self.request_timeout_s:g}s, outcome unknown"
@@ -350,6 +413,9 @@ class GateAdapter(ExchangeAdapter):
         else:
             self._setup_error = None
             self._ready.set()
+            self._sessions += 1
+            if self._sessions > 1:  # the stream is back after a loss: reports were missed
+                self._stream_restarted()
         finally:
             self._setup_done.set()
 
@@ -443,13 +509,20 @@ class GateAdapter(ExchangeAdapter):
         entry = self._pending.get(str(doc.get("request_id")))
         if entry is None or entry.future.done():
             return
+        header = doc.get("header")
+        header = header if isinstance(header, dict) else {}
+        if "x_gate_ratelimit_requests_remain" in header and entry.costs:
+            # the WS place budget is per user: its header speaks of the ws_place bucket
+            self._note_usage(
+                (("ws_place", 1),),
+                header.get("x_gate_ratelimit_limit"),
+                header.get("x_gate_ratelimit_requests_remain"),
+            )
         if doc.get("ack"):
             entry.ack = True  # the request was taken; the result follows
             return
         data = doc.get("data")
         data = data if isinstance(data, dict) else {}
-        header = doc.get("header")
-        header = header if isinstance(header, dict) else {}
         errs = data.get("errs")
         if errs:
             status_text = str(header.get("status", ""))
@@ -610,19 +683,30 @@ class GateAdapter(ExchangeAdapter):
             tif=request.time_in_force,
             account=self.account,
         )
+        costs = self._place_costs[inst.symbol]
+        self.limiter.take_or_refuse(costs, "spot.order_place")
         if self.rest_orders or not self.ws_ready:
-            doc = await self._rest("POST", "/spot/orders", body=body)
+            doc = await self._rest("POST", "/spot/orders", body=body, costs=costs, taken=True)
         else:
-            doc = await self._api("spot.order_place", body)
+            doc = await self._api("spot.order_place", body, costs=costs)
         return self._ack(inst, doc, request.client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
         inst = self.instrument(symbol)
         ref = self._venue_ref(client_order_id)
+        await self.limiter.acquire_waiting(self._cancel)
         if self.rest_orders or not self.ws_ready:
-            doc = await self._rest("DELETE", "/spot/orders/" + ref, "currency_pair=" + inst.symbol)
+            doc = await self._rest(
+                "DELETE",
+                "/spot/orders/" + ref,
+                "currency_pair=" + inst.symbol,
+                costs=self._cancel,
+                taken=True,
+            )
         else:
-            doc = await self._api("spot.order_cancel", wire.cancel_body(ref, inst.symbol))
+            doc = await self._api(
+                "spot.order_cancel", wire.cancel_body(ref, inst.symbol), costs=self._cancel
+            )
         return self._ack(inst, doc, client_order_id)
 
     async def amend_order(
@@ -635,23 +719,38 @@ class GateAdapter(ExchangeAdapter):
         if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
             raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
         ref = self._venue_ref(client_order_id)
+        costs = self._place_costs[inst.symbol]
+        self.limiter.take_or_refuse(costs, "spot.order_amend")
+        body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
         if self.rest_orders or not self.ws_ready:
-            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
             doc = await self._rest(
-                "PATCH", "/spot/orders/" + ref, "currency_pair=" + inst.symbol, body
+                "PATCH",
+                "/spot/orders/" + ref,
+                "currency_pair=" + inst.symbol,
+                body,
+                costs=costs,
+                taken=True,
             )
         else:
-            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
-            doc = await self._api("spot.order_amend", body)
+            doc = await self._api("spot.order_amend", body, costs=costs)
         return self._ack(inst, doc, client_order_id)
 
     async def cancel_all(self, symbol: str) -> list[str]:
         inst = self.instrument(symbol)
+        await self.limiter.acquire_waiting(self._cancel)
         if self.rest_orders or not self.ws_ready:
-            docs = await self._rest("DELETE", "/spot/orders", "currency_pair=" + inst.symbol)
+            docs = await self._rest(
+                "DELETE",
+                "/spot/orders",
+                "currency_pair=" + inst.symbol,
+                costs=self._cancel,
+                taken=True,
+            )
         else:
             docs = await self._api(
-                "spot.order_cancel_cp", '{"currency_pair":"' + inst.symbol + '"}'
+                "spot.order_cancel_cp",
+                '{"currency_pair":"' + inst.symbol + '"}',
+                costs=self._cancel,
             )
         out = []
         for doc in docs if isinstance(docs, list) else []:
@@ -673,10 +772,17 @@ class GateAdapter(ExchangeAdapter):
             items = ",".join(
                 '{"currency_pair":"' + inst.symbol + '","id":"' + ref + '"}' for ref in refs
             )
+            await self.limiter.acquire_waiting(self._cancel)
             if self.rest_orders or not self.ws_ready:
-                docs = await self._rest("POST", "/spot/cancel_batch_orders", body=f"[{items}]")
+                docs = await self._rest(
+                    "POST",
+                    "/spot/cancel_batch_orders",
+                    body=f"[{items}]",
+                    costs=self._cancel,
+                    taken=True,
+                )
             else:
-                docs = await self._api("spot.order_cancel_ids", f"[{items}]")
+                docs = await self._api("spot.order_cancel_ids", f"[{items}]", costs=self._cancel)
             rows = docs if isinstance(docs, list) else []
             for i, cid in enumerate(chunk):
                 row = rows[i] if i < len(rows) and isinstance(rows[i], dict) else {}
@@ -711,6 +817,11 @@ class GateAdapter(ExchangeAdapter):
 
     def _snapshot(self, inst: Instrument, doc: dict[str, Any]) -> OrderSnapshot:
         qty, filled = wire.order_lots(inst, doc)
+        track = self._orders.get(str(doc.get("id", "")))
+        if track is not None and filled > track.cum_lots:
+            # the venue's count: trades the stream lost (a reconnect) are in it, so the
+            # cumulative the next streamed trade reports is right again
+            track.cum_lots = filled
         if doc.get("type") == "market":
             order_type = OrderType.MARKET
         elif doc.get("time_in_force") == "poc":

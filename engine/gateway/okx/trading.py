@@ -16,6 +16,12 @@ Timestamps are the adapter clock plus the venue's offset, estimated at start fro
 ClockSkew. `endpoints.demo` sends `x-simulated-trading: 1` on REST and on the WebSocket
 upgrade (the demo WS host itself comes from config). Every TLS connection verifies against
 `endpoints.ca_file` (engine.gateway.tls).
+
+Rate limits (`limiter`, docs/VENUES.md §2.1, §2.8): place, cancel and amend take from their
+per-instrument buckets, batches from the per-user batch bucket (one token per order), queries
+from theirs. A place, amend or batch place over budget is refused with RateLimited("local")
+and not sent; cancels and queries wait for their tokens. OKX sends no usage headers; a 50011
+/ 429 blocks the request's buckets for OKX's 2 s window.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from engine.gateway.errors import (
     ClockSkew,
     InvalidOrder,
     OrderNotFound,
+    RateLimited,
     VenueError,
     VenueUnavailable,
 )
@@ -62,6 +69,7 @@ from engine.gateway.okx.orders_wire import (
     venue_error,
     ws_request,
 )
+from engine.gateway.ratelimit import Charge, Costs, names_of
 from engine.gateway.tls import TlsConfigError, ssl_for
 from engine.model.enums import OrderStatus
 from engine.model.instrument import Instrument
@@ -86,6 +94,13 @@ _PATHS = {
 _FILLS_WINDOW_NS = 3 * 86_400 * 1_000_000_000  # /trade/fills covers 3 days; older: history
 _PING_IDLE_S = 20.0  # OKX closes a connection with nothing pushed for 30 s
 _RECONNECT_MAX_S = 30.0
+_WINDOW_S = 2.0  # OKX's limit window; a 429 without Retry-After blocks the bucket this long
+
+
+_TIME: Costs = (("time", 1),)
+_QUERY: Costs = (("query", 1),)
+_BALANCE: Costs = (("balance", 1),)
+_CANCEL_ALL_AFTER: Costs = (("cancel_all_after", 1),)
 
 
 class OkxAdapter(ExchangeAdapter):
@@ -124,6 +139,14 @@ class OkxAdapter(ExchangeAdapter):
         self._demo_headers = {"x-simulated-trading": "1"} if endpoints.demo else {}
         self._post_headers = {"Content-Type": "application/json", **self._demo_headers}
         self._bodies = {symbol: BodyBuilder(inst) for symbol, inst in self.instruments.items()}
+        # per instrument: the place, cancel and amend budgets, resolved once
+        self._charges = {
+            symbol: tuple(
+                self.limiter.charge(((kind + ":" + symbol, 1),))
+                for kind in ("place", "cancel", "amend")
+            )
+            for symbol in self.instruments
+        }
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -185,7 +208,7 @@ class OkxAdapter(ExchangeAdapter):
         """Estimate the offset of the venue's clock from `GET /api/v5/public/time` (the
         round trip's midpoint); returns it in ms."""
         before = self.clock.time_ns()
-        doc = await self._rest("GET", "/api/v5/public/time", signed=False)
+        doc = await self._rest("GET", "/api/v5/public/time", signed=False, costs=_TIME)
         after = self.clock.time_ns()
         try:
             server_ms = int(doc["data"][0]["ts"])
@@ -205,9 +228,13 @@ class OkxAdapter(ExchangeAdapter):
         query: str = "",
         signed: bool = True,
         retried: bool = False,
+        costs: Charge | Costs = (),
     ) -> dict[str, Any]:
         """One REST call -> the envelope; raises the typed error of a failed one. Order
-        endpoints' per-item failures (top-level code "1"/"2") are returned for the caller."""
+        endpoints' per-item failures (top-level code "1"/"2") are returned for the caller.
+        `costs` are waited for in `limiter` first (order operations take theirs earlier)."""
+        if costs:
+            await self.limiter.acquire_waiting(costs)
         session = self._session
         if session is None:
             raise VenueUnavailable(VENUE, "", "adapter not started")
@@ -249,8 +276,16 @@ class OkxAdapter(ExchangeAdapter):
         message = str(doc.get("msg", ""))
         if code == "50102" and signed and not retried:
             await self.sync_time()
-            return await self._rest(method, path, body, query=query, retried=True)
-        raise venue_error(code, message, status)
+            return await self._rest(method, path, body, query=query, retried=True, costs=costs)
+        raise self._blocking(venue_error(code, message, status), costs)
+
+    def _blocking(self, error: VenueError, costs: Charge | Costs) -> VenueError:
+        """A rate-limit answer (50011, 429) blocks the request's buckets for a window."""
+        if isinstance(error, RateLimited):
+            names = names_of(costs)
+            if names:
+                self._rate_limited(error, names, _WINDOW_S)
+        return error
 
     # -- private WebSocket ----------------------------------------------------------------
 
@@ -354,6 +389,7 @@ class OkxAdapter(ExchangeAdapter):
                 await self._connect()
                 self.reconnects += 1
                 delay = 0.5
+                self._stream_restarted()
             except (VenueError, TlsConfigError) as exc:
                 log.warning("okx private reconnect failed: %s", exc)
                 await asyncio.sleep(delay)
@@ -434,18 +470,29 @@ class OkxAdapter(ExchangeAdapter):
 
     # -- order operations -----------------------------------------------------------------
 
-    async def _order_op(self, op: str, args: list[str]) -> list[dict[str, Any]]:
-        """One order operation over WS (or REST) -> its per-item results."""
-        ws = self._ws
-        if not self.rest_only and ws is not None and not ws.closed:
-            doc = await self._ws_call(op, args)
+    async def _order_op(
+        self, op: str, args: list[str], costs: Charge | Costs, *, refuse: bool = False
+    ) -> list[dict[str, Any]]:
+        """One order operation over WS (or REST) -> its per-item results. Its `costs` come
+        out of `limiter` first: with `refuse` (new orders, amends) a request over budget
+        raises RateLimited("local") unsent, else it waits for its tokens (cancels)."""
+        if refuse:
+            self.limiter.take_or_refuse(costs, op)
         else:
-            body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
-            doc = await self._rest("POST", _PATHS[op], body)
-        data = doc.get("data")
-        code = str(doc.get("code", ""))
-        if not isinstance(data, list) or not data or code not in ("0", "1", "2"):
-            raise venue_error(code, str(doc.get("msg", "")))
+            await self.limiter.acquire_waiting(costs)
+        ws = self._ws
+        try:
+            if not self.rest_only and ws is not None and not ws.closed:
+                doc = await self._ws_call(op, args)
+            else:
+                body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
+                doc = await self._rest("POST", _PATHS[op], body)
+            data = doc.get("data")
+            code = str(doc.get("code", ""))
+            if not isinstance(data, list) or not data or code not in ("0", "1", "2"):
+                raise venue_error(code, str(doc.get("msg", "")))
+        except RateLimited as exc:
+            raise self._blocking(exc, costs) from None
         return data
 
     def _body(self, symbol: str) -> BodyBuilder:
@@ -472,8 +519,9 @@ class OkxAdapter(ExchangeAdapter):
         )
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        body = self._body(request.instrument.symbol).place(request)
-        data = await self._order_op("order", [body])
+        symbol = request.instrument.symbol
+        body = self._body(symbol).place(request)
+        data = await self._order_op("order", [body], self._charges[symbol][0], refuse=True)
         return self._ack(data[0], request.client_order_id, OrderStatus.NEW)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
@@ -507,7 +555,9 @@ class OkxAdapter(ExchangeAdapter):
         items: list[dict[str, Any]] = []
         if bodies:
             try:
-                items = await self._order_op(op, bodies)
+                items = await self._order_op(
+                    op, bodies, (("batch", len(bodies)),), refuse=op != "batch-cancel-orders"
+                )
             except VenueError as exc:
                 return [slot if slot is not None else exc for slot in built]
         return self._batch_results(built, items, client_ids, status)
@@ -534,7 +584,7 @@ class OkxAdapter(ExchangeAdapter):
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
         body = self._body(symbol).by_client_id(client_order_id)
-        data = await self._order_op("cancel-order", [body])
+        data = await self._order_op("cancel-order", [body], self._charges[symbol][1])
         # sCode 0 only means accepted: the orders channel reports the outcome
         return self._ack(data[0], client_order_id, OrderStatus.PENDING_CANCEL)
 
@@ -566,7 +616,7 @@ class OkxAdapter(ExchangeAdapter):
         """OKX amend-order: a new price requeues the order, a smaller size keeps its place;
         `quantity_lots` is the new total (fills included); 0 leaves a value unchanged."""
         body = self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)
-        data = await self._order_op("amend-order", [body])
+        data = await self._order_op("amend-order", [body], self._charges[symbol][2], refuse=True)
         return self._ack(data[0], client_order_id, OrderStatus.NEW)
 
     async def cancel_all(self, symbol: str) -> list[str]:
@@ -578,7 +628,9 @@ class OkxAdapter(ExchangeAdapter):
         for start in range(0, len(open_orders), MAX_BATCH):
             chunk = open_orders[start : start + MAX_BATCH]
             items = await self._order_op(
-                "batch-cancel-orders", [builder.by_ord_id(o.venue_order_id) for o in chunk]
+                "batch-cancel-orders",
+                [builder.by_ord_id(o.venue_order_id) for o in chunk],
+                (("batch", len(chunk)),),
             )
             for order, item in zip(chunk, items, strict=False):
                 if isinstance(item, dict) and item.get("sCode") == "0":
@@ -592,14 +644,17 @@ class OkxAdapter(ExchangeAdapter):
         if seconds != timeout_s or not (seconds == 0 or 10 <= seconds <= 120):
             raise InvalidOrder(VENUE, "", f"cancel-all-after takes 0 or 10..120 s, not {timeout_s}")
         await self._rest(
-            "POST", "/api/v5/trade/cancel-all-after", '{"timeOut":"' + str(seconds) + '"}'
+            "POST",
+            "/api/v5/trade/cancel-all-after",
+            '{"timeOut":"' + str(seconds) + '"}',
+            costs=_CANCEL_ALL_AFTER,
         )
         return True
 
     # -- queries --------------------------------------------------------------------------
 
     async def get_balances(self) -> dict[str, Balance]:
-        doc = await self._rest("GET", "/api/v5/account/balance")
+        doc = await self._rest("GET", "/api/v5/account/balance", costs=_BALANCE)
         out: dict[str, Balance] = {}
         for account in doc.get("data") or []:
             for detail in account.get("details") or [] if isinstance(account, dict) else []:
@@ -620,7 +675,7 @@ class OkxAdapter(ExchangeAdapter):
             query = f"instType=SPOT&instId={symbol}&limit=100" + (
                 f"&after={after}" if after else ""
             )
-            doc = await self._rest("GET", "/api/v5/trade/orders-pending", query=query)
+            doc = await self._rest("GET", "/api/v5/trade/orders-pending", query=query, costs=_QUERY)
             page = doc.get("data") or []
             out.extend(self._snapshots(inst, page))
             if len(page) < 100:
@@ -638,7 +693,7 @@ class OkxAdapter(ExchangeAdapter):
         inst = self.instrument(symbol)
         check_client_order_id(client_order_id)
         query = f"instId={symbol}&clOrdId={client_order_id}"
-        doc = await self._rest("GET", "/api/v5/trade/order", query=query)
+        doc = await self._rest("GET", "/api/v5/trade/order", query=query, costs=_QUERY)
         orders = self._snapshots(inst, doc.get("data") or [])
         if not orders:
             raise OrderNotFound(VENUE, "51603", "Order does not exist")
@@ -650,6 +705,7 @@ class OkxAdapter(ExchangeAdapter):
         inst = self.instrument(symbol)
         recent = self.clock.time_ns() - since_ns < _FILLS_WINDOW_NS
         path = "/api/v5/trade/fills" if recent else "/api/v5/trade/fills-history"
+        fills_costs: Costs = (("fills" if recent else "fills_history", 1),)
         begin = max(since_ns, 0) // NS_PER_MS
         out: list[FillRecord] = []
         after = ""
@@ -657,7 +713,7 @@ class OkxAdapter(ExchangeAdapter):
             query = f"instType=SPOT&instId={symbol}&begin={begin}&limit=100"
             if after:
                 query += f"&after={after}"
-            doc = await self._rest("GET", path, query=query)
+            doc = await self._rest("GET", path, query=query, costs=fills_costs)
             page = doc.get("data") or []
             try:
                 out.extend(fill_from_record(inst, obj) for obj in page)
