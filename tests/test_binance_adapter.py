@@ -373,14 +373,15 @@ async def test_rate_limits_raise_rate_limited_with_retry_after(sim):
         assert ws_limited.value.status == 429 and ws_limited.value.code == "-1003"
         assert ws_limited.value.retry_after_s == pytest.approx(60, abs=1)
     async with running(sim, rest_only=True, user_stream="none") as (adapter, _):
-        faults.arm(FaultKind.FORCE_429, "rest")
-        with pytest.raises(RateLimited) as rest_limited:
-            await adapter.get_balances()
-        assert rest_limited.value.retry_after_s == 60 and rest_limited.value.status == 429
         faults.arm(FaultKind.REST_5XX, "rest")
         with pytest.raises(VenueUnavailable) as down:
             await adapter.get_open_orders(BTC)
         assert down.value.status == 503
+        # last: after a 429 every query waits out the Retry-After (tests/test_ratelimit.py)
+        faults.arm(FaultKind.FORCE_429, "rest")
+        with pytest.raises(RateLimited) as rest_limited:
+            await adapter.get_balances()
+        assert rest_limited.value.retry_after_s == 60 and rest_limited.value.status == 429
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,13 @@ run (engine/gateway/<venue>/orders_wire.py, engine/oms/manager.py).
 - order.requote.binance: one requote of a two-sided quote, i.e. two `order.cancelReplace`
   requests (the one-pass `replace_frame`, signed), built and sent as above.
 - oms.apply_fill: one Binance `executionReport` frame (bytes, as the user-data subscription
-  delivers it) -> orjson -> ExecutionReport -> OrderManager.on_report: trade-id de-duplication,
-  the order table's transition, the Cython position. Each frame is a new trade of one resting
-  order. Baseline: json.loads, Decimal quantities, a dict order and a Decimal position.
+  delivers it) -> the adapters' Cython decoder (engine/_core/reports.pyx,
+  `ReportDecoder.binance`) -> ExecutionReport -> OrderManager.on_report: trade-id
+  de-duplication, the order table's transition, the Cython position. Each frame is a new
+  trade of one resting order. Baseline: json.loads, Decimal quantities, a dict order and a
+  Decimal position.
+- oms.apply_fill_orjson: the same with the Python decoding the adapters used before
+  (orjson + orders_wire.execution_report), for comparison.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ import orjson
 
 from bench.runner import Pair, case
 from engine._core import intents as ib
+from engine._core.reports import ReportDecoder
 from engine.clock import LiveClock
-from engine.gateway.adapter import OrderRequest, VenueEndpoints
+from engine.gateway.adapter import ExecutionReport, OrderRequest, VenueEndpoints
 from engine.gateway.binance import orders_wire as binance_wire
 from engine.gateway.binance.trading import BinanceAdapter
 from engine.gateway.gate import orders_wire as gate_wire
 from engine.gateway.okx import orders_wire as okx_wire
-from engine.model.enums import OrderSide, OrderType, TimeInForce
+from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.oms.ids import ClientOrderIds
 from engine.oms.manager import OrderManager
 from engine.sim import presets
@@ -314,6 +319,15 @@ def _execution_report(cid: str, trade_id: int, cum: str) -> bytes:
 
 @case("oms.apply_fill")
 def apply_fill() -> Pair:
+    return _apply_fill(cython_decoder=True)
+
+
+@case("oms.apply_fill_orjson")
+def apply_fill_orjson() -> Pair:
+    return _apply_fill(cython_decoder=False)
+
+
+def _apply_fill(*, cython_decoder: bool) -> Pair:
     inst = presets.instrument("binance", "BTC")
     endpoints = VenueEndpoints("http://127.0.0.1:1", "ws://127.0.0.1:1", "ws://127.0.0.1:1")
     adapter = BinanceAdapter(endpoints, CREDENTIALS, LiveClock(), [inst])
@@ -347,6 +361,15 @@ def apply_fill() -> Pair:
         for frame in state["frames"][:n]:
             on_report(decode(inst, loads(frame)["event"], 0))
 
+    reports = ReportDecoder(
+        [inst], report_type=ExecutionReport, status_type=OrderStatus, side_type=OrderSide
+    )
+
+    def ours_cython(n: int) -> None:
+        on_report, decode = state["oms"].on_report, reports.binance
+        for frame in state["frames"][:n]:
+            on_report(decode(frame, 0))
+
     def naive(n: int) -> None:
         order, position, seen = state["order"], state["position"], state["seen"]
         for frame in state["naive_frames"][:n]:
@@ -361,11 +384,12 @@ def apply_fill() -> Pair:
             position["cost"] += last * price
             position["fees"] += Decimal(ev["n"])
 
+    decoding = "Cython ReportDecoder.binance" if cython_decoder else "orjson"
     return Pair(
-        ours,
+        ours_cython if cython_decoder else ours,
         naive,
         batch=BATCH,
-        about="one Binance executionReport frame (bytes) -> orjson -> ExecutionReport -> "
+        about=f"one Binance executionReport frame (bytes) -> {decoding} -> ExecutionReport -> "
         "OrderManager.on_report (trade-id dedup, order table, Cython position); baseline: "
         "json.loads + Decimal + dict order and position",
         between=reset,

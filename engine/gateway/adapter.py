@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from engine._core.reports import ReportDecoder
 from engine.clock import Clock
 from engine.gateway.errors import InvalidOrder, RateLimited
 from engine.gateway.ratelimit import RateLimiter, venue_limiter
@@ -181,6 +182,10 @@ class ExchangeAdapter(abc.ABC):
         self.on_stream_restart: Callable[[], None] | None = None
         self.stream_restarts = 0  # private stream back after a loss
         self.limiter: RateLimiter = venue_limiter(self.venue, clock, self.instruments)
+        # the private stream's execution reports, decoded from the frame in Cython
+        self._reports = ReportDecoder(
+            instruments, report_type=ExecutionReport, status_type=OrderStatus, side_type=OrderSide
+        )
 
     def _stream_restarted(self) -> None:
         """The private stream is back after a loss: count it and tell `on_stream_restart`."""

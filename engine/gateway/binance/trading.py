@@ -49,10 +49,12 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
 
+from engine._core.reports import ReportError
 from engine.clock import NS_PER_MS, Clock
 from engine.gateway.adapter import (
     Balance,
     ExchangeAdapter,
+    ExecutionReport,
     FillRecord,
     OrderAck,
     OrderRequest,
@@ -801,6 +803,16 @@ class BinanceAdapter(ExchangeAdapter):
     # -- incoming frames -------------------------------------------------------------------
 
     def _on_text(self, text: str) -> None:
+        # the execution reports of the hot path: decoded from the frame in Cython
+        try:
+            fast = self._reports.binance(text, self.clock.time_ns())
+        except ReportError as exc:
+            self.stream_errors += 1
+            log.warning("binance: malformed executionReport: %s", exc)
+            return
+        if fast is not None:
+            self._apply_report(fast)
+            return
         try:
             doc = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -826,26 +838,8 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("e")
-        if kind == "executionReport":
-            inst = self.instruments.get(str(ev.get("s")))
-            if inst is None:
-                return  # a symbol this adapter does not trade
-            try:
-                report = wire.execution_report(inst, ev, self.clock.time_ns())
-            except (KeyError, TypeError, ValueError, ArithmeticError):
-                self.stream_errors += 1
-                log.warning("binance: malformed executionReport for %s", ev.get("s"))
-                return
-            oid = report.venue_order_id
-            if oid and report.client_order_id and oid not in self._cid_by_order_id:
-                self._remember(oid, report.client_order_id)
-            if report.status.is_terminal:
-                self._shapes.pop(report.client_order_id, None)
-            try:
-                self.on_report(report)
-            except Exception:
-                log.exception("binance: on_report failed")
-        elif kind == "outboundAccountPosition":
+        # (executionReport never gets here: the Cython decoder in _on_text took it)
+        if kind == "outboundAccountPosition":
             for row in ev.get("B", ()):
                 try:
                     asset = str(row["a"])
@@ -856,6 +850,17 @@ class BinanceAdapter(ExchangeAdapter):
                     self.stream_errors += 1
         elif kind in ("eventStreamTerminated", "listenKeyExpired"):
             log.warning("binance user data stream ended: %s", kind)
+
+    def _apply_report(self, report: ExecutionReport) -> None:
+        oid = report.venue_order_id
+        if oid and report.client_order_id and oid not in self._cid_by_order_id:
+            self._remember(oid, report.client_order_id)
+        if report.status.is_terminal:
+            self._shapes.pop(report.client_order_id, None)
+        try:
+            self.on_report(report)
+        except Exception:
+            log.exception("binance: on_report failed")
 
 
 def _fields(fields: wire.Fields | Callable[[], wire.Fields]) -> wire.Fields:

@@ -38,7 +38,7 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from engine._core.reports import GateOrder, ReportError
 from engine.clock import NS_PER_MS, NS_PER_SECOND, Clock
 from engine.gateway.adapter import (
     Balance,
@@ -461,6 +462,30 @@ class GateAdapter(ExchangeAdapter):
         self._fail_pending(f"private WebSocket closed ({reason})")
 
     def _on_frame(self, payload: memoryview, recv_ns: int) -> None:
+        # spot.orders and spot.usertrades: decoded from the frame in Cython
+        try:
+            items = self._reports.gate(payload, recv_ns)
+        except ReportError as exc:
+            self.report_errors += 1
+            log.warning("gate: private push skipped: %s", exc)
+            return
+        if items is not None:
+            for item in items:
+                if item is None:  # a pair this adapter does not trade
+                    continue
+                if isinstance(item, ReportError):
+                    self.report_errors += 1
+                    log.warning("gate: private push item skipped: %s", item)
+                    continue
+                try:
+                    if isinstance(item, GateOrder):
+                        self._order_report(item)
+                    else:
+                        self._trade_report(item)
+                except Exception:
+                    self.report_errors += 1
+                    log.exception("gate: report failed")
+            return
         doc = orjson.loads(payload)
         if not isinstance(doc, dict):
             return
@@ -471,16 +496,6 @@ class GateAdapter(ExchangeAdapter):
         event = doc.get("event")
         if event == "upgrade" and self._ws is not None:
             self._ws.reconnect("the venue asked for a new connection (upgrade)")
-        elif event == "update":
-            result = doc.get("result")
-            if not isinstance(result, list):
-                return
-            if channel == "spot.usertrades":
-                for trade in result:
-                    self._guarded(self._on_trade, trade, recv_ns)
-            elif channel == "spot.orders":
-                for order in result:
-                    self._guarded(self._on_order, order, recv_ns)
         elif event == "subscribe" and "id" in doc:
             future = self._subs.get(doc["id"])
             if future is None or future.done():
@@ -493,17 +508,6 @@ class GateAdapter(ExchangeAdapter):
                 future.set_exception(cls(VENUE, str(code), f"{channel}: {message}"))
             else:
                 future.set_result(None)
-
-    def _guarded(self, handler: Callable[[dict[str, Any], int], None], doc: Any, ns: int) -> None:
-        if not isinstance(doc, dict):
-            self.report_errors += 1
-            return
-        try:
-            handler(doc, ns)
-        except Exception:
-            # a malformed entry is counted and logged; it must not take the stream down
-            self.report_errors += 1
-            log.exception("gate: unusable private push %.200s", doc)
 
     def _on_api_answer(self, doc: dict[str, Any]) -> None:
         entry = self._pending.get(str(doc.get("request_id")))
@@ -543,42 +547,6 @@ class GateAdapter(ExchangeAdapter):
 
     # -- private stream -> reports ----------------------------------------------------------
 
-    def _on_order(self, doc: dict[str, Any], recv_ns: int) -> None:
-        inst = self.instruments.get(str(doc.get("currency_pair")))
-        if inst is None:
-            return
-        venue_id = str(doc.get("id", ""))
-        event = doc.get("event")
-        qty, filled = wire.order_lots(inst, doc)
-        price = wire.ticks(inst, doc.get("price"))
-        track = self._orders.get(venue_id)
-        if event == "update" and track is not None:
-            amended = qty != track.qty_lots or price != track.price_ticks
-            track.qty_lots, track.price_ticks = qty, price
-            if not amended:
-                # a fill: spot.usertrades reports it, with its trade id, exactly once
-                return
-        status = wire.status_of(doc, filled, qty)
-        cid = wire.from_text(doc.get("text"))
-        # first seen on a fill or a finish: the trades before it were never ours to count
-        track = self._track(venue_id, inst, doc, 0 if event == "put" else filled)
-        if status.is_terminal:
-            self._orders.pop(venue_id, None)
-        self.on_report(
-            ExecutionReport(
-                VENUE,
-                inst.symbol,
-                cid,
-                venue_id,
-                status,
-                track.side,
-                cum_filled_lots=filled,
-                reason=wire.reason_of(doc, status),
-                exchange_ts_ns=wire.ms_to_ns(doc.get("update_time_ms")),
-                recv_ts_ns=recv_ns,
-            )
-        )
-
     def _track(self, venue_id: str, inst: Instrument, doc: dict[str, Any], cum: int) -> _Track:
         """The order's track, made on first sight (with `cum` lots filled), else updated."""
         qty, _ = wire.order_lots(inst, doc)
@@ -600,11 +568,10 @@ class GateAdapter(ExchangeAdapter):
         if len(ids) > REMEMBERED_IDS:
             del ids[next(iter(ids))]  # the oldest: queried by text instead, should it matter
 
-    def _on_trade(self, doc: dict[str, Any], recv_ns: int) -> None:
-        inst = self.instruments.get(str(doc.get("currency_pair")))
-        if inst is None:
-            return
-        key = (inst.symbol, str(doc.get("id")))
+    def _trade_report(self, report: ExecutionReport) -> None:
+        """A spot.usertrades fill, decoded: booked once per trade id, with the order's
+        cumulative fill where the order is tracked."""
+        key = (report.symbol, report.trade_id)
         if key in self._seen:
             self.duplicate_trades += 1
             return
@@ -612,37 +579,40 @@ class GateAdapter(ExchangeAdapter):
         self._seen_order.append(key)
         if len(self._seen_order) > SEEN_TRADES:
             self._seen.discard(self._seen_order.popleft())
-        venue_id = str(doc.get("order_id", ""))
-        q = wire.lots(inst, doc.get("amount"))
-        track = self._orders.get(venue_id)
-        cid = wire.from_text(doc.get("text"))
-        side = wire.side_of(doc)
-        cum = -1
-        status = OrderStatus.PARTIALLY_FILLED
+        track = self._orders.get(report.venue_order_id)
         if track is not None:
-            track.cum_lots += q
+            track.cum_lots += report.last_lots
             cum = track.cum_lots
-            if track.qty_lots and cum >= track.qty_lots:
-                status = OrderStatus.FILLED
-        self.on_report(
-            ExecutionReport(
-                VENUE,
-                inst.symbol,
-                cid,
-                venue_id,
-                status,
-                side,
-                cum_filled_lots=cum,
-                trade_id=key[1],
-                last_price_ticks=wire.ticks(inst, doc.get("price")),
-                last_lots=q,
-                fee=wire.decimal(doc.get("fee")),
-                fee_asset=str(doc.get("fee_currency") or inst.quote),
-                is_maker=doc.get("role") == "maker",
-                exchange_ts_ns=wire.ms_to_ns(doc.get("create_time_ms")),
-                recv_ts_ns=recv_ns,
-            )
-        )
+            full = bool(track.qty_lots) and cum >= track.qty_lots
+            status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
+            report = report._replace(cum_filled_lots=cum, status=status)
+        self.on_report(report)
+
+    def _order_report(self, item: GateOrder) -> None:
+        """A spot.orders change, decoded. An update that changes neither amount nor price is a
+        fill, which spot.usertrades reports (with its trade id) instead."""
+        report, event, qty, price = item
+        venue_id = report.venue_order_id
+        track = self._orders.get(venue_id)
+        if event == "update" and track is not None:
+            amended = qty != track.qty_lots or price != track.price_ticks
+            track.qty_lots, track.price_ticks = qty, price
+            if not amended:
+                return  # a fill: spot.usertrades reports it, with its trade id, exactly once
+        if track is None:
+            cum = 0 if event == "put" else report.cum_filled_lots
+            cid = report.client_order_id
+            track = _Track(report.symbol, cid, report.side, qty, price, cum)
+            self._orders[venue_id] = track
+            if cid:
+                self._remember(cid, venue_id)
+        else:
+            track.qty_lots, track.price_ticks = qty, price
+        if report.status.is_terminal:
+            self._orders.pop(venue_id, None)
+        if report.side is not track.side:
+            report = report._replace(side=track.side)
+        self.on_report(report)
 
     # -- orders -----------------------------------------------------------------------------
 

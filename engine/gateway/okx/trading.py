@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from engine._core.reports import ReportError
 from engine.clock import Clock
 from engine.gateway.adapter import (
     Balance,
@@ -64,7 +65,6 @@ from engine.gateway.okx.orders_wire import (
     BodyBuilder,
     check_client_order_id,
     fill_from_record,
-    report_from_push,
     snapshot_from_order,
     venue_error,
     ws_request,
@@ -363,7 +363,7 @@ class OkxAdapter(ExchangeAdapter):
             self._dispatch(doc)
 
     def _decode(self, text: str) -> dict[str, Any] | None:
-        if text == "pong":
+        if text == "pong" or self._orders_fast(text):
             return None
         try:
             doc = orjson.loads(text)
@@ -416,33 +416,30 @@ class OkxAdapter(ExchangeAdapter):
             if not future.done():
                 future.set_result(doc)
             return
-        arg = doc.get("arg")
-        if isinstance(arg, dict) and arg.get("channel") == "orders" and "data" in doc:
-            self._on_orders(doc["data"])
-        elif doc.get("event") == "error":
+        if doc.get("event") == "error":  # (orders pushes never get here: _orders_fast)
             log.warning("okx private error: %s %s", doc.get("code"), doc.get("msg"))
 
-    def _on_orders(self, data: Any) -> None:
-        recv_ns = self.clock.time_ns()
-        if not isinstance(data, list):
+    def _orders_fast(self, text: str) -> bool:
+        """An `orders` push decoded from the frame in Cython (True: handled)."""
+        try:
+            items = self._reports.okx(text, self.clock.time_ns())
+        except ReportError as exc:
             self.bad_pushes += 1
-            return
-        for obj in data:
-            inst = self.instruments.get(obj.get("instId", "")) if isinstance(obj, dict) else None
-            if inst is None:
+            log.warning("okx orders push skipped: %s", exc)
+            return True
+        if items is None:
+            return False
+        for item in items:
+            if isinstance(item, ReportError):
                 self.bad_pushes += 1
+                log.warning("okx orders push skipped: %s", item)
                 continue
             try:
-                report = report_from_push(inst, obj, recv_ns)
-            except ValueError as exc:
-                self.bad_pushes += 1
-                log.warning("okx orders push skipped: %s", exc)
-                continue
-            try:
-                self.on_report(report)
+                self.on_report(item)
             except Exception:
                 self.sink_errors += 1
-                log.exception("okx: on_report failed for %s", report.client_order_id)
+                log.exception("okx: on_report failed for %s", item.client_order_id)
+        return True
 
     def _fail_pending(self, why: str) -> None:
         for future in self._pending.values():
