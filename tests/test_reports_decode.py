@@ -1,14 +1,15 @@
 """engine/_core/reports.pyx against the Python reference decoders.
 
 The reference is what each adapter did with a private frame before it used this decoder:
-`orjson.loads`, its dispatch and the venue's `orders_wire` decoder (Gate: the item handlers up
-to their order-track step), written out below around the real `orders_wire` functions. For every generated frame
-(fills, partial fills, cancels, rejects, fee assets, maker/taker, numbers with and without
-trailing zeros, shuffled keys, unknown keys, escapes and unicode where the venue allows) both
-must give the same records, compared by `repr` (so Decimal exponents and enum members match
-too). Malformed, truncated and off-grid frames must raise `ReportError` (or give a
-ReportError entry), never a report; the decoder runs with bounds checks off, so truncations
-at every offset are decoded through a memoryview whose remainder is still readable behind it.
+`orjson.loads`, its dispatch and the venue's `orders_wire` decoder (Gate: the item handlers
+up to their order-track step), written out below around the real `orders_wire` functions.
+For every generated frame (fills, partial fills, cancels, rejects, fee assets, maker/taker,
+numbers with and without trailing zeros, shuffled keys, unknown keys, escapes and unicode
+where the venue allows) both must give the same records, compared by `repr` (so Decimal
+exponents and enum members match too). Malformed, truncated and off-grid frames must raise
+`ReportError` (or give a ReportError entry), never a report; the decoder runs with bounds
+checks off, so truncations at every offset are decoded through a memoryview whose remainder
+is still readable behind it.
 """
 
 from __future__ import annotations
