@@ -343,17 +343,40 @@ class BinanceAdapter(ExchangeAdapter):
             snap = await self.get_order(symbol, client_order_id)
             shape = (snap.side, snap.order_type, TimeInForce.GTC)
         new_cid = self.replacement_id(client_order_id)
-        fields = wire.replace_fields(
-            inst,
-            *shape,
-            quantity_lots=quantity_lots,
-            price_ticks=price_ticks,
-            client_order_id=new_cid,
-            cancel_client_order_id=client_order_id,
-        )
+        side, order_type, tif = shape
+
+        def fields() -> wire.Fields:  # REST (and a retry): built only when needed
+            return wire.replace_fields(
+                inst,
+                side,
+                order_type,
+                tif,
+                quantity_lots=quantity_lots,
+                price_ticks=price_ticks,
+                client_order_id=new_cid,
+                cancel_client_order_id=client_order_id,
+            )
+
+        def frame(rid: int) -> str:  # the WS API text in one pass (orders_wire.replace_frame)
+            return wire.replace_frame(
+                rid,
+                inst,
+                side,
+                order_type,
+                tif,
+                quantity_lots=quantity_lots,
+                price_ticks=price_ticks,
+                client_order_id=new_cid,
+                cancel_client_order_id=client_order_id,
+                api_key=self.credentials.api_key,
+                recv_window=self._recv_window,
+                timestamp=self._timestamp(),
+                sign=None if self._logged_on else self._sign,
+            )
+
         self._shapes[new_cid] = shape
         doc = await self._request(
-            "order.cancelReplace", "POST", "/api/v3/order/cancelReplace", fields
+            "order.cancelReplace", "POST", "/api/v3/order/cancelReplace", fields, frame
         )
         self._shapes.pop(client_order_id, None)
         placed = doc.get("newOrderResponse") or {}
