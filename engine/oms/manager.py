@@ -52,6 +52,7 @@ _TIF = {1: TimeInForce.GTC, 2: TimeInForce.IOC, 3: TimeInForce.FOK}
 _TIF_CODE = {t: c for c, t in _TIF.items()}
 CATCH_UP_OVERLAP_NS = 5_000_000_000
 SEEN_TRADES = 65_536  # trade ids remembered per instrument (the journal keeps them for good)
+REMEMBERED_IDS = 65_536  # client order id -> order id, cleared when full
 
 
 @dataclass(slots=True)
@@ -110,6 +111,7 @@ class OrderManager:
         self._index = {(i.venue, i.symbol): n for n, i in enumerate(self.instruments)}
         self._meta: dict[int, _Meta] = {}
         self._adopted: dict[str, int] = {}  # client order ids of other runs -> order ids
+        self._order_ids: dict[str, int] = {}  # order_id_of's answers
         self._seen: list[set[str]] = [set() for _ in self.instruments]
         self._seen_order: list[deque[str]] = [deque() for _ in self.instruments]
         self._tasks: set[asyncio.Task[None]] = set()
@@ -325,7 +327,9 @@ class OrderManager:
                 table_codes.describe(result),
             )
             return result
-        if result == table_codes.OK or (report is not None and report.is_fill):
+        if self.on_update is not None and (
+            result == table_codes.OK or (report is not None and report.last_lots > 0)
+        ):
             self._emit(order_id, meta, report, reason)
         if self.table.status_of(order_id) >= table_codes.FILLED:
             self.table.release(order_id)
@@ -340,10 +344,14 @@ class OrderManager:
             self.counters.foreign_reports += 1
             log.warning("report for %s %s: not ours", report.venue, report.symbol)
             return
-        order_id = self.ids.order_id_of(report.client_order_id) or self._adopted.get(
-            report.client_order_id, 0
-        )
-        if report.is_fill and not self._book_fill(index, report):
+        cid = report.client_order_id
+        order_id = self._order_ids.get(cid)
+        if order_id is None:  # a pure function of the id: remembered, within a bound
+            order_id = self.ids.order_id_of(cid) or self._adopted.get(cid, 0)
+            if len(self._order_ids) >= REMEMBERED_IDS:
+                self._order_ids.clear()
+            self._order_ids[cid] = order_id
+        if report.last_lots > 0 and not self._book_fill(index, report):
             return  # that trade was booked already: its report says nothing new
         meta = self._meta.get(order_id)
         if meta is None:
@@ -560,6 +568,7 @@ class OrderManager:
                 meta = _Meta(index, cid)
                 self._meta[new_id] = meta
                 self._adopted[cid] = new_id
+                self._order_ids.pop(cid, None)  # it was foreign until now
                 self._apply(new_id, meta, snapshot.status, snapshot.filled_lots)
                 self.counters.adopted += 1
                 found["adopted"] += 1
