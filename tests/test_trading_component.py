@@ -224,3 +224,27 @@ async def test_fills_missed_while_the_stream_was_down_are_booked_once(venue: str
             assert len({t.trade_id for t in trades}) == 3 == position.fills
         finally:
             await component.stop()
+
+
+async def test_the_venue_time_offset_is_measured_again_while_trading(
+    sim: RunningSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trading, "TIME_SYNC_INTERVAL_S", 0.05)
+    instruments = sim.exchange.instruments()
+    component = TradingComponent([_venue(sim)], EventDispatcher(), LiveClock(), lambda: instruments)
+    await component.start()
+    try:
+        adapter = component.adapters["gate"]
+        assert not adapter.refreshes_time_itself
+        offsets: list[int] = []
+        measure = adapter.sync_time
+
+        async def counted() -> int:  # the real measurement, counted
+            offsets.append(await measure())
+            return offsets[-1]
+
+        adapter.sync_time = counted  # type: ignore[method-assign]
+        await until(lambda: len(offsets) >= 2)
+        assert all(abs(offset) < 5_000_000_000 for offset in offsets)  # same host
+    finally:
+        await component.stop()

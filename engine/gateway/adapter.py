@@ -165,6 +165,9 @@ class ExchangeAdapter(abc.ABC):
     # amend_order changes the order in place, keeping its client order id (OKX, Gate);
     # Binance's cancelReplace makes a new order, so the OMS cancels and places instead
     amends_in_place: bool = False
+    # the adapter re-measures the server-time offset on its own schedule (Binance); for the
+    # others the trading component calls sync_time() every TIME_SYNC_INTERVAL_S
+    refreshes_time_itself: bool = False
 
     def __init__(
         self,
@@ -256,6 +259,11 @@ class ExchangeAdapter(abc.ABC):
             except Exception as exc:  # reported per request, as a batch does
                 results.append(exc)
         return results
+
+    async def sync_time(self) -> int:
+        """Measure the offset between the venue's clock and ours (ns, venue - ours), use it
+        for every timestamp from now on, and return it."""
+        raise NotImplementedError(f"{self.venue} adapter does not measure the venue's time")
 
     async def arm_dead_man_switch(self, timeout_s: float) -> bool:
         """Arm (or refresh, or with 0 disarm) the venue's own cancel-all-after timer, so a

@@ -38,6 +38,7 @@ log = logging.getLogger("engine.trading")
 
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
+TIME_SYNC_INTERVAL_S = 300.0  # clocks drift: the venue's time offset measured again
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,8 @@ class TradingComponent(Component):
         log.info("venue trading", extra={"venue": name, **found})
         if venue.dead_man_seconds and await adapter.arm_dead_man_switch(venue.dead_man_seconds):
             self._spawn(self._refresh_dead_man(name))
+        if not adapter.refreshes_time_itself:
+            self._spawn(self._refresh_time(name))
         self.ready[name] = True
 
     def _stream_back(self, name: str) -> None:
@@ -161,6 +164,14 @@ class TradingComponent(Component):
                 await self.adapters[name].arm_dead_man_switch(seconds)
             except VenueError as exc:  # the next refresh tries again, well within the period
                 log.warning("dead-man refresh failed", extra={"venue": name, "error": str(exc)})
+
+    async def _refresh_time(self, name: str) -> None:
+        while True:
+            await self.clock.sleep_ns(int(TIME_SYNC_INTERVAL_S * NS_PER_SECOND))
+            try:
+                await self.adapters[name].sync_time()
+            except VenueError as exc:  # the offset measured last stays; the next try comes
+                log.warning("time sync failed", extra={"venue": name, "error": str(exc)})
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)

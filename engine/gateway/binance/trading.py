@@ -117,6 +117,7 @@ class BinanceAdapter(ExchangeAdapter):
     """Binance spot over the WS API, REST as fallback (see the module docstring)."""
 
     venue = VENUE
+    refreshes_time_itself = True  # every time_sync_interval_s (_refresh_time)
 
     def __init__(
         self,
