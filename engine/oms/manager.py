@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
+from engine._core import fills as fill_codes
 from engine._core import orders as table_codes
+from engine._core.fills import FillLedger
 from engine._core.fixedpoint import FixedPointOverflowError
 from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
 from engine._core.orders import OrderTable
@@ -52,6 +53,7 @@ _TIF = {1: TimeInForce.GTC, 2: TimeInForce.IOC, 3: TimeInForce.FOK}
 _TIF_CODE = {t: c for c, t in _TIF.items()}
 CATCH_UP_OVERLAP_NS = 5_000_000_000
 SEEN_TRADES = 65_536  # trade ids remembered per instrument (the journal keeps them for good)
+_PYTHON_PATH = fill_codes.PYTHON
 REMEMBERED_IDS = 65_536  # client order id -> order id, cleared when full
 
 
@@ -112,8 +114,18 @@ class OrderManager:
         self._meta: dict[int, _Meta] = {}
         self._adopted: dict[str, int] = {}  # client order ids of other runs -> order ids
         self._order_ids: dict[str, int] = {}  # order_id_of's answers
-        self._seen: list[set[str]] = [set() for _ in self.instruments]
-        self._seen_order: list[deque[str]] = [deque() for _ in self.instruments]
+        # trade ids booked, per instrument (the last SEEN_TRADES, oldest forgotten first),
+        # and the one C call that books a fill: de-duplication, position, order table
+        # (book() reads the report's fields in C: the fee is converted there when it is none
+        # or in the quote asset, exactly as fee_to_units; other fees take the Python path)
+        self._ledger = FillLedger(
+            self.positions,
+            self.table,
+            SEEN_TRADES,
+            quotes=[i.quote for i in self.instruments],
+            notional_units=[(i._notional_mantissa, i._notional_exp) for i in self.instruments],
+            status_codes=CODE_OF_STATUS,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         # the venue time of the newest trade booked per instrument: where a catch-up starts
         self._started_ns = clock.time_ns()
@@ -339,52 +351,109 @@ class OrderManager:
     def on_report(self, report: ExecutionReport) -> None:
         """An adapter's execution report: book its fill once, then move the order."""
         self.counters.reports += 1
-        index = self._index.get((report.venue, report.symbol))
+        # one unpacking instead of a dozen attribute reads (ExecutionReport's field order)
+        (venue, symbol, cid, _, status, _, cum_lots, _, _, last_lots, _,
+         _, _, reason, exchange_ts_ns, recv_ts_ns) = report  # fmt: skip
+        index = self._index.get((venue, symbol))
         if index is None:
             self.counters.foreign_reports += 1
-            log.warning("report for %s %s: not ours", report.venue, report.symbol)
+            log.warning("report for %s %s: not ours", venue, symbol)
             return
-        cid = report.client_order_id
         order_id = self._order_ids.get(cid)
         if order_id is None:  # a pure function of the id: remembered, within a bound
             order_id = self.ids.order_id_of(cid) or self._adopted.get(cid, 0)
             if len(self._order_ids) >= REMEMBERED_IDS:
                 self._order_ids.clear()
             self._order_ids[cid] = order_id
-        if report.last_lots > 0 and not self._book_fill(index, report):
-            return  # that trade was booked already: its report says nothing new
         meta = self._meta.get(order_id)
+        if last_lots > 0:
+            # the hot path: a fill whose fee is none or in the quote asset is booked by one C
+            # call (FillLedger.book) exactly as _book_fill and _apply would book it
+            code = self._ledger.book(
+                report, index, order_id if meta is not None else 0, self.clock.time_ns()
+            )
+            if code != _PYTHON_PATH:
+                if code < 0 or meta is None or self._ledger.position_status:
+                    self._booked(index, order_id, meta, report, code)
+                    return
+                # booked, and the order moved (OK or UNCHANGED): _booked's common case
+                ts = exchange_ts_ns or recv_ts_ns
+                last = self._last_fill_ns
+                if ts > last[index]:  # noqa: PLR1730 - max() is a call, on the hot path
+                    last[index] = ts
+                if self.on_update is not None or self._ledger.terminal:
+                    self._booked_moved(order_id, meta, report)
+                return
+            if not self._book_fill(index, report):
+                return  # that trade was booked already: its report says nothing new
+            meta = self._meta.get(order_id)
         if meta is None:
-            if report.is_fill and order_id:
+            if last_lots > 0 and order_id:
                 self.counters.late_fills += 1
             elif not order_id:
                 self.counters.foreign_reports += 1
-                log.warning("report for unknown order %s", report.client_order_id)
+                log.warning("report for unknown order %s", cid)
             return
         self._apply(
-            order_id,
-            meta,
-            report.status,
-            report.cum_filled_lots,
-            fill_lots=report.last_lots,
-            report=report,
-            reason=report.reason,
+            order_id, meta, status, cum_lots, fill_lots=last_lots, report=report, reason=reason
         )
+
+    def _booked(
+        self, index: int, order_id: int, meta: _Meta | None, report: ExecutionReport, code: int
+    ) -> None:
+        """What on_report does after FillLedger.apply_fill: counters, logs, the strategy's
+        update, and the release of an order that ended."""
+        if code == fill_codes.DUPLICATE:
+            self.counters.duplicate_fills += 1
+            return  # that trade was booked already: its report says nothing new
+        ts = report.exchange_ts_ns or report.recv_ts_ns
+        self._last_fill_ns[index] = max(self._last_fill_ns[index], ts)
+        if self._ledger.position_status:
+            self.counters.position_errors += 1
+            log.error(
+                "fill %s not booked into the position: code %d",
+                report.trade_id,
+                self._ledger.position_status,
+            )
+        if meta is None:
+            if order_id:
+                self.counters.late_fills += 1
+            else:
+                self.counters.foreign_reports += 1
+                log.warning("report for unknown order %s", report.client_order_id)
+            return
+        if code == fill_codes.NO_REPORT:
+            return  # an acknowledgement that only says "received"
+        if code < 0:
+            self.counters.refused_reports += 1
+            log.info(
+                "report for %s refused (%s): %s",
+                meta.client_order_id,
+                report.status.value,
+                table_codes.describe(code),
+            )
+            return
+        self._booked_moved(order_id, meta, report)
+
+    def _booked_moved(self, order_id: int, meta: _Meta, report: ExecutionReport) -> None:
+        """The order took the fill's report: the strategy's update, then the release of an
+        order that ended (as in _apply)."""
+        if self.on_update is None:
+            terminal = self._ledger.terminal
+        else:  # the strategy's handler runs first, as in _apply
+            self._emit(order_id, meta, report, report.reason)
+            terminal = self.table.status_of(order_id) >= table_codes.FILLED
+        if terminal:
+            self.table.release(order_id)
+            del self._meta[order_id]
 
     def _book_fill(self, index: int, report: ExecutionReport) -> bool:
         """Book a trade into the position; False when its trade id was booked already."""
-        seen = self._seen[index]
-        key = report.trade_id
-        if key in seen:
+        if not self._ledger.add(index, report.trade_id):
             self.counters.duplicate_fills += 1
             return False
-        seen.add(key)
         last = self._last_fill_ns
         last[index] = max(last[index], report.exchange_ts_ns or report.recv_ts_ns)
-        order = self._seen_order[index]
-        order.append(key)
-        if len(order) > SEEN_TRADES:
-            seen.discard(order.popleft())
         instrument = self.instruments[index]
         fee_units = 0
         if report.fee and report.fee_asset == instrument.quote:
