@@ -197,19 +197,20 @@ async def place_order(request: web.Request) -> web.Response:
     return _timed(in_ns, venue, code, msg, [item])
 
 
-async def batch_orders(request: web.Request) -> web.Response:
+async def _batch(request: web.Request, rule: str, op: str) -> web.Response:
+    """One batch endpoint: charged per item to the rule of its first instrument."""
     in_ns = request.app[VENUE_KEY].now_ns()
     venue, account, body = await _signed(request)
     items = _json_body(body)
     first = items[0] if isinstance(items, list) and items else {}
-    _limit(
-        venue,
-        "batch-orders",
-        f"{account}:{_inst_id(venue, first)}",
-        len(items) if isinstance(items, list) else 1,
-    )
-    code, msg, data = venue.batch(account, items, "place")
+    count = len(items) if isinstance(items, list) else 1
+    _limit(venue, rule, f"{account}:{_inst_id(venue, first)}", count)
+    code, msg, data = venue.batch(account, items, op)
     return _timed(in_ns, venue, code, msg, data)
+
+
+async def batch_orders(request: web.Request) -> web.Response:
+    return await _batch(request, "batch-orders", "place")
 
 
 async def cancel_order(request: web.Request) -> web.Response:
@@ -223,18 +224,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 
 async def cancel_batch(request: web.Request) -> web.Response:
-    in_ns = request.app[VENUE_KEY].now_ns()
-    venue, account, body = await _signed(request)
-    items = _json_body(body)
-    first = items[0] if isinstance(items, list) and items else {}
-    _limit(
-        venue,
-        "cancel-batch",
-        f"{account}:{_inst_id(venue, first)}",
-        len(items) if isinstance(items, list) else 1,
-    )
-    code, msg, data = venue.batch(account, items, "cancel")
-    return _timed(in_ns, venue, code, msg, data)
+    return await _batch(request, "cancel-batch", "cancel")
 
 
 async def amend_order(request: web.Request) -> web.Response:
@@ -248,18 +238,7 @@ async def amend_order(request: web.Request) -> web.Response:
 
 
 async def amend_batch(request: web.Request) -> web.Response:
-    in_ns = request.app[VENUE_KEY].now_ns()
-    venue, account, body = await _signed(request)
-    items = _json_body(body)
-    first = items[0] if isinstance(items, list) and items else {}
-    _limit(
-        venue,
-        "batch-amend",
-        f"{account}:{_inst_id(venue, first)}",
-        len(items) if isinstance(items, list) else 1,
-    )
-    code, msg, data = venue.batch(account, items, "amend")
-    return _timed(in_ns, venue, code, msg, data)
+    return await _batch(request, "batch-amend", "amend")
 
 
 def _fills(venue: OkxVenue, account: str, request: web.Request, history: bool) -> list[Json]:
