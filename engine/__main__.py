@@ -1,5 +1,6 @@
 """Command line: `python -m engine --config config/prod.toml` and friends
-(`check-config FILE`, `keys init|add|list|remove|passwd --file FILE`: see engine/keys_cli.py).
+(`check-config FILE`, `keys init|add|list|remove|passwd --file FILE`: see engine/keys_cli.py,
+`kill --config FILE [--reset|--status]`, the emergency stop: see engine/kill_cli.py).
 
 Exit codes: 0 success, 1 the engine failed while running, 2 bad usage or bad config (one
 line on stderr saying what is wrong and where).
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__, keys_cli
+from engine import __version__, keys_cli, kill_cli
 from engine.config import ConfigError, ConfigStore, load_config, render_toml
 
 EXIT_OK = 0
@@ -50,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     keys.add_argument("keys_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    kill = sub.add_parser(
+        "kill",
+        help="emergency stop: persist a halt, signal a running engine to cancel all and halt",
+        description=(
+            "Emergency stop. Persists a halt in system.state_dir/halt.json (a restart stays "
+            "halted) and sends a running engine SIGUSR1: it cancels every open order on "
+            "every venue and halts. --reset clears the halt and sends SIGUSR2: the engine "
+            "re-reads the halt and resumes trading. --status prints the halt."
+        ),
+    )
+    kill_cli.add_arguments(kill)
     return parser
 
 
@@ -119,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "kill":
+        return kill_cli.main(args, args.config)
     path = getattr(args, "run_config", None) or args.config
     duration = getattr(args, "run_duration", None) or args.duration
     return run_engine(path, duration)

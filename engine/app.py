@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,9 +28,11 @@ from engine.gateway.okx import feed as okx_feed
 from engine.gateway.okx import instruments as okx_instruments
 from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarketData
 from engine.gateway.ws import WsOptions
+from engine.host.component import StrategyHost
 from engine.logs import LoggingHandle, setup_logging
 from engine.model.instrument import Instrument
 from engine.oms.trading import TradingComponent, VenueTrading
+from engine.risk.halt import SOURCE_OPERATOR, SOURCE_SIGNAL, PidFile
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
@@ -39,9 +41,8 @@ from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.app")
 
-# Said at start so nobody mistakes the foundation for a trading engine (README lists them too).
+# Said at start so nobody mistakes what is built for what is not (README lists them too).
 NOT_YET_WIRED = (
-    "strategy and risk",
     "storage",
     "monitoring endpoint",
 )
@@ -103,7 +104,10 @@ def _feed_factory(
 
 
 def build_components(
-    config: EngineConfig, events: EventDispatcher, clock: Clock
+    config: EngineConfig,
+    events: EventDispatcher,
+    clock: Clock,
+    current: Callable[[], EngineConfig] | None = None,
 ) -> list[Component]:
     """The components this config asks for, in start order: simulated venues before the
     feeds that connect to them. Everything built here gets the engine's clock and events.
@@ -185,7 +189,18 @@ def build_components(
     ]
     components: list[Component] = [*simulators.values(), *feeds]
     if trading:
-        components.append(TradingComponent(trading, events, clock, lambda: instrument_table(feeds)))
+        trader = TradingComponent(trading, events, clock, lambda: instrument_table(feeds))
+        components.append(trader)
+        components.append(
+            StrategyHost(
+                current or (lambda: config),
+                events,
+                clock,
+                trader,
+                lambda: [f.feed for f in feeds if f.feed is not None],
+                lambda: instrument_table(feeds),
+            )
+        )
     return components
 
 
@@ -208,7 +223,10 @@ class Engine:
         self.config_path = config_path
         self.clock: Clock = LiveClock()
         self.events = EventDispatcher()
-        self.components: list[Component] = build_components(store.current, self.events, self.clock)
+        self.components: list[Component] = build_components(
+            store.current, self.events, self.clock, lambda: self.store.current
+        )
+        self.pidfile = PidFile(Path(store.current.system.state_dir))
         self._started: list[Component] = []
         self._stop = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None
@@ -235,9 +253,48 @@ class Engine:
         else:
             log.info("config reloaded", extra={"path": str(self.config_path)})
 
+    @property
+    def host(self) -> StrategyHost | None:
+        return next((c for c in self.components if isinstance(c, StrategyHost)), None)
+
+    def emergency_stop(self, reason: str, source: str = SOURCE_SIGNAL) -> None:
+        """SIGUSR1, `python -m engine kill`, risk.kill_switch: halt, cancel everything."""
+        host = self.host
+        if host is None or not host.running:
+            log.error("emergency stop: no trading to stop", extra={"reason": reason})
+            return
+        host.emergency_stop(reason, source)
+
+    def operator_reset(self) -> None:
+        """SIGUSR2 (sent by `python -m engine kill --reset`): resume if the halt is cleared."""
+        host = self.host
+        if host is not None and host.running:
+            host.operator_reset()
+
+    def _check_config(self, new: EngineConfig) -> None:
+        """Refuse a reload the running strategy cannot take (its parameters checked)."""
+        host = self.host
+        if host is not None and host.strategy is not None:
+            on_params = getattr(host.strategy, "check_params", None)
+            if on_params is not None:
+                on_params(new.strategy.parameters)
+
     def _on_config_change(self, old: EngineConfig, new: EngineConfig) -> None:
         if self._logging is not None and old.system.log_level != new.system.log_level:
             self._logging.set_level(new.system.log_level)
+        host = self.host
+        if host is None or not host.running:
+            return
+        if new.risk != old.risk and host.risk is not None:
+            host.risk.apply_config(new.risk)
+            log.info("risk limits reloaded")
+        if new.risk.kill_switch and not old.risk.kill_switch:
+            self.emergency_stop("risk.kill_switch set", SOURCE_OPERATOR)
+        if new.strategy.parameters != old.strategy.parameters and host.strategy is not None:
+            on_params = getattr(host.strategy, "on_params", None)
+            if on_params is not None:
+                on_params(new.strategy.parameters)
+                log.info("strategy parameters reloaded")
 
     async def run(self, duration: float | None = None, *, console_log: bool = True) -> int:
         """Start, wait for a stop signal (or `duration` seconds), stop. Returns an exit code."""
@@ -250,9 +307,11 @@ class Engine:
             console=console_log,
         )
         unsubscribe = self.store.subscribe(self._on_config_change)
+        remove_check = self.store.add_check(self._check_config)
         loop = asyncio.get_running_loop()
         try:
             self._install_signal_handlers(loop)
+            self.pidfile.write()  # after the handlers: a `kill` now is caught, not fatal
             cpus = pin_process(cfg.system.cpus)
             self._executor = ThreadPoolExecutor(
                 max_workers=cfg.system.worker_threads, thread_name_prefix="engine-worker"
@@ -289,10 +348,12 @@ class Engine:
             return 0
         finally:
             await self._stop_components()
+            self.pidfile.remove()
             self._remove_signal_handlers(loop)
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
             unsubscribe()
+            remove_check()
             log.info("engine stopped")
             self._logging.stop()
 
@@ -301,7 +362,12 @@ class Engine:
             self._started.append(component)
             await component.start()
         # the instrument table is known once the venues' metadata is loaded
-        self.events.start(self.clock, instrument_table(self.components))
+        host = self.host
+        self.events.start(
+            self.clock,
+            instrument_table(self.components),
+            host.view if host is not None else None,
+        )
 
     async def _stop_components(self) -> None:
         self.events.stop()
@@ -316,7 +382,9 @@ class Engine:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
         loop.add_signal_handler(signal.SIGHUP, self.reload_config)
+        loop.add_signal_handler(signal.SIGUSR1, self.emergency_stop, "SIGUSR1")
+        loop.add_signal_handler(signal.SIGUSR2, self.operator_reset)
 
     def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             loop.remove_signal_handler(sig)

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from engine._core import intents as _ib
 from engine._core.fixedpoint import FixedPointOverflowError
@@ -70,6 +70,13 @@ class OrderUpdate:
     venue_order_id: str = ""
     reason: str = ""  # venue's reject or cancel reason, verbatim
     timestamp_ns: int = 0
+    # the same in the engine's own terms, for code that works in grid units (risk, strategies)
+    order_ref: int = 0  # the engine's order id: what CANCEL and REPLACE intents name
+    client_tag: int = 0  # the tag of the intent that opened the order
+    side: int = 0  # 1 buy, -1 sell (0: not known)
+    last_fill_ticks: int = 0
+    last_fill_lots: int = 0
+    remaining_lots: int = 0  # open quantity left after this update (0 once it ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,69 @@ class FeedStatus:
     ready: bool
     reason: str
     timestamp_ns: int
+
+
+class OpenOrder(NamedTuple):
+    """One of the engine's live orders as a strategy sees it (grid units)."""
+
+    order_ref: int  # the engine's order id: what CANCEL and REPLACE intents name
+    instrument_index: int
+    side: int  # 1 buy, -1 sell
+    price_ticks: int
+    qty_lots: int
+    filled_lots: int
+    status: OrderStatus
+    client_tag: int
+    placed_ns: int  # when the engine opened it (or last changed its price or size)
+    pending: bool  # a request about it is in flight: a new one would pile up
+
+
+class TradingView(Protocol):
+    """What a handler may read of the engine's trading state (`HandlerContext.view`): live,
+    in the backtest and on a strategy node alike. Instruments are named by their index in
+    the instrument table, as in intents."""
+
+    def book(self, instrument_index: int) -> Any | None:
+        """The instrument's live order book, or None while it is not ready (read it now,
+        keep nothing of it)."""
+
+    def position_lots(self, instrument_index: int) -> int:
+        """The base position in lots (+ long, - short)."""
+
+    def order_of_tag(self, client_tag: int) -> int:
+        """The live order the intent tagged `client_tag` opened (its last one); 0 if none."""
+
+    def order(self, order_ref: int) -> OpenOrder | None:
+        """A live order; None once it ended (or never was)."""
+
+    def open_orders(self, instrument_index: int) -> list[OpenOrder]:
+        """The live orders of one instrument."""
+
+    def trading_state(self) -> str:
+        """The risk state: "ACTIVE", "REDUCING" or "HALTED"."""
+
+
+class NoTrading:
+    """The view of an engine that does not trade (watch-only runs, tests): no books, no
+    orders, flat, ACTIVE."""
+
+    def book(self, instrument_index: int) -> Any | None:
+        return None
+
+    def position_lots(self, instrument_index: int) -> int:
+        return 0
+
+    def order_of_tag(self, client_tag: int) -> int:
+        return 0
+
+    def order(self, order_ref: int) -> OpenOrder | None:
+        return None
+
+    def open_orders(self, instrument_index: int) -> list[OpenOrder]:
+        return []
+
+    def trading_state(self) -> str:
+        return "ACTIVE"
 
 
 class IntentKind(enum.IntEnum):
@@ -347,13 +417,15 @@ class HandlerContext:
     the engine's one clock, the one IntentBuffer the consumer drains, and the instrument
     table whose positions are the instrument indexes of intents (the buffer rejects an
     index outside it). `timers` is the handler's own: its names are its own, and its timers
-    call its `on_timer`. Valid until the handler's `on_stop`.
+    call its `on_timer`. `view` reads books, positions and our live orders (the same
+    object for every handler). Valid until the handler's `on_stop`.
     """
 
     clock: Clock
     intents: IntentBuffer
     instruments: tuple[Instrument, ...]
     timers: Timers
+    view: TradingView = field(default_factory=NoTrading)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -440,6 +512,7 @@ class EventDispatcher(EventHandler):
         self._instruments: tuple[Instrument, ...] = ()
         self._timers: TimerService | None = None
         self._contexts: dict[int, HandlerContext] = {}  # id(handler) -> its context
+        self._view: TradingView = NoTrading()
 
     # ------------------------------------------------------------------ handlers, lifecycle
 
@@ -471,8 +544,15 @@ class EventDispatcher(EventHandler):
         """The context `handler` was started with; None before start or after stop."""
         return self._contexts.get(id(handler))
 
-    def start(self, clock: Clock, instruments: Sequence[Instrument] = ()) -> None:
-        """Hand every handler its context. `instruments` is the engine's instrument table.
+    def start(
+        self,
+        clock: Clock,
+        instruments: Sequence[Instrument] = (),
+        view: TradingView | None = None,
+    ) -> None:
+        """Hand every handler its context. `instruments` is the engine's instrument table,
+        `view` what handlers read of the trading state (default: an engine that does not
+        trade).
 
         A handler whose on_start raises stops the start: the handlers started before it are
         stopped again and the exception propagates.
@@ -483,6 +563,7 @@ class EventDispatcher(EventHandler):
         self.intents.set_instrument_count(len(table))
         self._clock = clock
         self._instruments = table
+        self._view = view if view is not None else NoTrading()
         self._timers = TimerService(clock)
         try:
             for handler in list(self._handlers):
@@ -506,7 +587,7 @@ class EventDispatcher(EventHandler):
         timers = self._timers.timers_for(
             functools.partial(self._timer_fired, handler), type(handler).__name__
         )
-        context = HandlerContext(self._clock, self.intents, self._instruments, timers)
+        context = HandlerContext(self._clock, self.intents, self._instruments, timers, self._view)
         self._contexts[id(handler)] = context
         try:
             handler.on_start(context)

@@ -22,7 +22,7 @@ def test_shipped_file_validates_and_renders(name: str, tmp_path: Path) -> None:
 def test_paper_is_the_embedded_default() -> None:
     cfg = load_config(CONFIG / "paper.toml", environ={})
     assert cfg.database.url == "" and cfg.cache.url == ""
-    assert cfg.system.cpus == [] and not cfg.strategy.enabled
+    assert cfg.system.cpus == [] and cfg.strategy.enabled  # paper quotes out of the box
     assert [n for n, v in cfg.venues.items() if v.enabled] == ["binance"]
     binance = cfg.venues["binance"]
     assert binance.simulated and binance.symbols == ["BTCUSDT"] and binance.key_source == "none"

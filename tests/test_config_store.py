@@ -118,8 +118,8 @@ def test_update_parses_strings_and_accepts_typed_values(
         (
             "strategy.enabled",
             True,
-            "runtime update: strategy.venue: must name an enabled venue when "
-            "strategy.enabled = true (enabled: binance)",
+            "runtime update: strategy.enabled: needs a venue to quote on: an enabled venue "
+            "with symbols",
         ),
     ],
 )

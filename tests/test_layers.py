@@ -50,6 +50,8 @@ RULES = [
     Rule("engine/strategy", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
     # risk judges intents and positions in grid units; it knows no venue or transport
     Rule("engine/risk", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
+    # the strategy host wires strategy, risk and OMS together; it never builds a venue's parts
+    Rule("engine/host", ("engine.sim", "engine.app", "engine.gateway")),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

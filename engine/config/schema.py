@@ -90,8 +90,17 @@ class StrategyConfig:
         check=checks.class_path,
         toml_name="class",
     )
-    venue: str = setting("", "venue the strategy trades on", choices=("", *VENUE_NAMES))
-    symbols: list[str] = setting([], "symbols the strategy quotes", check=checks.symbols)
+    venue: str = setting(
+        "",
+        'venue the strategy trades on ("" = every venue that trades)',
+        choices=("", *VENUE_NAMES),
+    )
+    symbols: list[str] = setting(
+        [], "symbols the strategy quotes ([] = every symbol of its venues)", check=checks.symbols
+    )
+    status_interval_s: float = setting(
+        5.0, "seconds between two status lines (0 = none)", hot=True, bounds=(0, 3600)
+    )
     parameters: dict[str, Any] = setting({}, "free-form strategy parameters", hot=True)
 
 
@@ -117,6 +126,48 @@ class RiskConfig:
         exclusive_min=True,
     )
     kill_switch: bool = setting(False, "true cancels everything and stops quoting", hot=True)
+    max_order_quantity: Decimal = setting(
+        Decimal(0), "largest order, base quantity (0 = no limit)", hot=True, bounds=(0, None)
+    )
+    min_order_notional: Decimal = setting(
+        Decimal(0),
+        "smallest order value, quote currency (0 = the venue's own minimum)",
+        hot=True,
+        bounds=(0, None),
+    )
+    price_band_bps: int = setting(
+        500,
+        "fat-finger band: a limit price further than this from the mid is refused (0 = off)",
+        hot=True,
+        bounds=(0, 10_000),
+    )
+    max_exposure: Decimal = setting(
+        Decimal(0),
+        "largest position value per symbol, quote currency (0 = no limit)",
+        hot=True,
+        bounds=(0, None),
+    )
+    max_total_exposure: Decimal = setting(
+        Decimal(0),
+        "largest position value over all symbols, quote currency (0 = no limit)",
+        hot=True,
+        bounds=(0, None),
+    )
+    max_cancels_per_second: int = setting(
+        50, "cancels per second per symbol", hot=True, bounds=(1, 10_000)
+    )
+    max_total_orders_per_second: int = setting(
+        0, "new orders per second over all symbols (0 = no limit)", hot=True, bounds=(0, 10_000)
+    )
+    max_drawdown: Decimal = setting(
+        Decimal(0),
+        "drop from the day's peak equity that stops trading, quote currency (0 = no limit)",
+        hot=True,
+        bounds=(0, None),
+    )
+    daily_reset_hour_utc: int = setting(
+        0, "hour (UTC) at which the daily loss and drawdown start again", bounds=(0, 23)
+    )
 
 
 _HTTP = checks.url("http://", "https://", empty_ok=False)
@@ -255,7 +306,14 @@ def cross_checks(cfg: EngineConfig) -> Iterator[Problem]:
                 if not getattr(venue, key):
                     yield f"{at}.{key}", 'is required when key_source = "env"', source
     strategy = cfg.strategy
-    if strategy.enabled:
+    quotable = any(v.enabled and v.symbols for v in cfg.venues.values())
+    if strategy.enabled and not strategy.venue and not quotable:
+        yield (
+            "strategy.enabled",
+            "needs a venue to quote on: an enabled venue with symbols",
+            tuple(f"venues.{n}.symbols" for n in cfg.venues),
+        )
+    if strategy.enabled and strategy.venue:
         venue_cfg = cfg.venues.get(strategy.venue)
         if venue_cfg is None or not venue_cfg.enabled:
             yield (

@@ -32,6 +32,7 @@ class ConfigStore:
         self._environ = environ  # None: os.environ as it is at reload time
         self._overrides: dict[str, Assignment] = {}
         self._subscribers: list[Subscriber] = []
+        self._checks: list[Callable[[EngineConfig], None]] = []
         # re-entrant: a subscriber may read `current` or even update another key
         self._lock = threading.RLock()
 
@@ -57,6 +58,20 @@ class ConfigStore:
 
         return unsubscribe
 
+    def add_check(self, fn: Callable[[EngineConfig], None]) -> Callable[[], None]:
+        """Run `fn(new)` before every change: its ValueError refuses the change (a component
+        that knows more than the schema, e.g. the strategy of its parameters); returns the
+        function that removes it."""
+        with self._lock:
+            self._checks.append(fn)
+
+        def remove() -> None:
+            with self._lock:
+                if fn in self._checks:
+                    self._checks.remove(fn)
+
+        return remove
+
     def update(self, key: str, value: Any) -> EngineConfig:
         """Set one hot key (`"risk.max_position"`); strings are parsed by the key's type.
 
@@ -78,8 +93,9 @@ class ConfigStore:
         with self._lock:
             new = assign(self._current, leaf.attrs, checked)
             validate(new, [item], default_source=RUNTIME)
+            swapped = self._swap(new)  # a check that refuses it raises here: no override
             self._overrides[leaf.dotted] = item
-            return self._swap(new)
+            return swapped
 
     def reload(self, path: PathLike, *, environ: Mapping[str, str] | None = None) -> EngineConfig:
         """Re-read `path` and the environment; apply only if every changed key is hot.
@@ -102,6 +118,11 @@ class ConfigStore:
             return self._swap(new) if changed else self._current
 
     def _swap(self, new: EngineConfig) -> EngineConfig:
+        for check in list(self._checks):
+            try:
+                check(new)
+            except ValueError as exc:
+                raise ConfigError(f"refused, nothing was applied: {exc}") from None
         old, self._current = self._current, new
         if old != new:
             for fn in list(self._subscribers):

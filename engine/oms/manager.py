@@ -29,7 +29,7 @@ from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
 from engine._core.orders import OrderTable
 from engine._core.position import PositionCore
 from engine.clock import Clock
-from engine.events import OrderUpdate
+from engine.events import OpenOrder, OrderUpdate
 from engine.gateway.adapter import (
     ExchangeAdapter,
     ExecutionReport,
@@ -55,6 +55,11 @@ CATCH_UP_OVERLAP_NS = 5_000_000_000
 SEEN_TRADES = 65_536  # trade ids remembered per instrument (the journal keeps them for good)
 _PYTHON_PATH = fill_codes.PYTHON
 REMEMBERED_IDS = 65_536  # client order id -> order id, cleared when full
+# a request about the order is in flight (or unanswered): the strategy waits for its answer
+_PENDING = frozenset(
+    {table_codes.PENDING_NEW, table_codes.PENDING_CANCEL, table_codes.PENDING_AMEND,
+     table_codes.UNKNOWN}
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -74,6 +79,7 @@ class OmsCounters:
     no_adapter: int = 0  # an intent for a venue the engine does not trade on
     caught_up_fills: int = 0  # trades the stream missed, booked from the venue's history
     recoveries: int = 0  # catch-up + reconciliation runs after a private-stream reconnect
+    late_answers: int = 0  # a request's answer came after the stream had ended the order
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -85,6 +91,7 @@ class _Meta:
 
     index: int
     client_order_id: str
+    tag: int = 0  # the opening intent's client tag (0: none, as for an adopted order)
 
 
 class OrderManager:
@@ -112,6 +119,8 @@ class OrderManager:
         self.counters = OmsCounters()
         self._index = {(i.venue, i.symbol): n for n, i in enumerate(self.instruments)}
         self._meta: dict[int, _Meta] = {}
+        self._tags: dict[int, int] = {}  # client tag -> the live order it opened last
+        self._live: list[set[int]] = [set() for _ in self.instruments]  # order ids per index
         self._adopted: dict[str, int] = {}  # client order ids of other runs -> order ids
         self._order_ids: dict[str, int] = {}  # order_id_of's answers
         # trade ids booked, per instrument (the last SEEN_TRADES, oldest forgotten first),
@@ -184,7 +193,10 @@ class OrderManager:
         if code < 0:
             log.error("order refused before sending: %s", table_codes.describe(code))
             return 0
-        self._meta[order_id] = _Meta(index, self.ids.of(order_id))
+        self._meta[order_id] = _Meta(index, self.ids.of(order_id), tag)
+        self._live[index].add(order_id)
+        if tag:
+            self._tags[tag] = order_id
         return order_id
 
     def cancel(self, order_id: int) -> bool:
@@ -328,6 +340,11 @@ class OrderManager:
         code = CODE_OF_STATUS[status]
         if code in (table_codes.PENDING_NEW, table_codes.PENDING_CANCEL, table_codes.UNKNOWN):
             return table_codes.UNCHANGED  # an acknowledgement that only says "received"
+        if self._meta.get(order_id) is not meta:
+            # the stream's report ended (and released) the order while this request's answer
+            # was on its way: the answer is old news, not a refused report
+            self.counters.late_answers += 1
+            return table_codes.UNCHANGED
         now = self.clock.time_ns()
         result = self.table.report(order_id, code, cum_lots, fill_lots, now)
         if result < 0:
@@ -344,8 +361,7 @@ class OrderManager:
         ):
             self._emit(order_id, meta, report, reason)
         if self.table.status_of(order_id) >= table_codes.FILLED:
-            self.table.release(order_id)
-            del self._meta[order_id]
+            self._release(order_id, meta)
         return result
 
     def on_report(self, report: ExecutionReport) -> None:
@@ -444,8 +460,15 @@ class OrderManager:
             self._emit(order_id, meta, report, report.reason)
             terminal = self.table.status_of(order_id) >= table_codes.FILLED
         if terminal:
-            self.table.release(order_id)
-            del self._meta[order_id]
+            self._release(order_id, meta)
+
+    def _release(self, order_id: int, meta: _Meta) -> None:
+        """An order ended: its slot, its tag and its place among the live orders go."""
+        self.table.release(order_id)
+        del self._meta[order_id]
+        self._live[meta.index].discard(order_id)
+        if meta.tag and self._tags.get(meta.tag) == order_id:
+            del self._tags[meta.tag]
 
     def _book_fill(self, index: int, report: ExecutionReport) -> bool:
         """Book a trade into the position; False when its trade id was booked already."""
@@ -485,12 +508,14 @@ class OrderManager:
             return
         instrument = self.instruments[meta.index]
         fill = report is not None and report.is_fill
+        status = row[5]
+        remaining = 0 if status >= table_codes.FILLED else max(row[7] - row[8], 0)
         self.on_update(
             OrderUpdate(
                 order_id=meta.client_order_id,
                 venue=instrument.venue,
                 symbol=instrument.symbol,
-                status=STATUS_OF_CODE[row[5]],
+                status=STATUS_OF_CODE[status],
                 filled_quantity=instrument.lots_to_qty(row[8]),
                 last_fill_price=(
                     instrument.ticks_to_price(report.last_price_ticks)
@@ -507,6 +532,12 @@ class OrderManager:
                 venue_order_id=report.venue_order_id if report is not None else "",
                 reason=reason,
                 timestamp_ns=self.clock.time_ns(),
+                order_ref=order_id,
+                client_tag=row[11],
+                side=row[2],
+                last_fill_ticks=report.last_price_ticks if fill and report is not None else 0,
+                last_fill_lots=report.last_lots if fill and report is not None else 0,
+                remaining_lots=remaining,
             )
         )
 
@@ -636,6 +667,7 @@ class OrderManager:
             if code >= 0:
                 meta = _Meta(index, cid)
                 self._meta[new_id] = meta
+                self._live[index].add(new_id)
                 self._adopted[cid] = new_id
                 self._order_ids.pop(cid, None)  # it was foreign until now
                 self._apply(new_id, meta, snapshot.status, snapshot.filled_lots)
@@ -650,7 +682,34 @@ class OrderManager:
         self.counters.canceled_foreign += 1
         found["canceled"] += 1
 
-    # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ reads (TradingView)
+
+    def order_of_tag(self, client_tag: int) -> int:
+        """The live order the intent tagged `client_tag` opened last; 0 if none."""
+        return self._tags.get(client_tag, 0)
+
+    def order(self, order_ref: int) -> OpenOrder | None:
+        """A live order in grid units; None once it ended (or never was)."""
+        if order_ref not in self._meta:
+            return None
+        row = self.table.get(order_ref)
+        if row is None:
+            return None
+        status = row[5]
+        pending = status in _PENDING
+        price, qty = (row[9], row[10]) if status == table_codes.PENDING_AMEND else (row[6], row[7])
+        return OpenOrder(
+            order_ref, row[1], row[2], price, qty, row[8], STATUS_OF_CODE[status], row[11],
+            row[12], pending,
+        )  # fmt: skip
+
+    def open_orders_of(self, instrument_index: int) -> list[OpenOrder]:
+        """The live orders of one instrument."""
+        orders = (self.order(order_id) for order_id in self._live[instrument_index])
+        return [o for o in orders if o is not None]
+
+    def position_lots(self, instrument_index: int) -> int:
+        return self.positions[instrument_index].qty
 
     def open_orders(self) -> list[tuple[str, OrderStatus]]:
         """(client order id, status) of every order the table holds."""

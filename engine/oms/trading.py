@@ -173,6 +173,29 @@ class TradingComponent(Component):
             except VenueError as exc:  # the offset measured last stays; the next try comes
                 log.warning("time sync failed", extra={"venue": name, "error": str(exc)})
 
+    async def cancel_everything(self) -> dict[str, int]:
+        """The emergency stop's action: every open order of every symbol on every venue that
+        trades, by the venue's own cancel-all (orders the engine does not know go too);
+        orders cancelled per venue. A venue that fails is logged and the others go on."""
+        cancelled: dict[str, int] = {}
+
+        async def one(name: str, adapter: ExchangeAdapter) -> None:
+            count = 0
+            for symbol in adapter.instruments:
+                try:
+                    count += len(await adapter.cancel_all(symbol))
+                except VenueError as exc:
+                    log.error(
+                        "emergency cancel failed",
+                        extra={"venue": name, "symbol": symbol, "error": str(exc)},
+                    )
+            cancelled[name] = count
+
+        await asyncio.gather(
+            *(one(name, a) for name, a in self.adapters.items() if self.ready.get(name))
+        )
+        return cancelled
+
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)

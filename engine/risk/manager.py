@@ -1,0 +1,300 @@
+"""The risk manager: every intent passes the Cython risk core (engine/_core/risk.pyx) before
+the order manager sees it, and the core follows our orders, fills and marks.
+
+It is the dispatcher's intent sink: after each event, every pending intent is checked in
+push order; one that passes goes to the order manager, one that fails is dropped with its
+reason code (counted per reason by the core, logged at most once a second per reason). It is
+also an event handler: each book event marks the instrument at its mid (the price band's
+reference, the exposure, the unrealized PnL), and each order update keeps the core's open
+orders and position in step with the order manager's.
+
+PnL enters the core in one money unit for all instruments (the finest notional unit of the
+table, `pnl_unit`), so the daily loss and the drawdown add up across venues; order sizes,
+notionals and exposures stay in each instrument's own units.
+
+A breach that HALTs the core, a SIGUSR1 and `python -m engine kill` end in `emergency_stop`:
+the host's `on_halt` cancels every open order on every venue, and the halt is persisted
+(engine/risk/halt.py) so that a restart stays halted until an operator resets it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engine._core import risk as codes
+from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
+from engine._core.position import PositionCore
+from engine._core.risk import NO_LIMIT, GlobalLimits, InstrumentLimits, RiskCore
+from engine._core.risk_limits import next_daily_reset_ns
+from engine.clock import Clock
+from engine.config.schema import RiskConfig
+from engine.events import EventHandler, OrderUpdate
+from engine.model.enums import OrderStatus
+from engine.model.instrument import Instrument
+
+log = logging.getLogger("engine.risk")
+
+LOG_EVERY_NS = 1_000_000_000  # a refusal reason is logged at most this often
+_ENDED = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+class OrderSink(Protocol):
+    """What the risk manager drives: the order manager (engine/oms/manager.py)."""
+
+    positions: Sequence[PositionCore]
+
+    def place(  # noqa: PLR0917 - the intent row's fields, in its order
+        self, index: int, side: int, order_type: int, tif: int, price: int, qty: int, tag: int
+    ) -> int: ...
+
+    def cancel(self, order_id: int) -> bool: ...
+
+    def replace(  # noqa: PLR0917 - the intent row's fields, in its order
+        self, order_id: int, index: int, side: int, order_type: int, tif: int, price: int,
+        qty: int, tag: int,
+    ) -> int: ...  # fmt: skip
+
+
+def _units(instrument: Instrument, quote: Decimal) -> int:
+    """A quote-currency amount in the instrument's notional units, rounded down (0 stays 0)."""
+    return int(quote / instrument.notional_unit)
+
+
+def instrument_limits(instrument: Instrument, cfg: RiskConfig) -> InstrumentLimits:
+    """The core's limits for one instrument from `[risk]` (0 = off, as the config says)."""
+    lots = int(cfg.max_position / instrument.lot_size)
+    off = NO_LIMIT
+
+    def or_off(value: Decimal, convert: Callable[[Decimal], int]) -> int:
+        return convert(value) if value > 0 else off
+
+    min_notional = cfg.min_order_notional if cfg.min_order_notional > 0 else instrument.min_notional
+    return InstrumentLimits(
+        max_qty_lots=or_off(cfg.max_order_quantity, lambda q: int(q / instrument.lot_size)),
+        max_notional=_units(instrument, cfg.max_order_notional),
+        min_notional=_units(instrument, min_notional) if min_notional > 0 else 0,
+        band_bps=cfg.price_band_bps if cfg.price_band_bps > 0 else off,
+        max_open_orders=cfg.max_open_orders,
+        max_long_lots=lots,
+        max_short_lots=lots,
+        max_exposure=or_off(cfg.max_exposure, lambda q: _units(instrument, q)),
+        order_rate=cfg.max_orders_per_second,
+        cancel_rate=cfg.max_cancels_per_second,
+    )
+
+
+class RiskManager(EventHandler):
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        traded: Sequence[int],
+        config: RiskConfig,
+        clock: Clock,
+        *,
+        on_halt: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`traded`: indexes of the instruments that may be traded (the others refuse every
+        order: INSTRUMENT limits of zero). `on_halt(reason, source)`: the emergency stop's
+        action (cancel everything, persist), called once per halt."""
+        self.instruments = tuple(instruments)
+        self.traded = frozenset(traded)
+        self.clock = clock
+        self.on_halt = on_halt
+        self.core = RiskCore(max(len(self.instruments), 1), 4096)
+        self.oms: OrderSink | None = None
+        self._index = {inst.instrument_id: n for n, inst in enumerate(self.instruments)}
+        exps = [inst._notional_exp for inst in self.instruments] or [0]
+        self.pnl_exp = max(exps)  # the PnL unit is 10**-pnl_exp quote
+        self._open: dict[int, list[int]] = {}  # order id -> [index, side, remaining lots]
+        self._qty = [0] * len(self.instruments)  # the position the core has booked
+        self._realized = [0] * len(self.instruments)  # PositionCore.realized booked, units
+        self._last_log: dict[int, int] = {}
+        self._halted_reported = False
+        self.apply_config(config)
+
+    # ------------------------------------------------------------------ limits
+
+    def apply_config(self, config: RiskConfig) -> None:
+        """Set every limit from `[risk]` (at start and on a hot reload)."""
+        self.config = config
+        for n, instrument in enumerate(self.instruments):
+            if n in self.traded:
+                limits = instrument_limits(instrument, config)
+            else:
+                limits = InstrumentLimits(max_qty_lots=0, max_open_orders=0)
+            self.core.set_limits(n, limits)
+        units = {(i._notional_mantissa, i._notional_exp) for i in self.instruments}
+        total = NO_LIMIT
+        if config.max_total_exposure > 0:
+            if len(units) == 1 and self.instruments:
+                total = _units(self.instruments[0], config.max_total_exposure)
+            else:
+                log.warning(
+                    "risk.max_total_exposure is not enforced: the instruments' notional units "
+                    "differ (max_exposure per symbol still is)"
+                )
+        self.core.set_global_limits(
+            GlobalLimits(
+                max_total_exposure=total,
+                order_rate=config.max_total_orders_per_second or NO_LIMIT,
+                daily_loss_limit=self.pnl_units(config.max_daily_loss),
+                max_drawdown=(
+                    self.pnl_units(config.max_drawdown) if config.max_drawdown > 0 else NO_LIMIT
+                ),
+            )
+        )
+        now = self.clock.time_ns()
+        self.core.set_day_reset(next_daily_reset_ns(now, config.daily_reset_hour_utc))
+
+    def pnl_units(self, quote: Decimal) -> int:
+        return int(quote.scaleb(self.pnl_exp))
+
+    def _to_pnl(self, index: int, units: int) -> int:
+        instrument = self.instruments[index]
+        scale: int = instrument._notional_mantissa * 10 ** (self.pnl_exp - instrument._notional_exp)
+        return units * scale
+
+    # ------------------------------------------------------------------ intents
+
+    def consume(self, buffer: IntentBuffer) -> None:
+        """The intent sink: check each pending intent, hand those that pass to the OMS."""
+        oms = self.oms
+        core = self.core
+        now = self.clock.time_ns()
+        for i in range(len(buffer)):
+            index, kind, side, order_type, tif, price, qty, tag, order_id = buffer.read(i)
+            if kind == CANCEL:
+                code = core.check_cancel(index, now)
+                if code == 0 and oms is not None:
+                    oms.cancel(order_id)
+            elif kind == NEW:
+                code = core.check_pending(buffer, i, now)
+                if code == 0 and oms is not None:
+                    new_id = oms.place(index, side, order_type, tif, price, qty, tag)
+                    if new_id:
+                        core.on_order_open(index, side, qty)
+                        self._open[new_id] = [index, side, qty]
+            elif kind == REPLACE:
+                old = self._open.get(order_id)
+                old_side, old_lots = (old[1], old[2]) if old is not None else (0, 0)
+                code = core.check_pending(buffer, i, now, old_side, old_lots)
+                if code == 0 and oms is not None:
+                    new_id = oms.replace(order_id, index, side, order_type, tif, price, qty, tag)
+                    if new_id == order_id and old is not None:  # amended in place
+                        core.on_order_close(index, old_side, old_lots)
+                        core.on_order_open(index, side, qty)
+                        old[1], old[2] = side, qty
+                    elif new_id:
+                        core.on_order_open(index, side, qty)
+                        self._open[new_id] = [index, side, qty]
+            else:
+                code = codes.ARG
+            if code != 0:
+                self._refused(code, index, now)
+        buffer.clear()
+        self._check_state()
+
+    def _refused(self, code: int, index: int, now: int) -> None:
+        if now - self._last_log.get(code, -LOG_EVERY_NS) >= LOG_EVERY_NS:
+            self._last_log[code] = now
+            name = (
+                self.instruments[index].instrument_id
+                if 0 <= index < len(self.instruments)
+                else str(index)
+            )
+            log.warning(
+                "order refused by risk",
+                extra={"code": code, "reason": codes.describe(code), "instrument": name,
+                       "refused_so_far": self.core.refusals().get(code, 0)},
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ events
+
+    def on_book(self, instrument_id: str, book: Any, timestamp_ns: int) -> None:
+        index = self._index.get(instrument_id)
+        if index is None or self.oms is None:
+            return
+        mid_x2 = book.mid_x2()
+        if mid_x2 <= 0:
+            return
+        self._mark(index, mid_x2 // 2)
+
+    def _mark(self, index: int, mark: int) -> None:
+        assert self.oms is not None
+        now = self.clock.time_ns()
+        position = self.oms.positions[index]
+        self._sync_position(index, position, now)
+        unrealized = self._to_pnl(index, position.unrealized(mark))
+        self.core.on_mark(index, mark, unrealized, now)
+        if self.core.state == codes.STATE_HALTED:
+            self._check_state()
+
+    def _sync_position(self, index: int, position: PositionCore, now: int) -> None:
+        """Book into the core what the OMS booked since (fills of every path: the stream,
+        a catch-up after a reconnect, a late fill of a released order)."""
+        qty = position.qty
+        booked = self._qty[index]
+        if qty == booked:
+            return
+        realized = position.realized
+        delta = qty - booked
+        self.core.on_fill(
+            index,
+            1 if delta > 0 else -1,
+            abs(delta),
+            self._to_pnl(index, realized - self._realized[index]),
+            now,
+        )
+        self._qty[index] = qty
+        self._realized[index] = realized
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        order = self._open.get(update.order_ref)
+        if order is None:
+            return
+        index = order[0]
+        if update.last_fill_lots > 0:
+            order[2] = max(order[2] - update.last_fill_lots, 0)
+            if self.oms is not None:
+                self._sync_position(index, self.oms.positions[index], self.clock.time_ns())
+        if update.status in _ENDED:
+            self.core.on_order_close(index, order[1], order[2])
+            del self._open[update.order_ref]
+        self._check_state()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state_name(self) -> str:
+        return codes.STATE_NAMES[self.core.state]
+
+    def _check_state(self) -> None:
+        if self.core.state == codes.STATE_HALTED and not self._halted_reported:
+            self._halted_reported = True
+            reason = codes.describe(self.core.cause)
+            log.error("risk limit breached: trading HALTED", extra={"reason": reason})
+            if self.on_halt is not None:
+                self.on_halt(reason, "limit")
+
+    def emergency_stop(self, reason: str, source: str) -> None:
+        """Halt now (SIGUSR1, the CLI, the control API): only cancels pass from here."""
+        self.core.halt()
+        if not self._halted_reported:
+            self._halted_reported = True
+            log.error("emergency stop: trading HALTED", extra={"reason": reason, "source": source})
+            if self.on_halt is not None:
+                self.on_halt(reason, source)
+
+    def resume(self) -> None:
+        """An operator cleared the halt: ACTIVE again (the core re-checks standing breaches)."""
+        self.core.reset()
+        self._halted_reported = self.core.state == codes.STATE_HALTED
+        log.warning("trading resumed by the operator", extra={"state": self.state_name})
+
+    def refusals(self) -> dict[str, int]:
+        return {codes.describe(code): n for code, n in self.core.refusals().items() if n}
