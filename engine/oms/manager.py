@@ -38,7 +38,13 @@ from engine.gateway.adapter import (
     OrderRequest,
     OrderSnapshot,
 )
-from engine.gateway.errors import OrderNotFound, RateLimited, VenueError, VenueUnavailable
+from engine.gateway.errors import (
+    OrderNotFound,
+    PostOnlyWouldCross,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.oms.ids import ClientOrderIds
@@ -79,6 +85,7 @@ class OmsCounters:
     no_adapter: int = 0  # an intent for a venue the engine does not trade on
     caught_up_fills: int = 0  # trades the stream missed, booked from the venue's history
     recoveries: int = 0  # catch-up + reconciliation runs after a private-stream reconnect
+    amends_would_cross: int = 0  # a post-only amend refused: the order kept its old price
     late_answers: int = 0  # a request's answer came after the stream had ended the order
 
     def as_dict(self) -> dict[str, int]:
@@ -290,6 +297,11 @@ class OrderManager:
             )
         except VenueUnavailable as exc:
             await self._went_unknown(order_id, meta, exc)
+        except PostOnlyWouldCross:
+            # the book moved through the new price: the order rests where it was, as a
+            # market maker wants; counted, not logged (it happens every busy second)
+            self.counters.amends_would_cross += 1
+            self.table.request_failed(order_id, self.clock.time_ns())
         except VenueError as exc:
             log.warning("amend of %s refused: %s", meta.client_order_id, exc)
             self.table.request_failed(order_id, self.clock.time_ns())
