@@ -89,6 +89,20 @@ class FeedStatus:
     timestamp_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueEvent:
+    """Something a venue did that monitoring must know: `kind` "rate_limited" (a request
+    refused by our own budget, `code` "local", or by the venue: 429/418, OKX 50011/50061,
+    Gate TOO_MANY_REQUESTS), with what the request was and the venue's retry hint."""
+
+    venue: str
+    kind: str
+    code: str
+    detail: str
+    retry_after_s: float | None
+    timestamp_ns: int
+
+
 class OpenOrder(NamedTuple):
     """One of the engine's live orders as a strategy sees it (grid units)."""
 
@@ -482,6 +496,9 @@ class EventHandler:
     def on_timer(self, name: str, timestamp_ns: int) -> None:
         """A timer set through the engine's clock fired (`timestamp_ns`: when it was due)."""
 
+    def on_venue_event(self, event: VenueEvent) -> None:
+        """A venue refused us for its rate limit (and more kinds later): for monitoring."""
+
 
 IntentSink = Callable[[IntentBuffer], object]
 
@@ -678,3 +695,6 @@ class EventDispatcher(EventHandler):
     def on_timer(self, name: str, timestamp_ns: int) -> None:
         """Broadcast a timer event to every handler (named timers go to their owner only)."""
         self._emit("on_timer", name, timestamp_ns)
+
+    def on_venue_event(self, event: VenueEvent) -> None:
+        self._emit("on_venue_event", event)

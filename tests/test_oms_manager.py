@@ -15,7 +15,7 @@ from engine._core import intents as ib
 from engine._core import orders as codes
 from engine._core.intents import IntentBuffer
 from engine.clock import LiveClock, SimClock
-from engine.events import OrderUpdate
+from engine.events import OrderUpdate, VenueEvent
 from engine.gateway.adapter import ExecutionReport, OrderRequest, VenueEndpoints
 from engine.gateway.gate.trading import GateAdapter
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
@@ -249,3 +249,21 @@ async def test_catch_up_books_missed_trades_once_and_the_venue_moves_the_count(
     assert found["fills"] == 0 and found["matched"] == 1
     assert (d.oms.table.get(oid) or ())[8] == d.lots("0.01")
     assert d.status(oid) == codes.PARTIALLY_FILLED and position.fills == 1
+
+
+async def test_a_rate_limit_refusal_is_counted_and_told_to_monitoring(desk: Desk) -> None:
+    """Orders past the venue's budget are refused locally (never sent): each one is a
+    REJECTED order, a count and a VenueEvent for monitoring with the venue's retry hint."""
+    d = desk
+    d.seed_book()
+    events: list[VenueEvent] = []
+    d.oms.on_venue_event = events.append
+    budget = min(b.capacity for b in d.adapter.limiter.buckets.values())
+    ids = [d.place(BUY, "60000", "0.0001") for _ in range(budget + 5)]
+    await d.oms.drain()
+    refused = d.oms.counters.rate_limited
+    assert refused >= 5 and len(events) == refused
+    assert {(e.venue, e.kind, e.code) for e in events} == {("gate", "rate_limited", "local")}
+    assert all(e.retry_after_s is not None and e.retry_after_s > 0 for e in events)
+    assert all("new order" in e.detail for e in events)
+    assert sum(1 for i in ids if d.oms.table.get(i) is None) >= refused  # rejected, released

@@ -29,7 +29,7 @@ from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
 from engine._core.orders import OrderTable
 from engine._core.position import PositionCore
 from engine.clock import Clock
-from engine.events import OpenOrder, OrderUpdate
+from engine.events import OpenOrder, OrderUpdate, VenueEvent
 from engine.gateway.adapter import (
     ExchangeAdapter,
     ExecutionReport,
@@ -86,6 +86,7 @@ class OmsCounters:
     caught_up_fills: int = 0  # trades the stream missed, booked from the venue's history
     recoveries: int = 0  # catch-up + reconciliation runs after a private-stream reconnect
     amends_would_cross: int = 0  # a post-only amend refused: the order kept its old price
+    rate_limited: int = 0  # a request refused for a rate limit (ours or the venue's)
     late_answers: int = 0  # a request's answer came after the stream had ended the order
 
     def as_dict(self) -> dict[str, int]:
@@ -112,6 +113,7 @@ class OrderManager:
         ids: ClientOrderIds | None = None,
         on_update: Callable[[OrderUpdate], None] | None = None,
         adopt_unknown: bool = False,
+        on_venue_event: Callable[[VenueEvent], None] | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = tuple(instruments)
@@ -119,6 +121,7 @@ class OrderManager:
         self.table = OrderTable(capacity)
         self.ids = ids or ClientOrderIds(clock.time_ns() // 1_000_000)
         self.on_update = on_update
+        self.on_venue_event = on_venue_event
         self.adopt_unknown = adopt_unknown
         self.positions = [PositionCore() for _ in self.instruments]
         self.fees_in_base = [Decimal(0) for _ in self.instruments]  # also counted in PnL
@@ -270,6 +273,8 @@ class OrderManager:
         except VenueUnavailable as exc:
             await self._went_unknown(order_id, meta, exc)
         except VenueError as exc:
+            if isinstance(exc, RateLimited):
+                self._rate_limited(exc, "new order")
             self.counters.rejected += 1
             self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
         else:
@@ -283,7 +288,10 @@ class OrderManager:
             await self._went_unknown(order_id, meta, exc)
         except OrderNotFound:
             await self._resolve(order_id, meta)  # gone already: filled, or never placed
-        except (RateLimited, VenueError) as exc:
+        except RateLimited as exc:
+            self._rate_limited(exc, "cancel")
+            self.table.request_failed(order_id, self.clock.time_ns())
+        except VenueError as exc:
             log.warning("cancel of %s refused: %s", meta.client_order_id, exc)
             self.table.request_failed(order_id, self.clock.time_ns())
         else:
@@ -297,6 +305,9 @@ class OrderManager:
             )
         except VenueUnavailable as exc:
             await self._went_unknown(order_id, meta, exc)
+        except RateLimited as exc:
+            self._rate_limited(exc, "amend")
+            self.table.request_failed(order_id, self.clock.time_ns())
         except PostOnlyWouldCross:
             # the book moved through the new price: the order rests where it was, as a
             # market maker wants; counted, not logged (it happens every busy second)
@@ -308,6 +319,17 @@ class OrderManager:
         else:
             if self.table.amended(order_id, self.clock.time_ns()) >= 0:
                 self._apply_ack(order_id, meta, ack)
+
+    def _rate_limited(self, exc: RateLimited, what: str) -> None:
+        """Counted, logged once per burst by the limiter's caller, and told to monitoring."""
+        self.counters.rate_limited += 1
+        if self.on_venue_event is not None:
+            self.on_venue_event(
+                VenueEvent(
+                    exc.venue, "rate_limited", str(exc.code), f"{what}: {exc}",
+                    exc.retry_after_s, self.clock.time_ns(),
+                )
+            )  # fmt: skip
 
     async def _went_unknown(self, order_id: int, meta: _Meta, exc: Exception) -> None:
         self.counters.timeouts += 1

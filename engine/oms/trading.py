@@ -95,6 +95,7 @@ class TradingComponent(Component):
             self.adapters,
             on_update=self.events.on_order_update,
             adopt_unknown=adopt,
+            on_venue_event=self.events.on_venue_event,
         )
         for name in self.venues:
             try:
