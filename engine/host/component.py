@@ -21,12 +21,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine._core.latency import StageRecorder
 from engine.clock import Clock
 from engine.component import Component
 from engine.config import ConfigError, EngineConfig
 from engine.data.feed import BookFeed
 from engine.events import EventDispatcher, EventHandler
 from engine.host.guard import StrategyGuard
+from engine.host.latency import STAGES, BookArrived, HandlersDone, timed_sink
 from engine.host.status import StatusLine
 from engine.host.view import EngineView
 from engine.model.instrument import Instrument
@@ -92,6 +94,7 @@ class StrategyHost(Component):
         self.status: StatusLine | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: list[EventHandler] = []
+        self.latency = StageRecorder(STAGES)  # frame -> risk done, per frame that quoted
 
     async def _on_start(self) -> None:
         config = self._config()
@@ -120,7 +123,7 @@ class StrategyHost(Component):
                 record.by,
                 record.source,
             )
-        self._handlers = [risk]
+        self._handlers = [BookArrived(self.latency, self.clock), risk]
         if config.strategy.enabled:
             if not chosen:
                 raise ConfigError(
@@ -141,10 +144,12 @@ class StrategyHost(Component):
             )
         else:
             log.warning("strategy.enabled = false: the engine watches the market, quotes nothing")
+        self._handlers.append(HandlersDone(self.latency, self.clock))
         for handler in self._handlers:
             self.events.add(handler)
-        self.events.set_intent_sink(risk.consume)
+        self.events.set_intent_sink(timed_sink(risk.consume, self.latency, self.clock))
         self.status = StatusLine(self, config.strategy.status_interval_s)
+        self.status.latency = self.latency.total
         self.status.start()
 
     async def _on_stop(self) -> None:
