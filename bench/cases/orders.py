@@ -2,14 +2,16 @@
 run (engine/gateway/<venue>/orders_wire.py, engine/oms/manager.py).
 
 - order.new.<venue>: one new order, from the intent's grid ints to signed request bytes
-  handed to a socket: the client order id (engine.oms.ids), the venue's WS trading frame
-  (Binance `order.place` with its HMAC-SHA256 signature; OKX `order` and Gate
-  `spot.order_place` on their logged-in sessions, which sign the login, not each order), UTF-8
-  encoding and `socket.send` on a connected loopback TCP socket (the other end drained between
+  handed to a socket: the client order id (engine.oms.ids), the venue's WS trading frame as the
+  adapter builds it, from its request template (`<venue>/orders_wire.OrderTemplates`, filled
+  by engine/gateway/request_template.pyx into a reused buffer: Binance `order.place` with its
+  HMAC-SHA256 signature computed in the same call; OKX `order` and Gate `spot.order_place` on
+  their logged-in sessions, which sign the login, not each order), the bytes passed as they
+  are to `socket.send` on a connected loopback TCP socket (the other end drained between
   samples). Baseline: the same request as a dict, `json.dumps` (Binance: `urlencode` of the
   sorted parameters and `hmac.new(...).hexdigest()` too), encoded, sent on the same socket.
 - order.requote.binance: one requote of a two-sided quote, i.e. two `order.cancelReplace`
-  requests (the one-pass `replace_frame`, signed), built and sent as above.
+  requests (the template's, signed), built and sent as above.
 - oms.apply_fill: one Binance `executionReport` frame (bytes, as the user-data subscription
   delivers it) -> the adapters' Cython decoder (engine/_core/reports.pyx,
   `ReportDecoder.binance`) -> ExecutionReport -> OrderManager.on_report: trade-id
@@ -46,7 +48,6 @@ from engine.oms.ids import ClientOrderIds
 from engine.oms.manager import OrderManager
 from engine.sim import presets
 from engine.wire.credentials import Credentials
-from engine.wire.mac import hmac_hex
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -92,29 +93,26 @@ def new_binance() -> Pair:
     ids, order_ids = _order_ids()
     sock = _Socket()
     clock = LiveClock()
-
-    def sign(payload: str) -> str:
-        return hmac_hex(CREDENTIALS, "sha256", payload.encode())
+    templates = binance_wire.OrderTemplates(
+        inst, api_key=API_KEY, recv_window="5000", secret=SECRET
+    )
 
     def ours(n: int) -> None:
         send = sock.send
         for i in range(n):
             cid = ids.of(order_ids[i])
-            text = binance_wire.place_frame(
+            data = templates.place(
                 i,
-                inst,
                 OrderSide.BUY,
                 OrderType.LIMIT_MAKER,
                 TimeInForce.GTC,
                 quantity_lots=qty,
                 price_ticks=price,
                 client_order_id=cid,
-                api_key=API_KEY,
-                recv_window="5000",
-                timestamp=str(clock.time_ns() // 1_000_000),
-                sign=sign,
+                timestamp_ms=clock.time_ns() // 1_000_000,
+                signed=True,
             )
-            send(text.encode())
+            send(data)
 
     key = SECRET.encode()
 
@@ -152,7 +150,7 @@ def new_okx() -> Pair:
     price, qty = inst.price_to_ticks(PRICE[:-1]), inst.qty_to_lots(QTY)
     ids, order_ids = _order_ids()
     sock = _Socket()
-    body = okx_wire.BodyBuilder(inst)
+    templates = okx_wire.OrderTemplates(inst)
 
     def ours(n: int) -> None:
         send = sock.send
@@ -160,7 +158,7 @@ def new_okx() -> Pair:
             request = OrderRequest(
                 ids.of(order_ids[i]), inst, OrderSide.BUY, OrderType.LIMIT_MAKER, qty, price
             )
-            send(okx_wire.ws_request(str(i), "order", [body.place(request)]).encode())
+            send(templates.place(i, request))
 
     def naive(n: int) -> None:
         for i in range(n):
@@ -191,21 +189,22 @@ def new_gate() -> Pair:
     ids, order_ids = _order_ids()
     sock = _Socket()
     clock = LiveClock()
+    templates = gate_wire.OrderTemplates(inst)
 
     def ours(n: int) -> None:
         send = sock.send
         for i in range(n):
-            param = gate_wire.order_body(
-                gate_wire.to_text(ids.of(order_ids[i])),
-                inst,
+            data = templates.place(
+                i,
+                clock.time_ns() // 1_000_000_000,
+                ids.of(order_ids[i]),
                 side=OrderSide.BUY,
                 order_type=OrderType.LIMIT_MAKER,
                 quantity_lots=qty,
                 price_ticks=price,
                 tif=TimeInForce.GTC,
             )
-            now = str(clock.time_ns() // 1_000_000_000)
-            send(gate_wire.api_frame(now, "spot.order_place", str(i), param).encode())
+            send(data)
 
     def naive(n: int) -> None:
         for i in range(n):
@@ -244,18 +243,17 @@ def requote_binance() -> Pair:
     ids, order_ids = _order_ids()
     sock = _Socket()
     clock = LiveClock()
-
-    def sign(payload: str) -> str:
-        return hmac_hex(CREDENTIALS, "sha256", payload.encode())
+    templates = binance_wire.OrderTemplates(
+        inst, api_key=API_KEY, recv_window="5000", secret=SECRET
+    )
 
     def ours(n: int) -> None:
         send = sock.send
         for i in range(n):
             for side, price, k in ((OrderSide.BUY, bid, 0), (OrderSide.SELL, ask, 1)):
                 old = ids.of(order_ids[(2 * i + k) % BATCH])
-                text = binance_wire.replace_frame(
+                data = templates.replace(
                     2 * i + k,
-                    inst,
                     side,
                     OrderType.LIMIT_MAKER,
                     TimeInForce.GTC,
@@ -263,12 +261,10 @@ def requote_binance() -> Pair:
                     price_ticks=price,
                     client_order_id=old + "-r1",
                     cancel_client_order_id=old,
-                    api_key=API_KEY,
-                    recv_window="5000",
-                    timestamp=str(clock.time_ns() // 1_000_000),
-                    sign=sign,
+                    timestamp_ms=clock.time_ns() // 1_000_000,
+                    signed=True,
                 )
-                send(text.encode())
+                send(data)
 
     key = SECRET.encode()
 

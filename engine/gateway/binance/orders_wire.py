@@ -1,7 +1,16 @@
 """Binance spot trading on the wire: request text, answers, execution reports, error codes
 (docs/VENUES.md §1.5-§1.7).
 
-Requests are lists of (name, value) text pairs built from the int64 grid values
+The WS API requests of the order path (`order.place`, `order.cancelReplace`, `order.cancel`)
+are `OrderTemplates`: per instrument, side, type, time in force and signed-or-not, a
+RequestTemplate (engine/gateway/request_template.pyx) compiled once from the same field lists
+as the text builders below, then filled per request from the int64 grid values into a reused
+buffer, the sorted query signed (HMAC-SHA256) in the same call, and the frame returned as
+bytes for the socket.
+
+The text builders are the readable definition those templates are held to, byte for byte
+(tests/test_request_template.py), and what REST and the other WS API methods send: requests
+are lists of (name, value) text pairs built from the int64 grid values
 (`Instrument.ticks_to_str` / `lots_to_str`); the same list gives the REST query (wire order)
 and, sorted by name, the WS API params and their signed payload. Every value the adapter
 sends is made of letters, digits and `.-_`, so it needs neither JSON escaping nor
@@ -16,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from engine.gateway import request_template as tpl
 from engine.gateway.adapter import (
     Balance,
     ExecutionReport,
@@ -34,6 +44,7 @@ from engine.gateway.errors import (
     VenueError,
     VenueUnavailable,
 )
+from engine.gateway.request_template import HmacSha256, RequestTemplate, TemplateError
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 
@@ -49,6 +60,9 @@ Fields = list[tuple[str, str]]
 
 # the values the adapter may send unescaped (client ids: Binance's own pattern, §1.6)
 CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
+CLIENT_ID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
+# text a template may carry as a literal (symbols, API keys, recvWindow)
+_LITERAL = re.compile(r"^[A-Za-z0-9._-]+$")
 # WS API params sent as JSON numbers (the rest are strings)
 NUMERIC = frozenset(
     {"recvWindow", "timestamp", "orderId", "cancelOrderId", "limit", "startTime", "endTime"}
@@ -262,6 +276,196 @@ def replace_frame(
         f'"quantity":"{qty}","recvWindow":{recv_window},"side":"{side_text}",'
         f'"symbol":"{sym}"{tif_j},"timestamp":{timestamp},"type":"{type_text}"{sig_j}}}}}'
     )
+
+
+# -- request templates -----------------------------------------------------------------------
+
+Program = list[str | int]
+_PLACE, _REPLACE, _CANCEL = "order.place", "order.cancelReplace", "order.cancel"
+_ORDER_ID = ("client order id", CLIENT_ID_CHARS, 36)
+_CANCEL_ID = ("cancelOrigClientOrderId", CLIENT_ID_CHARS, 36)
+
+
+def _slot_fields(
+    inst: Instrument, side: OrderSide, order_type: OrderType, tif: TimeInForce
+) -> list[tuple[str, str | int]]:
+    """`order_fields` with slots for the values of each request."""
+    fields: list[tuple[str, str | int]] = [
+        ("newClientOrderId", tpl.ID),
+        ("newOrderRespType", "RESULT"),
+    ]
+    if order_type is not _MARKET:
+        fields.append(("price", tpl.PRICE))
+    fields.append(("quantity", tpl.QTY))
+    fields.append(("side", SIDE[side]))
+    fields.append(("symbol", inst.symbol))
+    if order_type is _LIMIT:
+        fields.append(("timeInForce", TIF[tif]))
+    fields.append(("type", TYPE[order_type]))
+    return fields
+
+
+def request_programs(
+    method: str,
+    fields: Sequence[tuple[str, str | int]],
+    *,
+    api_key: str,
+    recv_window: str,
+    signed: bool,
+) -> tuple[Program, Program | None]:
+    """The frame and signed-payload programs of `signed_request` (stamped): the same params,
+    sorted by name, as `ws_request` writes them and `query_text` signs them."""
+    params = list(fields)
+    params.append(("recvWindow", recv_window))
+    params.append(("timestamp", tpl.TIME))
+    if signed:
+        params.append(("apiKey", api_key))
+    params.sort(key=lambda field: field[0])
+    frame: Program = ['{"id":', tpl.RID, f',"method":"{method}","params":{{']
+    payload: Program = []
+    for i, (name, value) in enumerate(params):
+        if i:
+            frame.append(",")
+            payload.append("&")
+        payload += [f"{name}=", value]
+        if name in NUMERIC:
+            frame += [f'"{name}":', value]
+        else:
+            frame += [f'"{name}":"', value, '"']
+    if signed:
+        frame += [',"signature":"', tpl.SIG, '"']
+    frame.append("}}")
+    return frame, payload if signed else None
+
+
+class OrderTemplates:
+    """The order path's WS API requests of one instrument, as RequestTemplates.
+
+    Each (method, side, type, time in force, signed) shape is compiled on first use and kept.
+    `secret` (an HMAC key) signs in C; `sign` (payload text -> signature text) is the fallback
+    for other key types (Ed25519 before `session.logon`). A value the venue would not take
+    (an id outside ^[a-zA-Z0-9-_]{1,36}$, a price or quantity not positive) raises
+    InvalidOrder before anything is sent. The bytes returned are the caller's.
+    """
+
+    __slots__ = ("_api_key", "_cache", "_recv_window", "_sign", "_signer", "instrument")
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        *,
+        api_key: str,
+        recv_window: str,
+        secret: str | bytes | None = None,
+        sign: Callable[[str], str] | None = None,
+    ) -> None:
+        for what, text in (
+            ("symbol", instrument.symbol),
+            ("api key", api_key),
+            ("recvWindow", recv_window),
+        ):
+            if not _LITERAL.match(text):
+                raise ValueError(f"{what} {text!r} is not plain text a template may carry")
+        self.instrument = instrument
+        self._api_key = api_key
+        self._recv_window = recv_window
+        self._signer = HmacSha256(secret) if secret is not None else None
+        self._sign = sign
+        self._cache: dict[tuple[object, ...], RequestTemplate] = {}
+
+    def _compile(self, key: tuple[object, ...]) -> RequestTemplate:
+        method, side, order_type, tif, signed = key
+        inst = self.instrument
+        fields: list[tuple[str, str | int]]
+        ids = [_ORDER_ID]
+        if method == _CANCEL:
+            fields = [("origClientOrderId", tpl.ID), ("symbol", inst.symbol)]
+        else:
+            assert isinstance(side, OrderSide)
+            assert isinstance(order_type, OrderType) and isinstance(tif, TimeInForce)
+            fields = _slot_fields(inst, side, order_type, tif)
+            if method == _REPLACE:
+                fields.append(("cancelOrigClientOrderId", tpl.ID2))
+                fields.append(("cancelReplaceMode", "STOP_ON_FAILURE"))
+                ids.append(_CANCEL_ID)
+        frame, payload = request_programs(
+            str(method),
+            fields,
+            api_key=self._api_key,
+            recv_window=self._recv_window,
+            signed=bool(signed),
+        )
+        template = RequestTemplate(
+            frame,
+            payload,
+            price_grid=inst.price_grid,
+            qty_grid=inst.qty_grid,
+            ids=ids,
+            signer=self._signer,
+            sign=self._sign,
+        )
+        self._cache[key] = template
+        return template
+
+    def place(
+        self,
+        rid: int,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        *,
+        quantity_lots: int,
+        price_ticks: int,
+        client_order_id: str,
+        timestamp_ms: int,
+        signed: bool,
+    ) -> bytes:
+        """`order.place`: the bytes of `place_frame` (price ignored for MARKET)."""
+        key = (_PLACE, side, order_type, tif, signed)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(rid, timestamp_ms, price_ticks, quantity_lots, client_order_id, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"order.place: {exc}") from None
+
+    def replace(
+        self,
+        rid: int,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        *,
+        quantity_lots: int,
+        price_ticks: int,
+        client_order_id: str,
+        cancel_client_order_id: str,
+        timestamp_ms: int,
+        signed: bool,
+    ) -> bytes:
+        """`order.cancelReplace` (STOP_ON_FAILURE): the bytes of `replace_frame`."""
+        key = (_REPLACE, side, order_type, tif, signed)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(
+                rid,
+                timestamp_ms,
+                price_ticks,
+                quantity_lots,
+                client_order_id,
+                cancel_client_order_id,
+            )
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"order.cancelReplace: {exc}") from None
+
+    def cancel(self, rid: int, client_order_id: str, *, timestamp_ms: int, signed: bool) -> bytes:
+        """`order.cancel` by client id: the bytes of `signed_request` over
+        [origClientOrderId, symbol]."""
+        key = (_CANCEL, None, None, None, signed)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(rid, timestamp_ms, 0, 0, client_order_id, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"order.cancel: {exc}") from None
 
 
 def query_text(fields: Sequence[tuple[str, str]]) -> str:

@@ -171,6 +171,8 @@ class BinanceAdapter(ExchangeAdapter):
         self._closed = False
         # what an amend (cancelReplace) must repeat of an order: client id -> order shape
         self._shapes: dict[str, tuple[OrderSide, OrderType, TimeInForce]] = {}
+        # the order path's WS API requests per symbol (orders_wire.OrderTemplates), on first use
+        self._templates: dict[str, wire.OrderTemplates] = {}
         self._cid_by_order_id: dict[str, str] = {}  # myTrades rows carry no client id
         self.listen_key = ""
         self.positions: dict[str, Balance] = {}  # from outboundAccountPosition events
@@ -300,20 +302,19 @@ class BinanceAdapter(ExchangeAdapter):
                 client_order_id=cid,
             )
 
-        def frame(rid: int) -> str:  # the WS API text in one pass (orders_wire.place_frame)
-            return wire.place_frame(
+        templates = self._order_templates(inst)
+
+        def frame(rid: int) -> bytes:  # the WS API bytes from the order's template
+            return templates.place(
                 rid,
-                inst,
                 request.side,
                 request.order_type,
                 request.time_in_force,
                 quantity_lots=request.quantity_lots,
                 price_ticks=request.price_ticks,
                 client_order_id=cid,
-                api_key=self.credentials.api_key,
-                recv_window=self._recv_window,
-                timestamp=self._timestamp(),
-                sign=None if self._logged_on else self._sign,
+                timestamp_ms=self._timestamp_ms(),
+                signed=not self._logged_on,
             )
 
         try:
@@ -328,7 +329,14 @@ class BinanceAdapter(ExchangeAdapter):
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
         inst = self.instrument(symbol)
         fields = [("origClientOrderId", client_order_id), ("symbol", symbol)]
-        doc = await self._request("order.cancel", "DELETE", "/api/v3/order", fields)
+        templates = self._order_templates(inst)
+
+        def frame(rid: int) -> bytes:
+            return templates.cancel(
+                rid, client_order_id, timestamp_ms=self._timestamp_ms(), signed=not self._logged_on
+            )
+
+        doc = await self._request("order.cancel", "DELETE", "/api/v3/order", fields, frame)
         return wire.order_ack(inst, doc, client_order_id)
 
     async def amend_order(
@@ -358,10 +366,11 @@ class BinanceAdapter(ExchangeAdapter):
                 cancel_client_order_id=client_order_id,
             )
 
-        def frame(rid: int) -> str:  # the WS API text in one pass (orders_wire.replace_frame)
-            return wire.replace_frame(
+        templates = self._order_templates(inst)
+
+        def frame(rid: int) -> bytes:  # the WS API bytes from the requote's template
+            return templates.replace(
                 rid,
-                inst,
                 side,
                 order_type,
                 tif,
@@ -369,10 +378,8 @@ class BinanceAdapter(ExchangeAdapter):
                 price_ticks=price_ticks,
                 client_order_id=new_cid,
                 cancel_client_order_id=client_order_id,
-                api_key=self.credentials.api_key,
-                recv_window=self._recv_window,
-                timestamp=self._timestamp(),
-                sign=None if self._logged_on else self._sign,
+                timestamp_ms=self._timestamp_ms(),
+                signed=not self._logged_on,
             )
 
         self._shapes[new_cid] = shape
@@ -384,6 +391,19 @@ class BinanceAdapter(ExchangeAdapter):
         ack = wire.order_ack(inst, placed, new_cid)
         self._remember(ack.venue_order_id, new_cid)
         return ack
+
+    def _order_templates(self, inst: Instrument) -> wire.OrderTemplates:
+        templates = self._templates.get(inst.symbol)
+        if templates is None or templates.instrument is not inst:
+            hmac_key = self._ed25519 is None
+            templates = self._templates[inst.symbol] = wire.OrderTemplates(
+                inst,
+                api_key=self.credentials.api_key,
+                recv_window=self._recv_window,
+                secret=self.credentials.api_secret if hmac_key else None,
+                sign=None if hmac_key else self._sign,
+            )
+        return templates
 
     def replacement_id(self, client_order_id: str) -> str:
         """The client id a cancelReplace gives the new order: the base id plus `-r<n>`,
@@ -451,11 +471,12 @@ class BinanceAdapter(ExchangeAdapter):
         http_method: str,
         path: str,
         fields: wire.Fields | Callable[[], wire.Fields],
-        frame: Callable[[int], str] | None = None,
+        frame: Callable[[int], bytes] | None = None,
     ) -> Any:
         """A signed request over the WS API when its session is up (and not rest_only),
         else REST; -1021 measures the clock offset again and sends it once more. `frame`
-        builds the WS API text itself (with a fresh timestamp) where a hot path has one.
+        builds the WS API bytes itself (a template, with a fresh timestamp) on the order
+        path.
 
         The request's weight (and order counts) come out of `limiter` first: a new order
         over budget raises RateLimited("local") unsent, anything else waits its turn."""
@@ -494,16 +515,16 @@ class BinanceAdapter(ExchangeAdapter):
         fields: wire.Fields,
         *,
         signed: bool = True,
-        frame: Callable[[int], str] | None = None,
+        frame: Callable[[int], bytes] | None = None,
     ) -> Any:
         ws = self._ws
         if ws is None or ws.closed:
             raise VenueUnavailable(VENUE, "", f"{method}: the WS API is not connected")
         rid = next(self._ids)
         if frame is not None:
-            text = frame(rid)
+            data = frame(rid)
         else:
-            text = wire.signed_request(
+            data = wire.signed_request(
                 rid,
                 method,
                 fields,
@@ -512,11 +533,11 @@ class BinanceAdapter(ExchangeAdapter):
                 timestamp=self._timestamp(),
                 sign=self._sign if signed and not self._logged_on else None,
                 stamped=signed,
-            )
+            ).encode()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:
-            await ws.send_str(text)
+            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
             doc = await asyncio.wait_for(future, self.request_timeout_s)
         except TimeoutError:
             raise VenueUnavailable(

@@ -1,7 +1,13 @@
 """Gate v4 spot trading messages, both ways, for `GateAdapter` (docs/VENUES.md §3.6, §3.7).
 
-Out: order bodies (REST `POST /spot/orders` and WS `spot.order_place` `req_param`) are built
-by concatenating the instrument's exact grid strings in one fixed field order, never a dict
+Out: the WS API requests of the order path (`spot.order_place`, `spot.order_cancel`,
+`spot.order_amend`) are `OrderTemplates`: per instrument and shape, a RequestTemplate
+(engine/gateway/request_template.pyx) compiled once and filled per request from the int64
+grid values into a reused buffer, returned as the frame's bytes (the session is logged in
+once: nothing is signed per order). The text builders below are the readable definition those
+templates are held to, byte for byte (tests/test_request_template.py), and what REST sends:
+order bodies (REST `POST /spot/orders` and WS `spot.order_place` `req_param`) built by
+concatenating the instrument's exact grid strings in one fixed field order, never a dict
 through `json.dumps`; the fields are ours (symbol, side, enums, numbers) and the client id is
 checked against Gate's `text` alphabet, so no value needs JSON escaping.
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.gateway import request_template as tpl
 from engine.gateway.errors import (
     AuthError,
     ClockSkew,
@@ -26,6 +33,7 @@ from engine.gateway.errors import (
     VenueError,
     VenueUnavailable,
 )
+from engine.gateway.request_template import RequestTemplate, TemplateError
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 
@@ -208,6 +216,118 @@ def amend_body(
 
 def cancel_body(order_id: str, symbol: str) -> str:
     return '{"order_id":"' + order_id + '","currency_pair":"' + symbol + '"}'
+
+
+_TEXT_ID = ("client order id", "".join(sorted(_TEXT_CHARS)), TEXT_MAX)
+# an order_id parameter: Gate's order id (digits) or our text ("t-" + id)
+_ORDER_REF = ("order_id", "".join(sorted(_TEXT_CHARS)), 64)
+_PLAIN = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+class OrderTemplates:
+    """The order path's WS API requests of one instrument, as RequestTemplates: the bytes of
+    `api_frame(str(time_s), channel, str(req_id), <order_body | cancel_body | amend_body>)`.
+
+    A shape (place: side, type and time in force; amend: which of amount and price change)
+    is compiled on first use and kept. A value Gate would not take (a client id outside
+    `text`'s alphabet or over 28 characters, a price or amount not positive, a market buy)
+    raises InvalidOrder before anything is sent.
+    """
+
+    __slots__ = ("_cache", "account", "instrument")
+
+    def __init__(self, instrument: Instrument, *, account: str = "spot") -> None:
+        for what, text in (("currency_pair", instrument.symbol), ("account", account)):
+            if not (text and text.isascii() and _PLAIN.issuperset(text)):
+                raise ValueError(f"{what} {text!r} is not plain text a template may carry")
+        self.instrument = instrument
+        self.account = account
+        self._cache: dict[tuple[object, ...], RequestTemplate] = {}
+
+    def _compile(self, key: tuple[object, ...]) -> RequestTemplate:
+        inst = self.instrument
+        channel = str(key[0])
+        pair = '","currency_pair":"' + inst.symbol
+        body: list[str | int]
+        if channel == "spot.order_place":
+            side, order_type, tif = key[1], key[2], key[3]
+            assert isinstance(order_type, OrderType) and isinstance(tif, TimeInForce)
+            side_s = '","side":"buy"' if side is _BUY else '","side":"sell"'
+            body = ['{"text":"' + TEXT_PREFIX, tpl.ID, pair]
+            if order_type is _MARKET:
+                tif_s = "fok" if tif is _FOK else "ioc"
+                body += ['","type":"market","account":"' + self.account + side_s]
+                body += [',"amount":"', tpl.QTY, '","time_in_force":"' + tif_s + '"}']
+            else:
+                tif_s = "poc" if order_type is _LIMIT_MAKER else _TIF_TEXT[tif]
+                body += ['","type":"limit","account":"' + self.account + side_s]
+                body += [',"amount":"', tpl.QTY, '","price":"', tpl.PRICE]
+                body.append('","time_in_force":"' + tif_s + '"}')
+            ids = [_TEXT_ID]
+        elif channel == "spot.order_cancel":
+            body = ['{"order_id":"', tpl.ID, pair + '"}']
+            ids = [_ORDER_REF]
+        else:
+            body = ['{"order_id":"', tpl.ID, pair + '"']
+            if key[1]:
+                body += [',"amount":"', tpl.QTY, '"']
+            if key[2]:
+                body += [',"price":"', tpl.PRICE, '"']
+            body.append("}")
+            ids = [_ORDER_REF]
+        frame: list[str | int] = ['{"time":', tpl.TIME, ',"channel":"' + channel]
+        frame += ['","event":"api","payload":{"req_id":"', tpl.RID, '","req_param":']
+        frame += [*body, "}}"]
+        template = self._cache[key] = RequestTemplate(
+            frame, price_grid=inst.price_grid, qty_grid=inst.qty_grid, ids=ids
+        )
+        return template
+
+    def place(
+        self,
+        req_id: int,
+        time_s: int,
+        client_order_id: str,
+        *,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity_lots: int,
+        price_ticks: int,
+        tif: TimeInForce,
+    ) -> bytes:
+        """`spot.order_place` (text = "t-" + client_order_id)."""
+        if order_type is _MARKET and side is _BUY:
+            raise InvalidOrder(
+                VENUE, "", "Gate market buys take a quote amount; send a limit IOC instead"
+            )
+        key = ("spot.order_place", side, order_type, tif)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(req_id, time_s, price_ticks, quantity_lots, client_order_id, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"spot.order_place: {exc}") from None
+
+    def cancel(self, req_id: int, time_s: int, order_ref: str) -> bytes:
+        """`spot.order_cancel` of `order_ref` (Gate's order id, or "t-" + our id)."""
+        key = ("spot.order_cancel", None, None, None)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(req_id, time_s, 0, 0, order_ref, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"spot.order_cancel: {exc}") from None
+
+    def amend(
+        self, req_id: int, time_s: int, order_ref: str, *, price_ticks: int, quantity_lots: int
+    ) -> bytes:
+        """`spot.order_amend`: amount and/or price; 0 leaves that value unchanged."""
+        if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
+            raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
+        key = ("spot.order_amend", quantity_lots != 0, price_ticks != 0, None)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(req_id, time_s, price_ticks, quantity_lots, order_ref, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", f"spot.order_amend: {exc}") from None
 
 
 # -- answers --------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ class GateAdapter(ExchangeAdapter):
         self._ws: WsConnection | None = None
         self._ws_options = ws_options or WsOptions(keepalive_s=KEEPALIVE_S, stale_after_s=30.0)
         self._req_ids = itertools.count(1)
+        # the WS order path's requests per symbol (orders_wire.OrderTemplates), on first use
+        self._templates: dict[str, wire.OrderTemplates] = {}
         self._sub_ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
         self._subs: dict[int, asyncio.Future[None]] = {}
@@ -352,25 +354,36 @@ class GateAdapter(ExchangeAdapter):
         return str(next(self._req_ids))
 
     async def _api(
-        self, channel: str, req_param: str, *, signed: bool = False, costs: Charge | Costs = ()
+        self,
+        channel: str,
+        req_param: str,
+        *,
+        signed: bool = False,
+        costs: Charge | Costs = (),
+        frame: tuple[str, bytes] | None = None,
     ) -> Any:
         """Send one `event: "api"` request and wait for its result (not its ack). `costs`
         were taken by the caller; the answer's rate-limit header corrects them and a 429
-        blocks them."""
+        blocks them. `frame` is a request ready to send (its req_id, its bytes: an order
+        template's); else the frame is joined around `req_param`."""
         ws = self._ws
         if ws is None:
             raise VenueUnavailable(VENUE, "", "private WebSocket not running")
-        req_id = self._next_req_id()
-        login = ""
-        if signed:  # spot.login: the docs sign an empty req_param and send none
-            ts = self._timestamp()
-            signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
-            login = wire.login_fields(self.credentials.api_key, signature, ts)
-        frame = wire.api_frame(self._timestamp(), channel, req_id, req_param, login)
+        data: str | bytes
+        if frame is not None:
+            req_id, data = frame
+        else:
+            req_id = self._next_req_id()
+            login = ""
+            if signed:  # spot.login: the docs sign an empty req_param and send none
+                ts = self._timestamp()
+                signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
+                login = wire.login_fields(self.credentials.api_key, signature, ts)
+            data = wire.api_frame(self._timestamp(), channel, req_id, req_param, login)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future, costs)
         try:
-            if not ws.send_text(frame):
+            if not ws.send_text(data):
                 raise VenueUnavailable(VENUE, "", f"{channel}: not connected")
             try:
                 return await asyncio.wait_for(future, self.request_timeout_s)
@@ -640,25 +653,47 @@ class GateAdapter(ExchangeAdapter):
             timestamp_ns=wire.ms_to_ns(doc.get("update_time_ms")),
         )
 
+    def _order_templates(self, inst: Instrument) -> wire.OrderTemplates:
+        """The instrument's templates, rebuilt when `account` (public) has changed."""
+        templates = self._templates.get(inst.symbol)
+        stale = templates is None or templates.account != self.account
+        if stale or templates is None or templates.instrument is not inst:
+            templates = wire.OrderTemplates(inst, account=self.account)
+            self._templates[inst.symbol] = templates
+        return templates
+
     async def place_order(self, request: OrderRequest) -> OrderAck:
         inst = self.instrument(request.instrument.symbol)
-        text = wire.to_text(request.client_order_id)
-        body = wire.order_body(
-            text,
-            inst,
-            side=request.side,
-            order_type=request.order_type,
-            quantity_lots=request.quantity_lots,
-            price_ticks=request.price_ticks,
-            tif=request.time_in_force,
-            account=self.account,
-        )
         costs = self._place_costs[inst.symbol]
-        self.limiter.take_or_refuse(costs, "spot.order_place")
         if self.rest_orders or not self.ws_ready:
+            body = wire.order_body(
+                wire.to_text(request.client_order_id),
+                inst,
+                side=request.side,
+                order_type=request.order_type,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                tif=request.time_in_force,
+                account=self.account,
+            )
+            self.limiter.take_or_refuse(costs, "spot.order_place")
             doc = await self._rest("POST", "/spot/orders", body=body, costs=costs, taken=True)
         else:
-            doc = await self._api("spot.order_place", body, costs=costs)
+            # the bytes (and their checks) before the budget is taken; nothing awaits between
+            # the build and the send
+            req_id = next(self._req_ids)
+            frame = self._order_templates(inst).place(
+                req_id,
+                self.now_ms() // 1000,
+                request.client_order_id,
+                side=request.side,
+                order_type=request.order_type,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                tif=request.time_in_force,
+            )
+            self.limiter.take_or_refuse(costs, "spot.order_place")
+            doc = await self._api("spot.order_place", "", costs=costs, frame=(str(req_id), frame))
         return self._ack(inst, doc, request.client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
@@ -674,8 +709,10 @@ class GateAdapter(ExchangeAdapter):
                 taken=True,
             )
         else:
+            req_id = next(self._req_ids)
+            frame = self._order_templates(inst).cancel(req_id, self.now_ms() // 1000, ref)
             doc = await self._api(
-                "spot.order_cancel", wire.cancel_body(ref, inst.symbol), costs=self._cancel
+                "spot.order_cancel", "", costs=self._cancel, frame=(str(req_id), frame)
             )
         return self._ack(inst, doc, client_order_id)
 
@@ -690,9 +727,9 @@ class GateAdapter(ExchangeAdapter):
             raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
         ref = self._venue_ref(client_order_id)
         costs = self._place_costs[inst.symbol]
-        self.limiter.take_or_refuse(costs, "spot.order_amend")
-        body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
         if self.rest_orders or not self.ws_ready:
+            self.limiter.take_or_refuse(costs, "spot.order_amend")
+            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
             doc = await self._rest(
                 "PATCH",
                 "/spot/orders/" + ref,
@@ -702,7 +739,16 @@ class GateAdapter(ExchangeAdapter):
                 taken=True,
             )
         else:
-            doc = await self._api("spot.order_amend", body, costs=costs)
+            req_id = next(self._req_ids)
+            frame = self._order_templates(inst).amend(
+                req_id,
+                self.now_ms() // 1000,
+                ref,
+                price_ticks=price_ticks,
+                quantity_lots=quantity_lots,
+            )
+            self.limiter.take_or_refuse(costs, "spot.order_amend")
+            doc = await self._api("spot.order_amend", "", costs=costs, frame=(str(req_id), frame))
         return self._ack(inst, doc, client_order_id)
 
     async def cancel_all(self, symbol: str) -> list[str]:

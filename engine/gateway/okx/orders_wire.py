@@ -2,9 +2,16 @@
 values, the venue's codes mapped to the gateway's typed errors, and the `orders` channel /
 query objects decoded into execution reports and snapshots (docs/VENUES.md §2.6, §2.7).
 
-Bodies are plain string concatenation in a fixed field order: the instrument's part is
-prebuilt once per symbol, so a new order costs two grid-to-string conversions and a join,
-never a dict plus `json.dumps`. Client order ids are checked against OKX's alphabet (1-32
+The WS requests of the order path (`order`, `cancel-order`, `amend-order`) are
+`OrderTemplates`: per instrument and shape, a RequestTemplate
+(engine/gateway/request_template.pyx) compiled once and filled per request from the int64
+grid values into a reused buffer, returned as the frame's bytes. The WS session is logged in
+once, so nothing is signed per order.
+
+`BodyBuilder` is the readable definition those templates are held to, byte for byte
+(tests/test_request_template.py), and what REST and the batches send: plain string
+concatenation in a fixed field order, the instrument's part prebuilt once per symbol, never a
+dict plus `json.dumps`. Client order ids are checked against OKX's alphabet (1-32
 letters/digits) before anything is built, so no value ever needs JSON escaping.
 """
 
@@ -14,6 +21,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.gateway import request_template as tpl
 from engine.gateway.adapter import ExecutionReport, FillRecord, OrderRequest, OrderSnapshot
 from engine.gateway.errors import (
     AuthError,
@@ -26,6 +34,7 @@ from engine.gateway.errors import (
     VenueError,
     VenueUnavailable,
 )
+from engine.gateway.request_template import RequestTemplate, TemplateError
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 
@@ -123,6 +132,93 @@ class BodyBuilder:
 def ws_request(req_id: str, op: str, args: list[str]) -> str:
     """`{"id","op","args":[...]}` around prebuilt argument objects."""
     return '{"id":"' + req_id + '","op":"' + op + '","args":[' + ",".join(args) + "]}"
+
+
+_CLORDID = ("clOrdId", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 32)
+
+
+class OrderTemplates:
+    """The order path's WS requests of one instrument, as RequestTemplates: the bytes of
+    `ws_request(str(req_id), op, [BodyBuilder(...).<op>(...)])`.
+
+    A shape (place: side and ordType; amend: which of size and price change) is compiled on
+    first use and kept. A value OKX would not take (a clOrdId outside 1-32 letters/digits, a
+    price or size not positive) raises InvalidOrder before anything is sent.
+    """
+
+    __slots__ = ("_cache", "_head", "instrument")
+
+    def __init__(self, instrument: Instrument) -> None:
+        symbol = instrument.symbol
+        if not (symbol.isascii() and symbol.replace("-", "").isalnum()):
+            raise ValueError(f"instId {symbol!r} is not plain text a template may carry")
+        self.instrument = instrument
+        self._head = '{"instId":"' + symbol + '",'
+        self._cache: dict[tuple[object, ...], RequestTemplate] = {}
+
+    def _template(self, op: str, body: list[str | int]) -> RequestTemplate:
+        inst = self.instrument
+        frame: list[str | int] = ['{"id":"', tpl.RID, '","op":"' + op + '","args":[', *body, "]}"]
+        return RequestTemplate(
+            frame, price_grid=inst.price_grid, qty_grid=inst.qty_grid, ids=[_CLORDID]
+        )
+
+    def _compile(self, key: tuple[object, ...]) -> RequestTemplate:
+        head = self._head
+        body: list[str | int]
+        if key[0] == "order":
+            side, kind = key[1], str(key[2])
+            assert isinstance(side, OrderSide)
+            body = [head, '"tdMode":"cash","clOrdId":"', tpl.ID]
+            body.append('","side":"' + _SIDE[side] + '","ordType":"' + kind)
+            if kind == "market":
+                body += ['","sz":"', tpl.QTY, '","tgtCcy":"base_ccy"}']
+            else:
+                body += ['","px":"', tpl.PRICE, '","sz":"', tpl.QTY, '"}']
+        elif key[0] == "cancel-order":
+            body = [head, '"clOrdId":"', tpl.ID, '"}']
+        else:
+            body = [head, '"clOrdId":"', tpl.ID, '"']
+            if key[1]:
+                body += [',"newSz":"', tpl.QTY, '"']
+            if key[2]:
+                body += [',"newPx":"', tpl.PRICE, '"']
+            body.append("}")
+        template = self._cache[key] = self._template(str(key[0]), body)
+        return template
+
+    def place(self, req_id: int, request: OrderRequest) -> bytes:
+        """`order` of `request` (ordType as `ord_type`; a market order's sz in base units)."""
+        key = ("order", request.side, ord_type(request))
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(
+                req_id, 0, request.price_ticks, request.quantity_lots, request.client_order_id, ""
+            )
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", str(exc)) from None
+
+    def cancel(self, req_id: int, client_order_id: str) -> bytes:
+        """`cancel-order` by clOrdId."""
+        key = ("cancel-order", None, None)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(req_id, 0, 0, 0, client_order_id, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", str(exc)) from None
+
+    def amend(
+        self, req_id: int, client_order_id: str, price_ticks: int, quantity_lots: int
+    ) -> bytes:
+        """`amend-order`: newSz and/or newPx; 0 leaves that value unchanged."""
+        if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
+            raise InvalidOrder(VENUE, "", "amend needs a positive new price and/or quantity")
+        key = ("amend-order", quantity_lots != 0, price_ticks != 0)
+        template = self._cache.get(key) or self._compile(key)
+        try:
+            return template.fill(req_id, 0, price_ticks, quantity_lots, client_order_id, "")
+        except TemplateError as exc:
+            raise InvalidOrder(VENUE, "", str(exc)) from None
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +63,7 @@ from engine.gateway.okx.orders_wire import (
     NS_PER_MS,
     VENUE,
     BodyBuilder,
+    OrderTemplates,
     check_client_order_id,
     fill_from_record,
     snapshot_from_order,
@@ -139,6 +140,10 @@ class OkxAdapter(ExchangeAdapter):
         self._demo_headers = {"x-simulated-trading": "1"} if endpoints.demo else {}
         self._post_headers = {"Content-Type": "application/json", **self._demo_headers}
         self._bodies = {symbol: BodyBuilder(inst) for symbol, inst in self.instruments.items()}
+        # the WS order path's requests (bytes from templates); REST and batches use _bodies
+        self._templates = {
+            symbol: OrderTemplates(inst) for symbol, inst in self.instruments.items()
+        }
         # per instrument: the place, cancel and amend budgets, resolved once
         self._charges = {
             symbol: tuple(
@@ -447,14 +452,22 @@ class OkxAdapter(ExchangeAdapter):
                 future.set_exception(VenueUnavailable(VENUE, "", why))
         self._pending.clear()
 
-    async def _ws_call(self, op: str, args: list[str]) -> dict[str, Any]:
+    async def _ws_call(
+        self, op: str, args: list[str], frame: tuple[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        """One WS request: `frame` (its id, its bytes: an order template's) or `args` joined
+        by `ws_request`."""
         ws = self._ws
         assert ws is not None
-        req_id = str(next(self._ids))
+        if frame is None:
+            req_id = str(next(self._ids))
+            data = ws_request(req_id, op, args).encode()
+        else:
+            req_id, data = frame
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:
-            await ws.send_str(ws_request(req_id, op, args))
+            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
             return await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:
             raise VenueUnavailable(
@@ -468,11 +481,19 @@ class OkxAdapter(ExchangeAdapter):
     # -- order operations -----------------------------------------------------------------
 
     async def _order_op(
-        self, op: str, args: list[str], costs: Charge | Costs, *, refuse: bool = False
+        self,
+        op: str,
+        args: list[str] | Callable[[], list[str]],
+        costs: Charge | Costs,
+        *,
+        refuse: bool = False,
+        frame: tuple[str, bytes] | None = None,
     ) -> list[dict[str, Any]]:
         """One order operation over WS (or REST) -> its per-item results. Its `costs` come
         out of `limiter` first: with `refuse` (new orders, amends) a request over budget
-        raises RateLimited("local") unsent, else it waits for its tokens (cancels)."""
+        raises RateLimited("local") unsent, else it waits for its tokens (cancels). `frame`
+        is the WS request ready to send (id, bytes); `args` (or the callable building them)
+        the bodies, for REST and for a WS request without a frame."""
         if refuse:
             self.limiter.take_or_refuse(costs, op)
         else:
@@ -480,8 +501,12 @@ class OkxAdapter(ExchangeAdapter):
         ws = self._ws
         try:
             if not self.rest_only and ws is not None and not ws.closed:
-                doc = await self._ws_call(op, args)
+                if frame is not None:
+                    doc = await self._ws_call(op, [], frame)
+                else:
+                    doc = await self._ws_call(op, args() if callable(args) else args)
             else:
+                args = args() if callable(args) else args
                 body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
                 doc = await self._rest("POST", _PATHS[op], body)
             data = doc.get("data")
@@ -515,10 +540,25 @@ class OkxAdapter(ExchangeAdapter):
             timestamp_ns=int(ts) * NS_PER_MS if ts.isdigit() else 0,
         )
 
+    def _templates_of(self, symbol: str) -> OrderTemplates:
+        try:
+            return self._templates[symbol]
+        except KeyError:
+            raise InvalidOrder(
+                VENUE, "", f"{symbol} is not an instrument of this adapter"
+            ) from None
+
     async def place_order(self, request: OrderRequest) -> OrderAck:
         symbol = request.instrument.symbol
-        body = self._body(symbol).place(request)
-        data = await self._order_op("order", [body], self._charges[symbol][0], refuse=True)
+        req_id = next(self._ids)
+        frame = self._templates_of(symbol).place(req_id, request)  # checks before sending
+        data = await self._order_op(
+            "order",
+            lambda: [self._body(symbol).place(request)],
+            self._charges[symbol][0],
+            refuse=True,
+            frame=(str(req_id), frame),
+        )
         return self._ack(data[0], request.client_order_id, OrderStatus.NEW)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
@@ -580,8 +620,14 @@ class OkxAdapter(ExchangeAdapter):
         return out
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
-        body = self._body(symbol).by_client_id(client_order_id)
-        data = await self._order_op("cancel-order", [body], self._charges[symbol][1])
+        req_id = next(self._ids)
+        frame = self._templates_of(symbol).cancel(req_id, client_order_id)
+        data = await self._order_op(
+            "cancel-order",
+            lambda: [self._body(symbol).by_client_id(client_order_id)],
+            self._charges[symbol][1],
+            frame=(str(req_id), frame),
+        )
         # sCode 0 only means accepted: the orders channel reports the outcome
         return self._ack(data[0], client_order_id, OrderStatus.PENDING_CANCEL)
 
@@ -612,8 +658,17 @@ class OkxAdapter(ExchangeAdapter):
     ) -> OrderAck:
         """OKX amend-order: a new price requeues the order, a smaller size keeps its place;
         `quantity_lots` is the new total (fills included); 0 leaves a value unchanged."""
-        body = self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)
-        data = await self._order_op("amend-order", [body], self._charges[symbol][2], refuse=True)
+        req_id = next(self._ids)
+        frame = self._templates_of(symbol).amend(
+            req_id, client_order_id, price_ticks, quantity_lots
+        )
+        data = await self._order_op(
+            "amend-order",
+            lambda: [self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)],
+            self._charges[symbol][2],
+            refuse=True,
+            frame=(str(req_id), frame),
+        )
         return self._ack(data[0], client_order_id, OrderStatus.NEW)
 
     async def cancel_all(self, symbol: str) -> list[str]:
