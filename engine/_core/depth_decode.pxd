@@ -1,10 +1,11 @@
 # Depth-frame decoders: raw venue bytes -> ticks/lots in an UpdateBuffer plus a small header,
-# with no float, no Decimal, no Python object and no copy. A hand-written scanner (not a
-# general JSON parser) that still validates every byte it walks past, so anything orjson would
-# reject is rejected here too. Reference semantics: engine/data/depth_ref.py.
+# with no float, no Decimal, no Python object and no copy. They use the hand-written scanner of
+# jsonscan.pxd (not a general JSON parser), which still validates every byte it walks past, so
+# anything orjson would reject is rejected here too. Reference semantics: engine/data/depth_ref.py.
 from libc.stdint cimport int64_t, uint32_t
 
 from engine._core.book cimport UpdateBuffer
+from engine._core.jsonscan cimport Cursor
 
 # Status of a decode: 0 ok; negative is an error and leaves the buffer empty and the header
 # zeroed. fixedpoint's ERR_SYNTAX/ERR_OFF_GRID/ERR_OVERFLOW (-1..-3) come from a price or size
@@ -29,13 +30,6 @@ cdef enum:
     GATE_ORDER_BOOK_UPDATE = 1
     GATE_OBU = 2
     GATE_REST_SNAPSHOT = 3
-
-
-# Read position over one frame: the scanner never reads p[i] unless i < n.
-cdef struct Cursor:
-    const unsigned char* p
-    Py_ssize_t n
-    Py_ssize_t i
 
 
 cdef class DepthDecoder:

@@ -33,6 +33,20 @@ from libc.string cimport memcmp
 
 from engine._core.book cimport BOOK_ASK, BOOK_BID, UpdateBuffer
 from engine._core.fixedpoint cimport Grid, parse_units
+from engine._core.jsonscan cimport (
+    Cursor,
+    cursor,
+    finish_frame,
+    is_digit,
+    member_key,
+    next_member,
+    peek,
+    same,
+    scan_literal,
+    scan_number,
+    scan_string,
+    skip_value,
+)
 
 OK = DEPTH_OK
 ERR_JSON = DEPTH_ERR_JSON
@@ -85,159 +99,12 @@ cdef extern from *:
     uint64_t parse_eight "hft_dd_parse_eight"(uint64_t v) nogil
     const uint64_t* POW10 "hft_dd_pow10"
 
-cdef enum:
-    MAX_NESTING = 64  # skip_value's container stack is one uint64 bit per level
-    # A skipped number whose magnitude could reach 1e300 is refused: orjson fails on a double
-    # overflow (>= ~1.8e308) and a cheap bound well below it keeps us never more lenient.
-    MAX_DECIMAL_MAGNITUDE = 300
-    EXP_CLAMP = 1000000
-
 cdef uint64_t ZEROS8 = 0x3030303030303030ULL  # eight ASCII '0'
 
 
 # ---------------------------------------------------------------------------------------------
-# Scanner: pure C helpers over a Cursor, every read behind an explicit c.i < c.n test.
-
-cdef inline int peek(Cursor* c) noexcept nogil:
-    """The next non-whitespace byte (cursor left on it), or -1 at the end of the frame."""
-    cdef unsigned char b
-    while c.i < c.n:
-        b = c.p[c.i]
-        if b == 32 or b == 10 or b == 13 or b == 9:
-            c.i += 1
-        else:
-            return b
-    return -1
-
-
-cdef inline bint is_digit(int b) noexcept nogil:
-    return 48 <= b <= 57
-
-
-cdef inline bint same(const unsigned char* p, Py_ssize_t n, const char* lit,
-                      Py_ssize_t m) noexcept nogil:
-    return n == m and memcmp(p, lit, <size_t>m) == 0
-
-
-cdef int hex4(const unsigned char* p, Py_ssize_t n, Py_ssize_t j) noexcept nogil:
-    """The code unit of 4 hex digits at p[j:j+4], or -1."""
-    cdef int v = 0
-    cdef int b
-    cdef Py_ssize_t k
-    if j + 4 > n:
-        return -1
-    for k in range(j, j + 4):
-        b = p[k]
-        if 48 <= b <= 57:
-            v = v * 16 + b - 48
-        elif 97 <= b <= 102:
-            v = v * 16 + b - 87
-        elif 65 <= b <= 70:
-            v = v * 16 + b - 55
-        else:
-            return -1
-    return v
-
-
-cdef int escape(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
-    """Validate the escape at p[pi] (a backslash); pi moves past it. Surrogates must pair."""
-    cdef Py_ssize_t i = pi[0] + 1
-    cdef int b
-    cdef int cp
-    cdef int lo
-    if i >= n:
-        return DEPTH_ERR_JSON
-    b = p[i]
-    if (b == 34 or b == 92 or b == 47 or b == 98 or b == 102 or b == 110 or b == 114
-            or b == 116):
-        pi[0] = i + 1
-        return DEPTH_OK
-    if b != 117:  # 'u'
-        return DEPTH_ERR_JSON
-    cp = hex4(p, n, i + 1)
-    if cp < 0:
-        return DEPTH_ERR_JSON
-    i += 5
-    if 0xD800 <= cp <= 0xDBFF:
-        if i + 1 >= n or p[i] != 92 or p[i + 1] != 117:
-            return DEPTH_ERR_JSON
-        lo = hex4(p, n, i + 2)
-        if lo < 0xDC00 or lo > 0xDFFF:
-            return DEPTH_ERR_JSON
-        i += 6
-    elif 0xDC00 <= cp <= 0xDFFF:
-        return DEPTH_ERR_JSON
-    pi[0] = i
-    return DEPTH_OK
-
-
-cdef int utf8(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
-    """Validate one multi-byte UTF-8 sequence at p[pi] (no overlong form, no surrogate)."""
-    cdef Py_ssize_t i = pi[0]
-    cdef int b = p[i]
-    cdef int need
-    cdef int lo = 0x80
-    cdef int hi = 0xBF
-    cdef int k
-    if 0xC2 <= b <= 0xDF:
-        need = 1
-    elif b == 0xE0:
-        need = 2
-        lo = 0xA0
-    elif 0xE1 <= b <= 0xEF:
-        need = 2
-        if b == 0xED:
-            hi = 0x9F
-    elif b == 0xF0:
-        need = 3
-        lo = 0x90
-    elif 0xF1 <= b <= 0xF3:
-        need = 3
-    elif b == 0xF4:
-        need = 3
-        hi = 0x8F
-    else:
-        return DEPTH_ERR_JSON
-    if i + need >= n:
-        return DEPTH_ERR_JSON
-    if p[i + 1] < lo or p[i + 1] > hi:
-        return DEPTH_ERR_JSON
-    for k in range(2, need + 1):
-        if (p[i + k] & 0xC0) != 0x80:
-            return DEPTH_ERR_JSON
-    pi[0] = i + need + 1
-    return DEPTH_OK
-
-
-cdef int scan_string(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
-    """A string at c.p[c.i] == '"': its raw content span (escapes left as written)."""
-    cdef const unsigned char* p = c.p
-    cdef Py_ssize_t n = c.n
-    cdef Py_ssize_t i = c.i + 1
-    cdef unsigned char b
-    cdef int r
-    start[0] = i
-    while i < n:
-        b = p[i]
-        if b == 34:
-            length[0] = i - start[0]
-            c.i = i + 1
-            return DEPTH_OK
-        if 32 <= b < 128:
-            if b == 92:
-                r = escape(p, n, &i)
-                if r != DEPTH_OK:
-                    return r
-            else:
-                i += 1
-        elif b < 32:
-            return DEPTH_ERR_JSON
-        else:
-            r = utf8(p, n, &i)
-            if r != DEPTH_OK:
-                return r
-    return DEPTH_ERR_JSON
-
+# Field readers over the shared scanner (jsonscan.pxd): pure C, every read behind an explicit
+# c.i < c.n test.
 
 cdef int level_field(Cursor* c, int64_t step, int exp, int64_t* out) noexcept nogil:
     """A price/size string at c.p[c.i] == '"' parsed onto the grid (step, exp) in one pass.
@@ -314,129 +181,13 @@ cdef int level_field(Cursor* c, int64_t step, int exp, int64_t* out) noexcept no
 
 
 cdef int _level_field_slow(Cursor* c, int64_t step, int exp, int64_t* out) noexcept nogil:
+    cdef bint esc
     cdef Py_ssize_t s
     cdef Py_ssize_t m
-    cdef int r = scan_string(c, &s, &m)
+    cdef int r = scan_string(c, &s, &m, &esc)
     if r != DEPTH_OK:
         return r
     return parse_units(<const char*>(c.p + s), m, step, exp, out)
-
-
-cdef int scan_number(Cursor* c, int64_t* out, bint* is_int) noexcept nogil:
-    """A JSON number at c.p[c.i] ('-' or a digit). is_int: no fraction or exponent and within
-    int64, value in out."""
-    cdef const unsigned char* p = c.p
-    cdef Py_ssize_t n = c.n
-    cdef Py_ssize_t i = c.i
-    cdef bint neg = False
-    cdef bint overflow = False
-    cdef bint integral = True
-    cdef bint has_sig = False
-    cdef bint eneg = False
-    cdef uint64_t mag = 0
-    cdef uint64_t limit
-    cdef unsigned int d
-    cdef int64_t sig_pos = 0
-    cdef int64_t k = 0
-    cdef int64_t e = 0
-    if p[i] == 45:
-        neg = True
-        i += 1
-    limit = <uint64_t>INT64_MAX + <uint64_t>neg
-    if i >= n:
-        return DEPTH_ERR_JSON
-    if p[i] == 48:
-        i += 1
-    elif is_digit(p[i]):
-        has_sig = True
-        while i < n and is_digit(p[i]):
-            d = p[i] - 48u
-            sig_pos += 1
-            if sig_pos > EXP_CLAMP:
-                sig_pos = EXP_CLAMP
-            if not overflow:
-                if mag > (limit - d) / 10u:
-                    overflow = True
-                else:
-                    mag = mag * 10u + d
-            i += 1
-    else:
-        return DEPTH_ERR_JSON
-    if i < n and p[i] == 46:
-        integral = False
-        i += 1
-        if i >= n or not is_digit(p[i]):
-            return DEPTH_ERR_JSON
-        while i < n and is_digit(p[i]):
-            if k < EXP_CLAMP:
-                k += 1
-            if not has_sig and p[i] != 48:
-                has_sig = True
-                sig_pos = 1 - k
-            i += 1
-    if i < n and (p[i] == 101 or p[i] == 69):
-        integral = False
-        i += 1
-        if i < n and (p[i] == 43 or p[i] == 45):
-            eneg = p[i] == 45
-            i += 1
-        if i >= n or not is_digit(p[i]):
-            return DEPTH_ERR_JSON
-        while i < n and is_digit(p[i]):
-            if e < EXP_CLAMP:
-                e = e * 10 + (p[i] - 48)
-            i += 1
-        if eneg:
-            e = -e
-    if has_sig and sig_pos + e > MAX_DECIMAL_MAGNITUDE:
-        return DEPTH_ERR_JSON
-    c.i = i
-    is_int[0] = integral and not overflow
-    if is_int[0]:
-        out[0] = <int64_t>(0u - mag) if neg else <int64_t>mag
-    return DEPTH_OK
-
-
-cdef int skip_literal(Cursor* c) noexcept nogil:
-    cdef const unsigned char* p = c.p + c.i
-    cdef Py_ssize_t left = c.n - c.i
-    if left >= 4 and memcmp(p, b"true", 4) == 0:
-        c.i += 4
-    elif left >= 5 and memcmp(p, b"false", 5) == 0:
-        c.i += 5
-    elif left >= 4 and memcmp(p, b"null", 4) == 0:
-        c.i += 4
-    else:
-        return DEPTH_ERR_JSON
-    return DEPTH_OK
-
-
-cdef int member_key(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
-    """`"key" :` of an object member; the cursor is left on the value."""
-    cdef int r
-    if peek(c) != 34:
-        return DEPTH_ERR_JSON
-    r = scan_string(c, start, length)
-    if r != DEPTH_OK:
-        return r
-    if peek(c) != 58:
-        return DEPTH_ERR_JSON
-    c.i += 1
-    return DEPTH_OK
-
-
-cdef int next_member(Cursor* c, bint* more) noexcept nogil:
-    """After a member value: ',' (more) or '}' (end of the object)."""
-    cdef int b = peek(c)
-    if b == 44:
-        c.i += 1
-        more[0] = True
-        return DEPTH_OK
-    if b == 125:
-        c.i += 1
-        more[0] = False
-        return DEPTH_OK
-    return DEPTH_ERR_JSON
 
 
 cdef int open_object(Cursor* c, bint* empty) noexcept nogil:
@@ -451,70 +202,6 @@ cdef int open_object(Cursor* c, bint* empty) noexcept nogil:
     if empty[0]:
         c.i += 1
     return DEPTH_OK
-
-
-cdef int skip_value(Cursor* c) noexcept nogil:
-    """Walk one JSON value of any kind, validating it as strictly as orjson does."""
-    cdef uint64_t objects = 0  # bit d set: the container at depth d is an object
-    cdef int depth = 0
-    cdef int b
-    cdef int r
-    cdef int64_t v
-    cdef bint is_int
-    cdef bint is_obj
-    cdef Py_ssize_t s
-    cdef Py_ssize_t m
-    while True:
-        b = peek(c)
-        if b == 123 or b == 91:
-            c.i += 1
-            if peek(c) == b + 2:  # '}' / ']' follow '{' / '[' by two code points
-                c.i += 1
-            else:
-                if depth >= MAX_NESTING:
-                    return DEPTH_ERR_JSON
-                if b == 123:
-                    objects |= (<uint64_t>1) << depth
-                    depth += 1
-                    r = member_key(c, &s, &m)
-                    if r != DEPTH_OK:
-                        return r
-                else:
-                    objects &= ~((<uint64_t>1) << depth)
-                    depth += 1
-                continue
-        elif b == 34:
-            r = scan_string(c, &s, &m)
-            if r != DEPTH_OK:
-                return r
-        elif b == 45 or is_digit(b):
-            r = scan_number(c, &v, &is_int)
-            if r != DEPTH_OK:
-                return r
-        elif b == 116 or b == 102 or b == 110:
-            r = skip_literal(c)
-            if r != DEPTH_OK:
-                return r
-        else:
-            return DEPTH_ERR_JSON
-        # a value ended: close every container that ends here, stop before the next value
-        while True:
-            if depth == 0:
-                return DEPTH_OK
-            is_obj = (objects >> (depth - 1)) & 1
-            b = peek(c)
-            if b == 44:
-                c.i += 1
-                if is_obj:
-                    r = member_key(c, &s, &m)
-                    if r != DEPTH_OK:
-                        return r
-                break
-            if (b == 125 and is_obj) or (b == 93 and not is_obj):
-                c.i += 1
-                depth -= 1
-            else:
-                return DEPTH_ERR_JSON
 
 
 cdef int read_int(Cursor* c, int64_t* out) noexcept nogil:
@@ -532,12 +219,15 @@ cdef int read_int(Cursor* c, int64_t* out) noexcept nogil:
 
 
 cdef int read_str(Cursor* c, Py_ssize_t* start, Py_ssize_t* length) noexcept nogil:
+    """A string value. Its escapes stay as written, so an escaped value matches no literal
+    that the decoder compares it with."""
     cdef int b = peek(c)
+    cdef bint esc
     if b < 0:
         return DEPTH_ERR_JSON
     if b != 34:
         return DEPTH_ERR_TYPE
-    return scan_string(c, start, length)
+    return scan_string(c, start, length, &esc)
 
 
 cdef int read_bool(Cursor* c, bint* out) noexcept nogil:
@@ -550,7 +240,7 @@ cdef int read_bool(Cursor* c, bint* out) noexcept nogil:
         out[0] = False
     else:
         return DEPTH_ERR_TYPE
-    return skip_literal(c)
+    return scan_literal(c)
 
 
 cdef int digits_int(const unsigned char* p, Py_ssize_t n, int64_t* out) noexcept nogil:
@@ -566,13 +256,6 @@ cdef int digits_int(const unsigned char* p, Py_ssize_t n, int64_t* out) noexcept
             return DEPTH_ERR_VALUE
         v = v * 10u + d
     out[0] = <int64_t>v
-    return DEPTH_OK
-
-
-cdef int finish_frame(Cursor* c) noexcept nogil:
-    """Only whitespace may follow the top-level object."""
-    if peek(c) >= 0:
-        return DEPTH_ERR_JSON
     return DEPTH_OK
 
 
@@ -640,6 +323,7 @@ cdef class DepthDecoder:
         cdef int b = peek(c)
         cdef int f
         cdef int r
+        cdef bint esc
         cdef Py_ssize_t s
         cdef Py_ssize_t m
         cdef int64_t price = 0
@@ -679,7 +363,7 @@ cdef class DepthDecoder:
                 elif f == 1:
                     r = level_field(c, self._qstep, self._qexp, &size)
                 else:
-                    r = scan_string(c, &s, &m)
+                    r = scan_string(c, &s, &m, &esc)
                 if r != DEPTH_OK:
                     return r
             b = peek(c)
@@ -758,6 +442,7 @@ cdef class BinanceDepthDecoder(DepthDecoder):
         cdef bint more = True
         cdef int r
         cdef uint32_t bit
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef Py_ssize_t s
@@ -767,7 +452,7 @@ cdef class BinanceDepthDecoder(DepthDecoder):
         if r != DEPTH_OK or empty:
             return r
         while more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 return r
             k = c.p + ks
@@ -835,9 +520,7 @@ cdef class BinanceDepthDecoder(DepthDecoder):
         cdef uint32_t need = BN_SNAPSHOT_KEYS if snap else BN_EVENT_KEYS
         self.buffer.c_reset()
         self._clear_header()
-        c.p = p
-        c.n = n
-        c.i = 0
+        c = cursor(p, n, DEPTH_ERR_JSON)
         r = self._object(&c, 0, snap)
         if r == DEPTH_OK:
             r = finish_frame(&c)
@@ -906,6 +589,7 @@ cdef class OkxBooksDecoder(DepthDecoder):
         cdef bint empty = False
         cdef bint more = True
         cdef int r
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef Py_ssize_t s
@@ -914,7 +598,7 @@ cdef class OkxBooksDecoder(DepthDecoder):
         if r != DEPTH_OK or empty:
             return r
         while more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 return r
             if same(c.p + ks, kl, "channel", 7):
@@ -938,6 +622,7 @@ cdef class OkxBooksDecoder(DepthDecoder):
         cdef bint empty = False
         cdef bint more = True
         cdef int r
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef Py_ssize_t s
@@ -947,7 +632,7 @@ cdef class OkxBooksDecoder(DepthDecoder):
         if r != DEPTH_OK or empty:
             return r
         while more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 return r
             k = c.p + ks
@@ -993,6 +678,7 @@ cdef class OkxBooksDecoder(DepthDecoder):
         cdef bint more = True
         cdef int r
         cdef int b
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef Py_ssize_t s
@@ -1000,13 +686,11 @@ cdef class OkxBooksDecoder(DepthDecoder):
         cdef const unsigned char* k
         self.buffer.c_reset()
         self._clear_header()
-        cur.p = p
-        cur.n = n
-        cur.i = 0
+        cur = cursor(p, n, DEPTH_ERR_JSON)
         r = open_object(c, &empty)
         more = not empty
         while r == DEPTH_OK and more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 break
             k = c.p + ks
@@ -1104,6 +788,7 @@ cdef class GateDepthDecoder(DepthDecoder):
         cdef bint more = True
         cdef int r
         cdef uint32_t bit
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef const unsigned char* k
@@ -1111,7 +796,7 @@ cdef class GateDepthDecoder(DepthDecoder):
         if r != DEPTH_OK or empty:
             return r
         while more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 return r
             k = c.p + ks
@@ -1164,6 +849,7 @@ cdef class GateDepthDecoder(DepthDecoder):
         cdef bint empty = False
         cdef bint more = True
         cdef int r
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef Py_ssize_t s
@@ -1171,13 +857,11 @@ cdef class GateDepthDecoder(DepthDecoder):
         cdef const unsigned char* k
         self.buffer.c_reset()
         self._clear_header()
-        cur.p = p
-        cur.n = n
-        cur.i = 0
+        cur = cursor(p, n, DEPTH_ERR_JSON)
         r = open_object(c, &empty)
         more = not empty
         while r == DEPTH_OK and more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 break
             k = c.p + ks
@@ -1231,18 +915,17 @@ cdef class GateDepthDecoder(DepthDecoder):
         cdef bint empty = False
         cdef bint more = True
         cdef int r
+        cdef bint esc
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef const unsigned char* k
         self.buffer.c_reset()
         self._clear_header()
-        cur.p = p
-        cur.n = n
-        cur.i = 0
+        cur = cursor(p, n, DEPTH_ERR_JSON)
         r = open_object(c, &empty)
         more = not empty
         while r == DEPTH_OK and more:
-            r = member_key(c, &ks, &kl)
+            r = member_key(c, &ks, &kl, &esc)
             if r != DEPTH_OK:
                 break
             k = c.p + ks
@@ -1350,6 +1033,7 @@ cdef int _gate_symbol(Cursor* c, Py_ssize_t* key_off, Py_ssize_t* key_len) noexc
     """Walk the result object up to its "s" member; DEPTH_OK with the span, else an error."""
     cdef bint empty = False
     cdef bint more = True
+    cdef bint esc
     cdef Py_ssize_t ks
     cdef Py_ssize_t kl
     cdef int r = open_object(c, &empty)
@@ -1358,7 +1042,7 @@ cdef int _gate_symbol(Cursor* c, Py_ssize_t* key_off, Py_ssize_t* key_len) noexc
     if empty:
         return DEPTH_ERR_MISSING
     while more:
-        r = member_key(c, &ks, &kl)
+        r = member_key(c, &ks, &kl, &esc)
         if r != DEPTH_OK:
             return r
         if kl == 1 and c.p[ks] == 115:  # s
@@ -1379,18 +1063,17 @@ cdef int gate_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
     cdef bint more = True
     cdef int kind = ROUTE_NONE  # of the channel, once read
     cdef bint have_symbol = False
+    cdef bint esc
     cdef Py_ssize_t ks
     cdef Py_ssize_t kl
     cdef Py_ssize_t s
     cdef Py_ssize_t m
     cdef int r
-    cur.p = p
-    cur.n = n
-    cur.i = 0
+    cur = cursor(p, n, DEPTH_ERR_JSON)
     if open_object(c, &empty) != DEPTH_OK or empty:
         return ROUTE_NONE
     while more:
-        if member_key(c, &ks, &kl) != DEPTH_OK:
+        if member_key(c, &ks, &kl, &esc) != DEPTH_OK:
             return ROUTE_NONE
         if same(p + ks, kl, "channel", 7):
             if read_str(c, &s, &m) != DEPTH_OK:
@@ -1414,7 +1097,7 @@ cdef int gate_route(const unsigned char* p, Py_ssize_t n, Py_ssize_t* key_off,
                     return ROUTE_NONE
                 if not more:
                     break
-                if member_key(c, &s, &m) != DEPTH_OK or skip_value(c) != DEPTH_OK:
+                if member_key(c, &s, &m, &esc) != DEPTH_OK or skip_value(c) != DEPTH_OK:
                     return ROUTE_NONE
         elif skip_value(c) != DEPTH_OK:
             return ROUTE_NONE

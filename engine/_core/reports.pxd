@@ -1,8 +1,10 @@
 # Execution-report decoders: a private stream's raw frame bytes -> ExecutionReport, prices
-# and quantities parsed straight onto the instrument's grids. A hand-written scanner (the
-# depth decoders' rules: every byte it walks past is validated, every read is behind an
-# i < n test). Reference semantics: engine/gateway/<venue>/orders_wire.py.
+# and quantities parsed straight onto the instrument's grids. They use the scanner of
+# jsonscan.pxd, which the depth decoders use too: every byte it walks past is validated, and
+# every read follows an i < n test. Reference semantics: engine/gateway/<venue>/orders_wire.py.
 from libc.stdint cimport int64_t
+
+from engine._core.jsonscan cimport Cursor
 
 # Status of a decode (carried by ReportError.status): fixedpoint's ERR_SYNTAX/ERR_OFF_GRID/
 # ERR_OVERFLOW (-1..-3) come from a price or quantity string; the decoder's own are -160..-175
@@ -30,13 +32,6 @@ cdef enum:
 
     KEYS_MAX = 24  # fields one object table may read
     KEY_SLOTS = 256  # open-addressing slots of a key table
-
-
-# Read position over one frame: the scanner never reads p[i] unless i < n.
-cdef struct Cursor:
-    const unsigned char* p
-    Py_ssize_t n
-    Py_ssize_t i
 
 
 # One field of an object as met: its JSON kind and raw span (a string's content between the

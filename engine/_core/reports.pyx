@@ -37,10 +37,10 @@ other than the venue's two words; a fee that is not a finite decimal; a Gate tra
 id, amount or price, or an order without id. A Binance event type written with escapes is
 not recognised (None: the general path decodes it).
 
-The scanner (the depth decoders' rules, engine/_core/depth_decode.pyx) walks the frame once
-and validates every byte it passes, so anything orjson rejects is rejected here too; it never
-reads outside the frame: every p[i] is behind an i < n test, and the tests truncate valid
-frames at every offset (bounds checks are off in this project). The frame is read in place
+The scanner (engine/_core/jsonscan.pxd, which the depth decoders use too) walks the frame
+once and validates every byte it passes, so anything orjson rejects is rejected here too; it
+never reads outside the frame: every p[i] is behind an i < n test, and the tests truncate
+valid frames at every offset (bounds checks are off in this project). The frame is read in place
 (bytes, a str as aiohttp delivers text frames, or any contiguous buffer such as a memoryview
 of the receive buffer); nothing of it is kept. Only the values a report carries become
 Python objects: on the bench machine a whole Binance report costs about what orjson.loads
@@ -58,10 +58,24 @@ from cpython.bytes cimport (
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check, PyUnicode_DecodeUTF8
-from libc.stdint cimport INT64_MAX, int64_t, uint64_t
+from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memset
 
 from engine._core.fixedpoint cimport Grid, parse_units
+from engine._core.jsonscan cimport (
+    Cursor,
+    cursor,
+    finish_frame,
+    is_digit,
+    member_key,
+    next_member,
+    peek,
+    same,
+    scan_literal,
+    scan_number,
+    scan_string,
+    skip_value,
+)
 
 from collections import namedtuple
 from decimal import Decimal, InvalidOperation
@@ -113,31 +127,6 @@ cdef int64_t MS_FAST_MAX = 9223372036854  # ms * NS_PER_MS within int64
 
 cdef extern from *:
     """
-    #include <stdint.h>
-    #include <string.h>
-    /* 1 for a byte that needs no look inside a JSON string: ASCII 0x20-0x7F but '"', '\\'. */
-    static const unsigned char hft_rp_plain[256] = {
-        0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
-        1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
-        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,
-        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1};
-    /* Eight bytes that need no look inside a JSON string: no quote, backslash, control
-       byte or non-ASCII byte (the SWAR zero-byte tests; exact for "is there any"). */
-    static inline int hft_rp_plain8(const unsigned char *p) {
-        uint64_t v, q, b;
-        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-        memcpy(&v, p, 8);
-        q = v ^ 0x2222222222222222ULL;
-        b = v ^ 0x5C5C5C5C5C5C5C5CULL;
-        return ((v & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs)
-                | ((v - 0x2020202020202020ULL) & ~v & highs)) == 0;
-    }
-    """
-    bint plain8 "hft_rp_plain8"(const unsigned char* p) nogil
-    const unsigned char* PLAIN "hft_rp_plain"
-
-cdef extern from *:
-    """
     /* A tuple subclass instance of n empty items, as tuple.__new__(cls, ...) allocates it. */
     static inline PyObject *hft_rp_alloc(PyObject *tp, Py_ssize_t n) {
         return ((PyTypeObject *)tp)->tp_alloc((PyTypeObject *)tp, n);
@@ -145,354 +134,14 @@ cdef extern from *:
     """
     object alloc_tuple "hft_rp_alloc"(object tp, Py_ssize_t n)
 
-cdef enum:
-    MAX_NESTING = 64  # skip_value's container stack is one uint64 bit per level
-    # orjson fails on a double overflow (>= ~1.8e308): refusing a magnitude >= 1e300 keeps the
-    # scanner never more lenient than orjson
-    MAX_DECIMAL_MAGNITUDE = 300
-    EXP_CLAMP = 1000000
-
-
 # ---------------------------------------------------------------------------------------------
-# Scanner: C helpers over a Cursor, every read behind an explicit c.i < c.n test (the depth
-# decoders' scanner, with an escape flag on strings and a typed value record).
-
-cdef inline int peek(Cursor* c) noexcept nogil:
-    """The next non-whitespace byte (cursor left on it), or -1 at the end of the frame."""
-    cdef unsigned char b
-    while c.i < c.n:
-        b = c.p[c.i]
-        if b == 32 or b == 10 or b == 13 or b == 9:
-            c.i += 1
-        else:
-            return b
-    return -1
-
-
-cdef inline bint is_digit(int b) noexcept nogil:
-    return 48 <= b <= 57
-
-
-cdef inline bint same(const unsigned char* p, Py_ssize_t n, const char* lit,
-                      Py_ssize_t m) noexcept nogil:
-    return n == m and memcmp(p, lit, <size_t>m) == 0
-
+# Values and objects over the shared scanner (jsonscan.pxd): C helpers, every read behind an
+# explicit c.i < c.n test, each value recorded as a typed Val.
 
 cdef inline bint val_is(const unsigned char* p, const Val* v, const char* lit,
                         Py_ssize_t m) noexcept nogil:
     """The field is a string without escapes spelling `lit`."""
     return v.kind == V_STR and not v.esc and same(p + v.off, v.len, lit, m)
-
-
-cdef int hex4(const unsigned char* p, Py_ssize_t n, Py_ssize_t j) noexcept nogil:
-    """The code unit of 4 hex digits at p[j:j+4], or -1."""
-    cdef int v = 0
-    cdef int b
-    cdef Py_ssize_t k
-    if j + 4 > n:
-        return -1
-    for k in range(j, j + 4):
-        b = p[k]
-        if 48 <= b <= 57:
-            v = v * 16 + b - 48
-        elif 97 <= b <= 102:
-            v = v * 16 + b - 87
-        elif 65 <= b <= 70:
-            v = v * 16 + b - 55
-        else:
-            return -1
-    return v
-
-
-cdef int escape(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
-    """Validate the escape at p[pi] (a backslash); pi moves past it. Surrogates must pair."""
-    cdef Py_ssize_t i = pi[0] + 1
-    cdef int b
-    cdef int cp
-    cdef int lo
-    if i >= n:
-        return REP_ERR_JSON
-    b = p[i]
-    if (b == 34 or b == 92 or b == 47 or b == 98 or b == 102 or b == 110 or b == 114
-            or b == 116):
-        pi[0] = i + 1
-        return REP_OK
-    if b != 117:  # 'u'
-        return REP_ERR_JSON
-    cp = hex4(p, n, i + 1)
-    if cp < 0:
-        return REP_ERR_JSON
-    i += 5
-    if 0xD800 <= cp <= 0xDBFF:
-        if i + 1 >= n or p[i] != 92 or p[i + 1] != 117:
-            return REP_ERR_JSON
-        lo = hex4(p, n, i + 2)
-        if lo < 0xDC00 or lo > 0xDFFF:
-            return REP_ERR_JSON
-        i += 6
-    elif 0xDC00 <= cp <= 0xDFFF:
-        return REP_ERR_JSON
-    pi[0] = i
-    return REP_OK
-
-
-cdef int utf8(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pi) noexcept nogil:
-    """Validate one multi-byte UTF-8 sequence at p[pi] (no overlong form, no surrogate)."""
-    cdef Py_ssize_t i = pi[0]
-    cdef int b = p[i]
-    cdef int need
-    cdef int lo = 0x80
-    cdef int hi = 0xBF
-    cdef int k
-    if 0xC2 <= b <= 0xDF:
-        need = 1
-    elif b == 0xE0:
-        need = 2
-        lo = 0xA0
-    elif 0xE1 <= b <= 0xEF:
-        need = 2
-        if b == 0xED:
-            hi = 0x9F
-    elif b == 0xF0:
-        need = 3
-        lo = 0x90
-    elif 0xF1 <= b <= 0xF3:
-        need = 3
-    elif b == 0xF4:
-        need = 3
-        hi = 0x8F
-    else:
-        return REP_ERR_JSON
-    if i + need >= n:
-        return REP_ERR_JSON
-    if p[i + 1] < lo or p[i + 1] > hi:
-        return REP_ERR_JSON
-    for k in range(2, need + 1):
-        if (p[i + k] & 0xC0) != 0x80:
-            return REP_ERR_JSON
-    pi[0] = i + need + 1
-    return REP_OK
-
-
-cdef int scan_string(Cursor* c, Py_ssize_t* start, Py_ssize_t* length,
-                     bint* esc) noexcept nogil:
-    """A string at c.p[c.i] == '"': its raw content span; esc: it holds escapes."""
-    cdef const unsigned char* p = c.p
-    cdef Py_ssize_t n = c.n
-    cdef Py_ssize_t i = c.i + 1
-    cdef unsigned char b
-    cdef int r
-    start[0] = i
-    esc[0] = False
-    while True:
-        # plain bytes: eight at a time while they last, then one at a time by table
-        while i + 8 <= n and plain8(p + i):
-            i += 8
-        while i < n and PLAIN[p[i]]:
-            i += 1
-        if i >= n:
-            return REP_ERR_JSON
-        b = p[i]
-        if b == 34:
-            length[0] = i - start[0]
-            c.i = i + 1
-            return REP_OK
-        if b == 92:
-            esc[0] = True
-            r = escape(p, n, &i)
-        elif b < 32:
-            return REP_ERR_JSON
-        else:
-            r = utf8(p, n, &i)
-        if r != REP_OK:
-            return r
-
-
-cdef int scan_number(Cursor* c, int64_t* out, bint* is_int) noexcept nogil:
-    """A JSON number at c.p[c.i] ('-' or a digit). is_int: no fraction or exponent and within
-    int64, value in out."""
-    cdef const unsigned char* p = c.p
-    cdef Py_ssize_t n = c.n
-    cdef Py_ssize_t i = c.i
-    cdef bint neg = False
-    cdef bint overflow = False
-    cdef bint integral = True
-    cdef bint has_sig = False
-    cdef bint eneg = False
-    cdef uint64_t mag = 0
-    cdef uint64_t limit
-    cdef unsigned int d
-    cdef int64_t sig_pos = 0
-    cdef int64_t k = 0
-    cdef int64_t e = 0
-    if p[i] == 45:
-        neg = True
-        i += 1
-    limit = <uint64_t>INT64_MAX + <uint64_t>neg
-    if i >= n:
-        return REP_ERR_JSON
-    if p[i] == 48:
-        i += 1
-    elif is_digit(p[i]):
-        has_sig = True
-        while i < n and is_digit(p[i]):
-            d = p[i] - 48u
-            sig_pos += 1
-            if sig_pos > EXP_CLAMP:
-                sig_pos = EXP_CLAMP
-            if not overflow:
-                if mag > (limit - d) / 10u:
-                    overflow = True
-                else:
-                    mag = mag * 10u + d
-            i += 1
-    else:
-        return REP_ERR_JSON
-    if i < n and p[i] == 46:
-        integral = False
-        i += 1
-        if i >= n or not is_digit(p[i]):
-            return REP_ERR_JSON
-        while i < n and is_digit(p[i]):
-            if k < EXP_CLAMP:
-                k += 1
-            if not has_sig and p[i] != 48:
-                has_sig = True
-                sig_pos = 1 - k
-            i += 1
-    if i < n and (p[i] == 101 or p[i] == 69):
-        integral = False
-        i += 1
-        if i < n and (p[i] == 43 or p[i] == 45):
-            eneg = p[i] == 45
-            i += 1
-        if i >= n or not is_digit(p[i]):
-            return REP_ERR_JSON
-        while i < n and is_digit(p[i]):
-            if e < EXP_CLAMP:
-                e = e * 10 + (p[i] - 48)
-            i += 1
-        if eneg:
-            e = -e
-    if has_sig and sig_pos + e > MAX_DECIMAL_MAGNITUDE:
-        return REP_ERR_JSON
-    c.i = i
-    is_int[0] = integral and not overflow
-    if is_int[0]:
-        out[0] = <int64_t>(0u - mag) if neg else <int64_t>mag
-    return REP_OK
-
-
-cdef int scan_literal(Cursor* c, int* kind) noexcept nogil:
-    cdef const unsigned char* p = c.p + c.i
-    cdef Py_ssize_t left = c.n - c.i
-    if left >= 4 and memcmp(p, b"true", 4) == 0:
-        c.i += 4
-        kind[0] = V_TRUE
-    elif left >= 5 and memcmp(p, b"false", 5) == 0:
-        c.i += 5
-        kind[0] = V_FALSE
-    elif left >= 4 and memcmp(p, b"null", 4) == 0:
-        c.i += 4
-        kind[0] = V_NULL
-    else:
-        return REP_ERR_JSON
-    return REP_OK
-
-
-cdef int member_key(Cursor* c, Py_ssize_t* start, Py_ssize_t* length,
-                    bint* esc) noexcept nogil:
-    """`"key" :` of an object member; the cursor is left on the value."""
-    cdef int r
-    if peek(c) != 34:
-        return REP_ERR_JSON
-    r = scan_string(c, start, length, esc)
-    if r != REP_OK:
-        return r
-    if peek(c) != 58:
-        return REP_ERR_JSON
-    c.i += 1
-    return REP_OK
-
-
-cdef int next_member(Cursor* c, bint* more) noexcept nogil:
-    """After a member value: ',' (more) or '}' (end of the object)."""
-    cdef int b = peek(c)
-    if b == 44:
-        c.i += 1
-        more[0] = True
-        return REP_OK
-    if b == 125:
-        c.i += 1
-        more[0] = False
-        return REP_OK
-    return REP_ERR_JSON
-
-
-cdef int skip_value(Cursor* c) noexcept nogil:
-    """Walk one JSON value of any kind, validating it as strictly as orjson does."""
-    cdef uint64_t objects = 0  # bit d set: the container at depth d is an object
-    cdef int depth = 0
-    cdef int b
-    cdef int r
-    cdef int kind
-    cdef int64_t v
-    cdef bint is_int
-    cdef bint is_obj
-    cdef bint esc
-    cdef Py_ssize_t s
-    cdef Py_ssize_t m
-    while True:
-        b = peek(c)
-        if b == 123 or b == 91:
-            c.i += 1
-            if peek(c) == b + 2:  # '}' / ']' follow '{' / '[' by two code points
-                c.i += 1
-            else:
-                if depth >= MAX_NESTING:
-                    return REP_ERR_JSON
-                if b == 123:
-                    objects |= (<uint64_t>1) << depth
-                    depth += 1
-                    r = member_key(c, &s, &m, &esc)
-                    if r != REP_OK:
-                        return r
-                else:
-                    objects &= ~((<uint64_t>1) << depth)
-                    depth += 1
-                continue
-        elif b == 34:
-            r = scan_string(c, &s, &m, &esc)
-            if r != REP_OK:
-                return r
-        elif b == 45 or is_digit(b):
-            r = scan_number(c, &v, &is_int)
-            if r != REP_OK:
-                return r
-        elif b == 116 or b == 102 or b == 110:
-            r = scan_literal(c, &kind)
-            if r != REP_OK:
-                return r
-        else:
-            return REP_ERR_JSON
-        # a value ended: close every container that ends here, stop before the next value
-        while True:
-            if depth == 0:
-                return REP_OK
-            is_obj = (objects >> (depth - 1)) & 1
-            b = peek(c)
-            if b == 44:
-                c.i += 1
-                if is_obj:
-                    r = member_key(c, &s, &m, &esc)
-                    if r != REP_OK:
-                        return r
-                break
-            if (b == 125 and is_obj) or (b == 93 and not is_obj):
-                c.i += 1
-                depth -= 1
-            else:
-                return REP_ERR_JSON
 
 
 cdef int read_value(Cursor* c, Val* v) noexcept nogil:
@@ -512,7 +161,8 @@ cdef int read_value(Cursor* c, Val* v) noexcept nogil:
         r = scan_number(c, &v.num, &is_int)
         v.kind = V_INT if is_int else V_NUM
     elif b == 116 or b == 102 or b == 110:
-        r = scan_literal(c, &v.kind)
+        v.kind = V_TRUE if b == 116 else (V_FALSE if b == 102 else V_NULL)
+        r = scan_literal(c)
     elif b == 123 or b == 91:
         v.kind = V_OBJ if b == 123 else V_ARR
         r = skip_value(c)
@@ -569,13 +219,6 @@ cdef int scan_object(Cursor* c, const KeyTable* kt, Val* vals, int* soft) noexce
         r = next_member(c, &more)
         if r != REP_OK:
             return r
-    return REP_OK
-
-
-cdef int finish_frame(Cursor* c) noexcept nogil:
-    """Only whitespace may follow the top-level value."""
-    if peek(c) >= 0:
-        return REP_ERR_JSON
     return REP_OK
 
 
@@ -1008,9 +651,7 @@ cdef class ReportDecoder:
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef _Inst inst
-        c.p = p
-        c.n = n
-        c.i = 0
+        c = cursor(p, n, REP_ERR_JSON)
         memset(top, 0, sizeof(top))
         memset(ev, 0, sizeof(ev))
         r = peek(&c)
@@ -1187,9 +828,7 @@ cdef class ReportDecoder:
         cdef Py_ssize_t kl
         cdef Py_ssize_t data_at = -1
         cdef list out = None
-        c.p = p
-        c.n = n
-        c.i = 0
+        c = cursor(p, n, REP_ERR_JSON)
         r = peek(&c)
         if r != 123:
             return not_object(&c)
@@ -1407,9 +1046,7 @@ cdef class ReportDecoder:
         cdef Py_ssize_t ks
         cdef Py_ssize_t kl
         cdef list out = None
-        c.p = p
-        c.n = n
-        c.i = 0
+        c = cursor(p, n, REP_ERR_JSON)
         memset(top, 0, sizeof(top))
         r = peek(&c)
         if r != 123:
