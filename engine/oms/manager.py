@@ -230,20 +230,25 @@ class OrderManager:
         tag: int,
     ) -> int:
         """Amend in place where the venue can (same side, type and time in force), else
-        cancel and place anew; the id of the order that carries the new price."""
+        cancel and place anew; the id of the order that carries the new price. `qty` is the
+        quantity to rest from now on (an amend makes the order's total its filled part plus
+        `qty`)."""
         meta = self._meta.get(order_id)
         row = self.table.get(order_id)
         known = 0 <= index < len(self.instruments)
         adapter = self.adapters.get(self.instruments[index].venue) if known else None
         same = row is not None and row[1] == index and tuple(row[2:5]) == (side, order_type, tif)
+        filled = row[8] if row is not None else 0
         if (
             meta is not None
             and same
             and adapter is not None
             and adapter.amends_in_place
-            and self.table.amend_sent(order_id, price, qty, self.clock.time_ns()) >= 0
+            # the intent's quantity is what should rest from now on; the venues' amend takes
+            # the order's new total, what it already filled included
+            and self.table.amend_sent(order_id, price, filled + qty, self.clock.time_ns()) >= 0
         ):
-            self._spawn(self._send_amend(order_id, meta, price, qty))
+            self._spawn(self._send_amend(order_id, meta, price, filled + qty))
             return order_id
         self.cancel(order_id)
         return self.place(index, side, order_type, tif, price, qty, tag)

@@ -10,7 +10,9 @@ orders and position in step with the order manager's.
 
 PnL enters the core in one money unit for all instruments (the finest notional unit of the
 table, `pnl_unit`), so the daily loss and the drawdown add up across venues; order sizes,
-notionals and exposures stay in each instrument's own units.
+notionals and exposures stay in each instrument's own units. Once an instrument has a mark,
+its whole PnL (realized + unrealized) enters through the mark as one figure, and a fill moves
+only its position: a fill never shows the core half of its effect (see `_sync_position`).
 
 A breach that HALTs the core, a SIGUSR1 and `python -m engine kill` end in `emergency_stop`:
 the host's `on_halt` cancels every open order on every venue, and the halt is persisted
@@ -19,7 +21,9 @@ the host's `on_halt` cancels every open order on every venue, and the halt is pe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -31,6 +35,7 @@ from engine._core.risk import NO_LIMIT, GlobalLimits, InstrumentLimits, RiskCore
 from engine._core.risk_limits import next_daily_reset_ns
 from engine.clock import Clock
 from engine.config.schema import RiskConfig
+from engine.config.spec import spec_of
 from engine.events import EventHandler, OrderUpdate
 from engine.model.enums import OrderStatus
 from engine.model.instrument import Instrument
@@ -38,6 +43,13 @@ from engine.model.instrument import Instrument
 log = logging.getLogger("engine.risk")
 
 LOG_EVERY_NS = 1_000_000_000  # a refusal reason is logged at most this often
+# the rate windows hold as many orders as the config's highest rate (orders and cancels per
+# second over a 1 s window), so any rate the config takes can be set, at start or on reload
+RATE_CAPACITY = max(
+    int(spec_of(f).bounds[1] or 0)
+    for f in dataclasses.fields(RiskConfig)
+    if f.name.endswith("_per_second")
+)
 _ENDED = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
@@ -61,13 +73,19 @@ class OrderSink(Protocol):
 
 
 def _units(instrument: Instrument, quote: Decimal) -> int:
-    """A quote-currency amount in the instrument's notional units, rounded down (0 stays 0)."""
-    return int(quote / instrument.notional_unit)
+    """A quote-currency amount in the instrument's notional units, rounded down (0 stays 0);
+    an amount past int64 is no limit at all (NO_LIMIT)."""
+    return min(int(quote / instrument.notional_unit), NO_LIMIT)
+
+
+def _units_up(instrument: Instrument, quote: Decimal) -> int:
+    """The same rounded up: a minimum must not let through an order just under it."""
+    return min(math.ceil(quote / instrument.notional_unit), NO_LIMIT)
 
 
 def instrument_limits(instrument: Instrument, cfg: RiskConfig) -> InstrumentLimits:
     """The core's limits for one instrument from `[risk]` (0 = off, as the config says)."""
-    lots = int(cfg.max_position / instrument.lot_size)
+    lots = min(int(cfg.max_position / instrument.lot_size), NO_LIMIT)
     off = NO_LIMIT
 
     def or_off(value: Decimal, convert: Callable[[Decimal], int]) -> int:
@@ -75,9 +93,11 @@ def instrument_limits(instrument: Instrument, cfg: RiskConfig) -> InstrumentLimi
 
     min_notional = cfg.min_order_notional if cfg.min_order_notional > 0 else instrument.min_notional
     return InstrumentLimits(
-        max_qty_lots=or_off(cfg.max_order_quantity, lambda q: int(q / instrument.lot_size)),
+        max_qty_lots=or_off(
+            cfg.max_order_quantity, lambda q: min(int(q / instrument.lot_size), NO_LIMIT)
+        ),
         max_notional=_units(instrument, cfg.max_order_notional),
-        min_notional=_units(instrument, min_notional) if min_notional > 0 else 0,
+        min_notional=_units_up(instrument, min_notional) if min_notional > 0 else 0,
         band_bps=cfg.price_band_bps if cfg.price_band_bps > 0 else off,
         max_open_orders=cfg.max_open_orders,
         max_long_lots=lots,
@@ -105,14 +125,17 @@ class RiskManager(EventHandler):
         self.traded = frozenset(traded)
         self.clock = clock
         self.on_halt = on_halt
-        self.core = RiskCore(max(len(self.instruments), 1), 4096)
+        self.core = RiskCore(max(len(self.instruments), 1), RATE_CAPACITY)
         self.oms: OrderSink | None = None
         self._index = {inst.instrument_id: n for n, inst in enumerate(self.instruments)}
         exps = [inst._notional_exp for inst in self.instruments] or [0]
         self.pnl_exp = max(exps)  # the PnL unit is 10**-pnl_exp quote
         self._open: dict[int, list[int]] = {}  # order id -> [index, side, remaining lots]
         self._qty = [0] * len(self.instruments)  # the position the core has booked
-        self._realized = [0] * len(self.instruments)  # PositionCore.realized booked, units
+        # PositionCore.realized booked into the core as realized PnL (only before the
+        # instrument's first mark; after it, the mark carries the rest: see _value)
+        self._realized = [0] * len(self.instruments)
+        self._marks = [0] * len(self.instruments)  # the last mark given to the core
         self._last_log: dict[int, int] = {}
         self._halted_reported = False
         self.apply_config(config)
@@ -120,14 +143,14 @@ class RiskManager(EventHandler):
     # ------------------------------------------------------------------ limits
 
     def apply_config(self, config: RiskConfig) -> None:
-        """Set every limit from `[risk]` (at start and on a hot reload)."""
-        self.config = config
-        for n, instrument in enumerate(self.instruments):
-            if n in self.traded:
-                limits = instrument_limits(instrument, config)
-            else:
-                limits = InstrumentLimits(max_qty_lots=0, max_open_orders=0)
-            self.core.set_limits(n, limits)
+        """Set every limit from `[risk]` (at start and on a hot reload). All of them are
+        worked out first: a value the core refuses raises with nothing changed."""
+        per_instrument = [
+            instrument_limits(instrument, config)
+            if n in self.traded
+            else InstrumentLimits(max_qty_lots=0, max_open_orders=0)
+            for n, instrument in enumerate(self.instruments)
+        ]
         units = {(i._notional_mantissa, i._notional_exp) for i in self.instruments}
         total = NO_LIMIT
         if config.max_total_exposure > 0:
@@ -138,21 +161,25 @@ class RiskManager(EventHandler):
                     "risk.max_total_exposure is not enforced: the instruments' notional units "
                     "differ (max_exposure per symbol still is)"
                 )
-        self.core.set_global_limits(
-            GlobalLimits(
-                max_total_exposure=total,
-                order_rate=config.max_total_orders_per_second or NO_LIMIT,
-                daily_loss_limit=self.pnl_units(config.max_daily_loss),
-                max_drawdown=(
-                    self.pnl_units(config.max_drawdown) if config.max_drawdown > 0 else NO_LIMIT
-                ),
-            )
+        global_limits = GlobalLimits(
+            max_total_exposure=total,
+            order_rate=config.max_total_orders_per_second or NO_LIMIT,
+            daily_loss_limit=self.pnl_units(config.max_daily_loss),
+            max_drawdown=(
+                self.pnl_units(config.max_drawdown) if config.max_drawdown > 0 else NO_LIMIT
+            ),
         )
-        now = self.clock.time_ns()
-        self.core.set_day_reset(next_daily_reset_ns(now, config.daily_reset_hour_utc))
+        reset_ns = next_daily_reset_ns(self.clock.time_ns(), config.daily_reset_hour_utc)
+        for n, limits in enumerate(per_instrument):
+            self.core.set_limits(n, limits)
+        self.core.set_global_limits(global_limits)
+        self.core.set_day_reset(reset_ns)
+        self.config = config
+        self._check_state()  # a lower limit may breach at once
 
     def pnl_units(self, quote: Decimal) -> int:
-        return int(quote.scaleb(self.pnl_exp))
+        """A quote amount in PnL units (rounded toward zero; past int64: NO_LIMIT)."""
+        return min(int(quote.scaleb(self.pnl_exp)), NO_LIMIT)
 
     def _to_pnl(self, index: int, units: int) -> int:
         instrument = self.instruments[index]
@@ -229,40 +256,56 @@ class RiskManager(EventHandler):
         now = self.clock.time_ns()
         position = self.oms.positions[index]
         self._sync_position(index, position, now)
-        unrealized = self._to_pnl(index, position.unrealized(mark))
-        self.core.on_mark(index, mark, unrealized, now)
+        self._marks[index] = mark
+        self._value(index, position, mark, now)
         if self.core.state == codes.STATE_HALTED:
             self._check_state()
 
     def _sync_position(self, index: int, position: PositionCore, now: int) -> None:
-        """Book into the core what the OMS booked since (fills of every path: the stream,
-        a catch-up after a reconnect, a late fill of a released order)."""
+        """Book into the core the position the OMS booked since (fills of every path: the
+        stream, a catch-up after a reconnect, a late fill of a released order).
+
+        The fill's PnL is not booked here once the instrument has a mark: `_value` books it
+        with the new position's unrealized PnL, in one figure. Booked apart, the core would
+        see for a moment the fill's realized PnL next to the old position's unrealized PnL
+        (a losing position closed at the mark: its loss counted twice, a false HALT; a
+        winning one: its gain twice, a false peak for the drawdown)."""
         qty = position.qty
         booked = self._qty[index]
         if qty == booked:
             return
-        realized = position.realized
+        realized = 0
+        if self._marks[index] == 0:  # no unrealized PnL in the core to go with it
+            realized = self._to_pnl(index, position.realized - self._realized[index])
+            self._realized[index] = position.realized
         delta = qty - booked
-        self.core.on_fill(
-            index,
-            1 if delta > 0 else -1,
-            abs(delta),
-            self._to_pnl(index, realized - self._realized[index]),
-            now,
-        )
+        self.core.on_fill(index, 1 if delta > 0 else -1, abs(delta), realized, now)
         self._qty[index] = qty
-        self._realized[index] = realized
+
+    def _value(self, index: int, position: PositionCore, mark: int, now: int) -> None:
+        """Mark the instrument: its unrealized PnL at `mark` plus the realized PnL not booked
+        as such (the core's equity is their sum either way)."""
+        units = position.unrealized(mark) + position.realized - self._realized[index]
+        self.core.on_mark(index, mark, self._to_pnl(index, units), now)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         order = self._open.get(update.order_ref)
-        if order is None:
+        if order is not None:
+            index: int | None = order[0]
+        else:  # not one we opened (adopted after a restart, say): its fill still counts
+            index = self._index.get(f"{update.venue}:{update.symbol}")
+        if index is None:
             return
-        index = order[0]
         if update.last_fill_lots > 0:
-            order[2] = max(order[2] - update.last_fill_lots, 0)
+            if order is not None:
+                order[2] = max(order[2] - update.last_fill_lots, 0)
             if self.oms is not None:
-                self._sync_position(index, self.oms.positions[index], self.clock.time_ns())
-        if update.status in _ENDED:
+                now = self.clock.time_ns()
+                position = self.oms.positions[index]
+                self._sync_position(index, position, now)
+                if self._marks[index]:
+                    self._value(index, position, self._marks[index], now)
+        if order is not None and update.status in _ENDED:
             self.core.on_order_close(index, order[1], order[2])
             del self._open[update.order_ref]
         self._check_state()
@@ -291,10 +334,12 @@ class RiskManager(EventHandler):
                 self.on_halt(reason, source)
 
     def resume(self) -> None:
-        """An operator cleared the halt: ACTIVE again (the core re-checks standing breaches)."""
+        """An operator cleared the halt: ACTIVE again (the core re-checks standing breaches;
+        one that halts again at once is a new halt, reported through on_halt like any)."""
         self.core.reset()
-        self._halted_reported = self.core.state == codes.STATE_HALTED
+        self._halted_reported = False
         log.warning("trading resumed by the operator", extra={"state": self.state_name})
+        self._check_state()
 
     def refusals(self) -> dict[str, int]:
         return {codes.describe(code): n for code, n in self.core.refusals().items() if n}

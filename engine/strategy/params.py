@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine._core import quoting
+from engine._core.quoting import Quoter
 from engine.model.instrument import Instrument
 
 REFERENCES = {"mid": quoting.REF_MID, "micro": quoting.REF_MICRO, "last": quoting.REF_LAST}
@@ -25,6 +26,20 @@ MODELS = {
 }
 SIZE_MODES = {"geometric": quoting.SIZE_GEOMETRIC, "linear": quoting.SIZE_LINEAR}
 NS = 1_000_000_000
+MAX_SECONDS = 1e9  # ~31 years: any time parameter in nanoseconds stays far inside int64
+SECONDS = ("sigma_half_life_s", "horizon_s", "max_order_age_s", "fill_cooldown_s",
+           "requote_interval_s", "stale_book_s")  # fmt: skip
+# the quoting core's parameter -> ours, to name ours when the core refuses a value
+_OURS = {
+    "levels": "levels", "level_spacing_ticks": "level_spacing_ticks", "qty_lots": "order_size",
+    "size_factor": "size_factor", "min_half_spread": "min_half_spread_ticks",
+    "base_half_spread": "base_half_spread_ticks", "vol_mult": "vol_mult",
+    "half_life_ns": "sigma_half_life_s", "max_position_lots": "max_position",
+    "target_lots": "target_position", "skew_ticks": "skew_ticks", "size_shrink": "size_shrink",
+    "gamma": "gamma", "kappa": "kappa", "arrival": "arrival", "horizon_s": "horizon_s",
+    "refresh_ticks": "refresh_ticks", "max_age_ns": "max_order_age_s",
+    "size_tol_bps": "size_tolerance_bps",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +119,17 @@ class MarketMakingParams:
                 raise bad(name, "must be >= 0")
         if not 0 <= self.size_shrink <= 1:
             raise bad("size_shrink", "must be in 0..1")
+        # the quoting core's bounds (every price, size and spread within 2**52), and times
+        # that stay int64 nanoseconds: refused here by name, not later by the core
+        for name in ("level_spacing_ticks", "refresh_ticks", "size_tolerance_bps",
+                     "min_half_spread_ticks", "base_half_spread_ticks", "vol_mult",
+                     "skew_ticks", "size_factor", "gamma", "kappa", "arrival",
+                     "horizon_s"):  # fmt: skip
+            if getattr(self, name) > quoting.MAX:
+                raise bad(name, f"must be <= {quoting.MAX}")
+        for name in SECONDS:
+            if getattr(self, name) > MAX_SECONDS:
+                raise bad(name, f"must be <= {MAX_SECONDS:.0e} (seconds)")
 
     @property
     def external(self) -> str | None:
@@ -120,11 +146,21 @@ class MarketMakingParams:
                 f"strategy.parameters.order_size {self.order_size} is under {where}'s minimum "
                 f"quantity {instrument.min_qty}"
             )
+        if qty_lots > quoting.MAX:
+            raise ValueError(
+                f"strategy.parameters.order_size {self.order_size} is past {quoting.MAX} lots "
+                f"of {where}"
+            )
         max_lots = (
             10 * qty_lots if self.max_position is None else _lots(instrument, self.max_position)
         )
         if max_lots < qty_lots:
             raise ValueError(f"strategy.parameters.max_position must be >= order_size on {where}")
+        if max_lots > quoting.MAX:
+            raise ValueError(
+                f"strategy.parameters.max_position {self.max_position} is past {quoting.MAX} "
+                f"lots of {where}"
+            )
         target = _lots(instrument, self.target_position)
         if abs(target) > max_lots:
             raise ValueError(
@@ -157,6 +193,20 @@ class MarketMakingParams:
             "max_age_ns": int(self.max_order_age_s * NS),
             "size_tol_bps": self.size_tolerance_bps,
         }
+
+    def quoter(self, instrument: Instrument) -> Quoter:
+        """The quoting core for `instrument`; ValueError naming our parameter if the core
+        refuses a value (its own bounds: sizes per level, model constants)."""
+        params = self.quoter_params(instrument)
+        try:
+            return Quoter(**params)
+        except (ValueError, TypeError) as exc:
+            text = str(exc)
+            first = text.split(" ", 1)[0].rstrip(",")
+            name = "size_factor" if "size factor" in text else _OURS.get(first, "")
+            raise ValueError(
+                f"strategy.parameters.{name or '(quoting)'}: {text} (on {instrument.instrument_id})"
+            ) from None
 
 
 def _lots(instrument: Instrument, quantity: Decimal) -> int:
