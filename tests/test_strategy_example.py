@@ -52,7 +52,7 @@ key_source = "none"
     run = asyncio.create_task(engine.run(console_log=False))
     sides: set[int] = set()
     try:
-        for _ in range(200):
+        for _ in range(400):
             await asyncio.sleep(0.05)
             sims = [c.sim for c in engine.components if isinstance(c, SimulatorComponent)]
             if sims and sims[0] is not None:
