@@ -117,6 +117,8 @@ def run_engine(path: Path | None, duration: float | None) -> int:
         return EXIT_OK
     except TlsConfigError as exc:  # a wrong CA file is a configuration error
         return _fail(str(exc))
+    except ConfigError as exc:  # found at start: a strategy parameter, a symbol not traded
+        return _fail(str(exc))
     except AuthError as exc:  # so is a key the venue refuses
         return _fail(f"{exc} (check venues.{exc.venue}.key_source and the keys it names)")
     except Exception as exc:  # a component that cannot start: say which and why, in one line

@@ -363,11 +363,14 @@ class Engine:
             await component.start()
         # the instrument table is known once the venues' metadata is loaded
         host = self.host
-        self.events.start(
-            self.clock,
-            instrument_table(self.components),
-            host.view if host is not None else None,
-        )
+        try:
+            self.events.start(
+                self.clock,
+                instrument_table(self.components),
+                host.view if host is not None else None,
+            )
+        except ValueError as exc:  # a strategy refusing its parameters: configuration
+            raise ConfigError(str(exc)) from exc
 
     async def _stop_components(self) -> None:
         self.events.stop()

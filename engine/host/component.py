@@ -35,8 +35,11 @@ from engine.model.instrument import Instrument
 from engine.oms.trading import TradingComponent
 from engine.risk.halt import SOURCE_LIMIT, HaltStore, operator_name
 from engine.risk.manager import RiskManager
+from engine.runtime.latency import dump_json
 
 log = logging.getLogger("engine.host")
+
+LATENCY_FILE = "latency.json"
 
 
 def load_strategy_class(path: str) -> type[EventHandler]:
@@ -156,12 +159,27 @@ class StrategyHost(Component):
         if self.status is not None:
             self.status.stop()
             self.status.emit()  # the last word: what the run ended with
+        self.dump_latency()
         self.events.set_intent_sink(None)
         for handler in self._handlers:
             if handler in self.events._handlers:
                 self.events.remove(handler)
         for task in list(self._tasks):
             await asyncio.gather(task, return_exceptions=True)
+
+    def dump_latency(self) -> Path | None:
+        """The hot path's latency histograms as JSON in the log directory (LATENCY_FILE),
+        for monitoring and `tools/`; None when it could not be written (logged)."""
+        directory = Path(self._config().system.log_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / LATENCY_FILE
+            dump_json(path, {"tick_to_trade": self.latency})
+        except OSError as exc:
+            log.error("latency histograms not written", extra={"error": str(exc)})
+            return None
+        log.info("latency histograms written", extra={"path": str(path)})
+        return path
 
     # ------------------------------------------------------------------ emergency stop
 
