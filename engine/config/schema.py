@@ -68,6 +68,43 @@ class DatabaseConfig:
     flush_interval_ms: int = setting(
         200, "longest wait before a partial batch is written", hot=True, bounds=(1, 60_000)
     )
+    retention_days: int = setting(
+        30, "daily partitions older than this are dropped (PostgreSQL)", bounds=(1, 36_500)
+    )
+    partitions_ahead_days: int = setting(
+        3, "daily partitions created ahead of time (PostgreSQL)", bounds=(1, 366)
+    )
+    max_buffered_rows: int = setting(
+        100_000,
+        "rows held in memory per table while the database is slow; market data past it is "
+        "dropped (counted), orders and fills spill to the journal",
+        bounds=(100, 10_000_000),
+    )
+    market_data: bool = setting(True, "keep best bid/offer and trades in the history")
+    depth_snapshot_interval_s: float = setting(
+        10.0, "seconds between two stored depth snapshots per symbol (0 = none)", bounds=(0, 86_400)
+    )
+    journal_path: str = setting(
+        "var/journal/orders.wal",
+        "order journal: every intent and order change, written before the request is sent",
+        check=checks.not_empty,
+    )
+    journal_fsync: str = setting(
+        "interval",
+        "journal durability: every record (always), every journal_fsync_interval_ms "
+        "(interval), or when the OS writes (os)",
+        choices=("always", "interval", "os"),
+    )
+    journal_fsync_interval_ms: int = setting(
+        10, "fsync period of journal_fsync = interval", bounds=(1, 10_000)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    enabled: bool = setting(False, "append every raw venue frame to rotating files")
+    directory: str = setting("var/frames", "where the frame files go", check=checks.not_empty)
+    max_file_mb: int = setting(256, "a frame file rotates at this size", bounds=(1, 100_000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +116,19 @@ class CacheConfig:
         credential_hint="the environment variable HFT__CACHE__URL",
     )
     key_prefix: str = setting("hft:", "prefix of every cache key")
+    ttl_s: int = setting(
+        60,
+        "seconds a cached value lives without a refresh (a dead engine's state expires)",
+        bounds=(1, 86_400),
+    )
+    flush_interval_ms: int = setting(
+        50, "longest wait before pending cache writes go out in one pipeline", bounds=(1, 60_000)
+    )
+    status_channel: str = setting(
+        "status",
+        "pub/sub channel (after key_prefix) carrying status changes",
+        check=checks.not_empty,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +330,7 @@ class EngineConfig:
     system: SystemConfig = section(SystemConfig, "process, logging, CPU pinning")
     database: DatabaseConfig = section(DatabaseConfig, "persistent store")
     cache: CacheConfig = section(CacheConfig, "shared cache")
+    recorder: RecorderConfig = section(RecorderConfig, "raw frame recorder")
     strategy: StrategyConfig = section(StrategyConfig, "the trading strategy")
     risk: RiskConfig = section(RiskConfig, "pre-trade limits and the kill switch")
     venues: dict[str, VenueConfig] = section(default_venues, "exchanges", choices=VENUE_NAMES)
