@@ -1,0 +1,404 @@
+"""The engine's trading path wired as `engine/app.py` wires it, against the in-process Binance
+simulator over loopback, with the bench's probes around it: the rig of the tick-to-trade
+cases (bench/cases/tick_to_trade.py).
+
+What runs is the engine's own code: the Binance book feed (its frame handler and book; with
+`live_feed` the feed itself, connected to the simulator's market streams), the event
+dispatcher, the trading component (one `BinanceAdapter` on the simulator's WS API, the
+`OrderManager`), and the strategy host (risk manager first, then the strategy behind its
+guard, the risk manager as intent sink), started in the engine's order (the instrument table
+is the simulator's own BTCUSDT, where the engine would load it from exchangeInfo). Nothing of
+the engine is changed; the probes are wrappers the bench puts around it, each one Python call
+and a clock read:
+
+- the frame handler's `on_book` callback: when the dispatcher is called (book applied);
+- the dispatcher's intent sink (the host's: the risk manager behind the engine's own latency
+  stamps, engine/host/latency.py): entered (every handler ran: the strategy pushed its
+  intents) and left (risk checks passed, the order manager opened the orders and spawned the
+  request tasks);
+- the adapter's rate limiter `acquire`: the first request task reached the adapter (after the
+  event loop's hop);
+- the `write` of the transport under the adapter's WS API socket (aiohttp's WebSocket writer):
+  the request's frame, masked, handed to the socket. The tick ends at the write of its last
+  request.
+
+Outside the tick the adapter's `on_report` and text frames are counted: between ticks the
+bench waits until all of a tick's answers, reports and balance updates are in.
+
+The simulator is told not to count: its order-rate and request-weight limits are raised out of
+reach, and so are the adapter's rate budgets (the limiter still runs on every request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine._core.latency import StageRecorder
+from engine.clock import LiveClock
+from engine.config.schema import (
+    EngineConfig,
+    RiskConfig,
+    StrategyConfig,
+    SystemConfig,
+    VenueConfig,
+)
+from engine.events import EventDispatcher
+from engine.gateway.adapter import ExecutionReport, VenueEndpoints
+from engine.gateway.binance.feed import BinanceBookFeed
+from engine.gateway.binance.trading import BinanceAdapter
+from engine.gateway.ws import WsOptions
+from engine.host.component import StrategyHost
+from engine.model.instrument import Instrument
+from engine.oms.manager import OrderManager
+from engine.oms.trading import TradingComponent, VenueTrading
+from engine.risk.manager import RiskManager
+from engine.sim.server import ACCOUNT, RunningSim, SimOptions, launch
+from engine.sim.venues.binance import venue_state
+from engine.wire.credentials import Credentials
+
+SYMBOL = "BTCUSDT"
+API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+TIMEOUT_S = 5.0  # a tick whose requests are not all written by then is a failure
+SETTLE_S = 5.0
+UNLIMITED = 1 << 60
+# the split of one tick, in order (StageRecorder: each stage records the time since the last)
+STAGES = ("frame", "book", "intents", "risk_oms", "task", "first_send", "last_send")
+RISK = RiskConfig(
+    max_orders_per_second=4_000,
+    max_cancels_per_second=4_000,
+    max_position=Decimal("1"),
+)
+
+
+class TickTimeout(RuntimeError):
+    """The pipeline did not write the requests the tick should have led to."""
+
+
+class Probe:
+    """The bench's stamps of one tick (see the module docstring); perf_counter_ns values."""
+
+    __slots__ = (
+        "book",
+        "done",
+        "expected",
+        "intents",
+        "risk_oms",
+        "sends",
+        "task",
+        "writes",
+    )
+
+    def __init__(self) -> None:
+        self.book = self.intents = self.risk_oms = self.task = 0
+        self.sends: list[int] = []
+        self.expected = 0
+        self.writes = 0  # request frames written in all
+        self.done: asyncio.Future[None] | None = None
+
+    def arm(self, expected: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        self.book = self.intents = self.risk_oms = self.task = 0
+        self.sends.clear()
+        self.expected = expected
+        self.done = loop.create_future()
+        return self.done
+
+    def sent(self, now: int) -> None:
+        self.writes += 1
+        sends = self.sends
+        sends.append(now)
+        if len(sends) == self.expected and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+    def expire(self, why: str) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(TickTimeout(why))
+
+
+class _StampingTransport:
+    """The transport under the adapter's WebSocket writer: each request frame's `write` is
+    stamped after it returned (uvloop has tried the socket by then)."""
+
+    def __init__(self, inner: Any, probe: Probe) -> None:
+        self._inner = inner
+        self._inner_write = inner.write
+        self._probe = probe
+        self.is_closing = inner.is_closing  # read before every frame: no __getattr__ for it
+
+    def write(self, data: bytes) -> None:
+        self._inner_write(data)
+        if len(data) > 64:  # a request (pings and close frames are a few bytes)
+            self._probe.sent(time.perf_counter_ns())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@dataclass
+class RigOptions:
+    strategy_class: str
+    parameters: dict[str, Any]
+    live_feed: bool = False  # the feed connects to the simulator's streams (else: frames by hand)
+    book_depth: int = 1000
+    extra_accounts: dict[str, Credentials] = field(default_factory=dict)
+
+
+class EngineRig:
+    """One engine against one simulated Binance, on the rig's own event loop."""
+
+    def __init__(self, options: RigOptions) -> None:
+        self.options = options
+        self.clock = LiveClock()
+        self.events = EventDispatcher()
+        self.probe = Probe()
+        self.recorder = StageRecorder(STAGES)
+        self.reports = 0  # execution reports the adapter handed on
+        self.messages = 0  # text frames the adapter's WS API connection received
+        self._changed: asyncio.Event | None = None
+        self._state_dir = tempfile.TemporaryDirectory(prefix="bench-t2t-")
+        self.sim: RunningSim | None = None
+        self.feed: BinanceBookFeed | None = None
+        self.trading: TradingComponent | None = None
+        self.host: StrategyHost | None = None
+        self.instrument: Instrument | None = None
+        self.per_tick = 4  # requests a requote of both quotes makes (set at start)
+
+    # -- parts, once started ------------------------------------------------------------------
+
+    @property
+    def adapter(self) -> BinanceAdapter:
+        assert self.trading is not None
+        adapter = self.trading.adapters["binance"]
+        assert isinstance(adapter, BinanceAdapter)
+        return adapter
+
+    @property
+    def oms(self) -> OrderManager:
+        assert self.trading is not None and self.trading.manager is not None
+        return self.trading.manager
+
+    @property
+    def risk(self) -> RiskManager:
+        assert self.host is not None and self.host.risk is not None
+        return self.host.risk
+
+    @property
+    def running_sim(self) -> RunningSim:
+        assert self.sim is not None
+        return self.sim
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        sync: Callable[[BinanceBookFeed], None] | None = None,
+        prepare: Callable[[RunningSim], None] | None = None,
+    ) -> None:
+        """Simulator (then `prepare(sim)`), feed, trading, strategy host, dispatcher, in the
+        engine's order; then the book is synced (`sync(feed)` for frames by hand, else the live
+        feed's own sync)."""
+        opts = self.options
+        sim = self.sim = await launch(
+            "binance", SimOptions(market=False, api_key=API_KEY, api_secret=SECRET)
+        )
+        venue = venue_state(sim.exchange)
+        venue.limits.weight_per_minute = UNLIMITED
+        venue.limits.orders_per_10s = UNLIMITED
+        venue.limits.orders_per_day = UNLIMITED
+        venue.knobs.incoming_per_s = None
+        for account, creds in opts.extra_accounts.items():
+            balances = {"USDT": Decimal(10**7), "BTC": Decimal(100), "ETH": Decimal(1000)}
+            sim.exchange.open_account(account, balances, creds)
+        if prepare is not None:
+            prepare(sim)
+        self.instrument = sim.exchange.engine.instrument(SYMBOL)
+        instruments = [self.instrument]
+        self.feed = BinanceBookFeed(
+            instruments,
+            self.events,
+            rest_url=sim.urls.rest,
+            ws_url=sim.urls.ws_public,
+            clock=self.clock,
+            ws_options=WsOptions(stale_after_s=30.0),
+            snapshot_limit=opts.book_depth,
+        )
+        endpoints = VenueEndpoints(sim.urls.rest, sim.urls.ws_public, sim.urls.ws_api)
+        creds = Credentials(sim.api_key, sim.api_secret)
+        self.trading = TradingComponent(
+            [VenueTrading("binance", lambda: endpoints, lambda: creds)],
+            self.events,
+            self.clock,
+            lambda: instruments,
+        )
+        config = EngineConfig(
+            system=SystemConfig(state_dir=self._state_dir.name, log_dir=self._state_dir.name),
+            strategy=StrategyConfig(
+                enabled=True,
+                class_=opts.strategy_class,
+                venue="binance",
+                symbols=[SYMBOL],
+                status_interval_s=0.0,
+                parameters=opts.parameters,
+            ),
+            risk=RISK,
+            venues={"binance": VenueConfig(enabled=True, symbols=[SYMBOL])},
+        )
+        feed = self.feed
+        self.host = StrategyHost(
+            lambda: config,
+            self.events,
+            self.clock,
+            self.trading,
+            lambda: [feed],
+            lambda: instruments,
+        )
+        if opts.live_feed:
+            await feed.start()
+        await self.trading.start()
+        await self.host.start()
+        self.events.start(self.clock, instruments, self.host.view)
+        self.per_tick = 2 if self.adapter.amends_in_place else 4
+        self._instrument()
+        if sync is not None:
+            sync(feed)
+        else:
+            await self.until(lambda: feed.ready[SYMBOL], "the live feed's book to sync")
+
+    def _instrument(self) -> None:
+        """Put the probes in place (see the module docstring) and lift the rate budgets."""
+        probe, feed, adapter = self.probe, self.feed, self.adapter
+        assert feed is not None
+        handler = feed.connections[0].frame_handler
+        dispatch = handler.on_book
+        assert dispatch is not None
+
+        def on_book(instrument_id: str, book: Any, timestamp_ns: int) -> None:
+            probe.book = time.perf_counter_ns()
+            dispatch(instrument_id, book, timestamp_ns)
+
+        handler.on_book = on_book
+        # the host's sink: the risk manager's consume behind the engine's own latency stamps
+        consume = self.events._sink
+        assert consume is not None
+
+        def sink(buffer: Any) -> None:
+            probe.intents = time.perf_counter_ns()
+            consume(buffer)
+            probe.risk_oms = time.perf_counter_ns()
+
+        self.events.set_intent_sink(sink)
+        limiter = adapter.limiter
+        for bucket in limiter.buckets.values():
+            bucket.capacity = UNLIMITED
+        acquire = limiter.acquire
+
+        def stamped_acquire(costs: Any) -> int:
+            if not probe.task:
+                probe.task = time.perf_counter_ns()
+            return acquire(costs)
+
+        limiter.acquire = stamped_acquire  # type: ignore[method-assign]
+        ws = adapter._ws
+        assert ws is not None, "the adapter's WS API session is not up"
+        writer = ws._writer
+        writer.transport = _StampingTransport(writer.transport, probe)  # type: ignore[assignment]
+        changed = self._changed = asyncio.Event()
+        on_report = adapter.on_report
+
+        def counting_report(report: ExecutionReport) -> None:
+            self.reports += 1
+            on_report(report)
+            changed.set()
+
+        adapter.on_report = counting_report
+        on_text = adapter._on_text
+
+        def counting_text(text: str) -> None:
+            self.messages += 1
+            on_text(text)
+            changed.set()
+
+        adapter._on_text = counting_text  # type: ignore[method-assign]
+
+    async def close(self) -> None:
+        self.events.stop()
+        for part in (self.host, self.trading, self.feed):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()
+        if self.sim is not None:
+            await self.sim.stop()
+            self.sim = None
+        self._state_dir.cleanup()
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    async def until(self, done: Callable[[], bool], what: str, timeout: float = SETTLE_S) -> None:
+        """Until `done()`, yielding to the loop without sleeping: the process never idles
+        (a tick that follows an idle spell starts colder still, whatever the machine ran)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TickTimeout(f"timed out waiting for {what}")
+            await asyncio.sleep(0)
+
+    async def settle(self, messages: int) -> None:
+        """Until every request in flight has its answer and the adapter has received
+        `messages` text frames in all (answers and user-data events): nothing of this tick
+        is left to arrive during the next."""
+        await asyncio.wait_for(self.oms.drain(), SETTLE_S)
+        changed = self._changed
+        assert changed is not None
+        deadline = time.monotonic() + SETTLE_S
+        while self.messages < messages:
+            changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TickTimeout(
+                    f"the adapter received {self.messages} of {messages} messages expected"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+
+    async def quiet(self, seconds: float = 0.02) -> int:
+        """Wait until the adapter received nothing for `seconds`; its message count then."""
+        while True:
+            before = self.messages
+            await asyncio.sleep(seconds)
+            if self.messages == before:
+                return before
+
+    # -- what the engine holds ------------------------------------------------------------------
+
+    def live_quotes(self) -> list[tuple[int, int, int, bool]]:
+        """(order id, side, price ticks, pending) of the engine's live orders."""
+        return [(o.order_ref, o.side, o.price_ticks, o.pending) for o in self.oms.open_orders_of(0)]
+
+    def summary(self) -> dict[str, Any]:
+        oms, adapter, risk = self.oms, self.adapter, self.risk
+        sim = self.running_sim
+        return {
+            "requests_written": self.probe.writes,
+            "oms_requests": oms.counters.requests,
+            "oms_rejected": oms.counters.rejected,
+            "oms_timeouts": oms.counters.timeouts,
+            "reports": self.reports,
+            "risk_refusals": sum(risk.refusals().values()),
+            "rate_refused": adapter.limiter.refused,
+            "open_orders_at_venue": len(sim.exchange.engine.open_orders(ACCOUNT)),
+        }
+
+
+def run_on(loop: asyncio.AbstractEventLoop, coroutine: Any) -> Any:
+    """Run a coroutine to completion on the rig's loop (the runner itself is synchronous)."""
+    return loop.run_until_complete(coroutine)
+
+
+__all__ = ["STAGES", "EngineRig", "Probe", "RigOptions", "TickTimeout", "run_on"]
