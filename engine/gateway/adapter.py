@@ -14,6 +14,7 @@ one `ExecutionReport` per state change or fill, in the order the venue sent them
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ class ExchangeAdapter(abc.ABC):
     # the adapter re-measures the server-time offset on its own schedule (Binance); for the
     # others the trading component calls sync_time() every TIME_SYNC_INTERVAL_S
     refreshes_time_itself: bool = False
+    # replace_order cancels one order and places another in one request (Binance
+    # order.cancelReplace): the OMS replaces with one request instead of two
+    replaces_in_one_request: bool = False
 
     def __init__(
         self,
@@ -238,6 +242,42 @@ class ExchangeAdapter(abc.ABC):
         """Change price and/or quantity (OKX amend-order, Gate amend, Binance cancelReplace:
         the venue's own semantics; on Binance the order gets a new client order id)."""
         raise NotImplementedError(f"{self.venue} adapter has no amend")
+
+    async def replace_order(self, cancel_client_order_id: str, request: OrderRequest) -> OrderAck:
+        """Cancel `cancel_client_order_id` and place `request` (its own client order id) in
+        one request, where the venue has it (`replaces_in_one_request`); the new order's ack.
+        A refused cancel raises its error and places nothing."""
+        del cancel_client_order_id, request
+        raise NotImplementedError(f"{self.venue} adapter has no one-request replace")
+
+    # ------------------------------------------------------------------ the hot path
+    # Synchronous order entry: the request's bytes are written to the venue's WebSocket
+    # trading session before the call returns, with no task and no event-loop pass in
+    # between; the future resolves to the answer (or raises its typed VenueError, or
+    # VenueUnavailable after the request timeout). A request the adapter refuses before
+    # sending (RateLimited "local", InvalidOrder) raises from the call itself. None: the
+    # session is not up (or the adapter has no such path); the caller awaits the async
+    # method instead (REST fallback, reconnect, clock resync and retry live there).
+
+    def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
+        del request
+        return None
+
+    def submit_cancel(self, symbol: str, client_order_id: str) -> asyncio.Future[OrderAck] | None:
+        del symbol, client_order_id
+        return None
+
+    def submit_amend(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> asyncio.Future[OrderAck] | None:
+        del symbol, client_order_id, price_ticks, quantity_lots
+        return None
+
+    def submit_replace(
+        self, cancel_client_order_id: str, request: OrderRequest
+    ) -> asyncio.Future[OrderAck] | None:
+        del cancel_client_order_id, request
+        return None
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
         """Batch place where the venue has it; one result per request, in order."""
