@@ -16,6 +16,7 @@ Requests run as tasks on the engine's loop; `await drain()` waits for every one 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -39,6 +40,7 @@ from engine.gateway.adapter import (
     OrderSnapshot,
 )
 from engine.gateway.errors import (
+    ClockSkew,
     OrderNotFound,
     PostOnlyWouldCross,
     RateLimited,
@@ -146,6 +148,7 @@ class OrderManager:
             status_codes=CODE_OF_STATUS,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Future[OrderAck]] = set()  # written, answer not yet in
         # the venue time of the newest trade booked per instrument: where a catch-up starts
         self._started_ns = clock.time_ns()
         self._last_fill_ns = [0] * len(self.instruments)
@@ -173,17 +176,8 @@ class OrderManager:
         order_id = self.open_order(index, side, order_type, tif, price, qty, tag)
         if not order_id:
             return 0
-        cid = self._meta[order_id].client_order_id
-        request = OrderRequest(
-            client_order_id=cid,
-            instrument=self.instruments[index],
-            side=_SIDE[side],
-            order_type=_TYPE[order_type],
-            quantity_lots=qty,
-            price_ticks=price,
-            time_in_force=_TIF[tif],
-        )
-        self._spawn(self._send_new(order_id, request))
+        meta = self._meta[order_id]
+        self._submit_new(order_id, meta, self._request(meta, side, order_type, tif, price, qty))
         return order_id
 
     def open_order(  # noqa: PLR0917 - the intent row's fields, in its order
@@ -215,7 +209,16 @@ class OrderManager:
         if meta is None or self.table.cancel_sent(order_id, self.clock.time_ns()) < 0:
             log.warning("cancel of order %d refused: not a live order", order_id)
             return False
-        self._spawn(self._send_cancel(order_id, meta))
+        adapter, instrument = self._adapter(meta)
+        try:
+            future = adapter.submit_cancel(instrument.symbol, meta.client_order_id)
+        except VenueError as exc:
+            self._cancel_failed(order_id, meta, exc)
+            return True
+        if future is None:
+            self._spawn(self._send_cancel(order_id, meta))
+        else:
+            self._track(future, functools.partial(self._cancel_answered, order_id, meta))
         return True
 
     def replace(  # noqa: PLR0917 - the intent row's fields, in its order
@@ -248,23 +251,243 @@ class OrderManager:
             # the order's new total, what it already filled included
             and self.table.amend_sent(order_id, price, filled + qty, self.clock.time_ns()) >= 0
         ):
-            self._spawn(self._send_amend(order_id, meta, price, filled + qty))
+            self._submit_amend(order_id, meta, price, filled + qty)
             return order_id
+        if (
+            meta is not None
+            and adapter is not None
+            and adapter.replaces_in_one_request
+            and self.table.cancel_sent(order_id, self.clock.time_ns()) >= 0
+        ):
+            return self._replace_in_one(
+                order_id, meta, index, side, order_type, tif, price, qty, tag
+            )
         self.cancel(order_id)
         return self.place(index, side, order_type, tif, price, qty, tag)
 
+    def _replace_in_one(  # noqa: PLR0917 - the intent row's fields, in its order
+        self,
+        old_id: int,
+        old: _Meta,
+        index: int,
+        side: int,
+        order_type: int,
+        tif: int,
+        price: int,
+        qty: int,
+        tag: int,
+    ) -> int:
+        """One request cancels `old_id` and places the new order (Binance cancelReplace); the
+        old order stays PENDING_CANCEL until the venue's report of its cancel."""
+        new_id = self.open_order(index, side, order_type, tif, price, qty, tag)
+        if not new_id:
+            self.table.request_failed(old_id, self.clock.time_ns())
+            return 0
+        meta = self._meta[new_id]
+        request = self._request(meta, side, order_type, tif, price, qty)
+        adapter = self.adapters[request.instrument.venue]
+        try:
+            future = adapter.submit_replace(old.client_order_id, request)
+        except VenueError as exc:
+            self._replace_failed(old_id, old, new_id, meta, exc)
+            return new_id
+        if future is None:
+            self._spawn(self._send_replace(old_id, old, new_id, request))
+        else:
+            answered = functools.partial(self._replace_answered, old_id, old, new_id, meta)
+            self._track(future, answered)
+        return new_id
+
+    def _request(  # noqa: PLR0917 - the intent row's fields, in its order
+        self, meta: _Meta, side: int, order_type: int, tif: int, price: int, qty: int
+    ) -> OrderRequest:
+        return OrderRequest(
+            client_order_id=meta.client_order_id,
+            instrument=self.instruments[meta.index],
+            side=_SIDE[side],
+            order_type=_TYPE[order_type],
+            quantity_lots=qty,
+            price_ticks=price,
+            time_in_force=_TIF[tif],
+        )
+
     # ------------------------------------------------------------------ requests
 
-    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+    # A request goes out synchronously where the adapter's trading session can take it
+    # (submit_*: the bytes are written before the call returns, no task, no loop pass); its
+    # answer comes back to a done-callback. Otherwise, and for what needs awaiting (a query
+    # after a lost answer, a clock resync), a task runs the async method.
+
+    def _spawn(self, coroutine: Coroutine[object, object, None], *, request: bool = True) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if request:
+            self.counters.requests += 1
+
+    def _track(
+        self,
+        future: asyncio.Future[OrderAck],
+        answered: Callable[[asyncio.Future[OrderAck]], None],
+    ) -> None:
+        """A request the adapter wrote: `answered` gets its future once the answer is in."""
         self.counters.requests += 1
+        self._inflight.add(future)
+
+        def done(future: asyncio.Future[OrderAck]) -> None:
+            self._inflight.discard(future)
+            if not future.cancelled():
+                answered(future)
+
+        future.add_done_callback(done)
 
     async def drain(self) -> None:
         """Wait until every request in flight has its answer (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._tasks or self._inflight:
+            await asyncio.gather(*self._tasks, *self._inflight, return_exceptions=True)
+            await asyncio.sleep(0)  # the answers' callbacks run, and may start tasks
+
+    def _submit_new(self, order_id: int, meta: _Meta, request: OrderRequest) -> None:
+        adapter = self.adapters[request.instrument.venue]
+        try:
+            future = adapter.submit_order(request)
+        except VenueError as exc:  # refused before it was sent
+            self._new_failed(order_id, meta, exc)
+            return
+        if future is None:
+            self._spawn(self._send_new(order_id, request))
+        else:
+            self._track(future, functools.partial(self._new_answered, order_id, meta, request))
+
+    def _new_answered(
+        self, order_id: int, meta: _Meta, request: OrderRequest, future: asyncio.Future[OrderAck]
+    ) -> None:
+        exc = future.exception()
+        if exc is None:
+            self._apply_ack(order_id, meta, future.result())
+        elif isinstance(exc, ClockSkew):  # the async path measures the offset and retries
+            self._spawn(self._send_new(order_id, request))
+        elif isinstance(exc, VenueUnavailable):
+            self._spawn(self._went_unknown(order_id, meta, exc), request=False)
+        elif isinstance(exc, VenueError):
+            self._new_failed(order_id, meta, exc)
+        else:
+            self._unexpected(meta, exc)
+
+    def _new_failed(self, order_id: int, meta: _Meta, exc: VenueError) -> None:
+        if isinstance(exc, RateLimited):
+            self._rate_limited(exc, "new order")
+        self.counters.rejected += 1
+        self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
+
+    def _cancel_answered(
+        self, order_id: int, meta: _Meta, future: asyncio.Future[OrderAck]
+    ) -> None:
+        exc = future.exception()
+        if exc is None:
+            self._apply_ack(order_id, meta, future.result())
+        elif isinstance(exc, ClockSkew):
+            self._spawn(self._send_cancel(order_id, meta))
+        elif isinstance(exc, VenueError):
+            self._cancel_failed(order_id, meta, exc)
+        else:
+            self._unexpected(meta, exc)
+
+    def _cancel_failed(self, order_id: int, meta: _Meta, exc: VenueError) -> None:
+        if isinstance(exc, VenueUnavailable):
+            self._spawn(self._went_unknown(order_id, meta, exc), request=False)
+        elif isinstance(exc, OrderNotFound):  # gone already: filled, or never placed
+            self._spawn(self._resolve(order_id, meta), request=False)
+        elif isinstance(exc, RateLimited):
+            self._rate_limited(exc, "cancel")
+            self.table.request_failed(order_id, self.clock.time_ns())
+        else:
+            log.warning("cancel of %s refused: %s", meta.client_order_id, exc)
+            self.table.request_failed(order_id, self.clock.time_ns())
+
+    def _submit_amend(self, order_id: int, meta: _Meta, price: int, qty: int) -> None:
+        adapter, instrument = self._adapter(meta)
+        try:
+            future = adapter.submit_amend(
+                instrument.symbol, meta.client_order_id, price_ticks=price, quantity_lots=qty
+            )
+        except VenueError as exc:
+            self._amend_failed(order_id, meta, exc)
+            return
+        if future is None:
+            self._spawn(self._send_amend(order_id, meta, price, qty))
+        else:
+            answered = functools.partial(self._amend_answered, order_id, meta, price, qty)
+            self._track(future, answered)
+
+    def _amend_answered(
+        self, order_id: int, meta: _Meta, price: int, qty: int, future: asyncio.Future[OrderAck]
+    ) -> None:
+        exc = future.exception()
+        if exc is None:
+            if self.table.amended(order_id, self.clock.time_ns()) >= 0:
+                self._apply_ack(order_id, meta, future.result())
+        elif isinstance(exc, ClockSkew):
+            self._spawn(self._send_amend(order_id, meta, price, qty))
+        elif isinstance(exc, VenueError):
+            self._amend_failed(order_id, meta, exc)
+        else:
+            self._unexpected(meta, exc)
+
+    def _amend_failed(self, order_id: int, meta: _Meta, exc: VenueError) -> None:
+        if isinstance(exc, VenueUnavailable):
+            self._spawn(self._went_unknown(order_id, meta, exc), request=False)
+            return
+        if isinstance(exc, RateLimited):
+            self._rate_limited(exc, "amend")
+        elif isinstance(exc, PostOnlyWouldCross):
+            # the book moved through the new price: the order rests where it was, as a
+            # market maker wants; counted, not logged (it happens every busy second)
+            self.counters.amends_would_cross += 1
+        else:
+            log.warning("amend of %s refused: %s", meta.client_order_id, exc)
+        self.table.request_failed(order_id, self.clock.time_ns())
+
+    async def _send_replace(
+        self, old_id: int, old: _Meta, new_id: int, request: OrderRequest
+    ) -> None:
+        adapter = self.adapters[request.instrument.venue]
+        meta = self._meta[new_id]
+        try:
+            ack = await adapter.replace_order(old.client_order_id, request)
+        except VenueError as exc:
+            self._replace_failed(old_id, old, new_id, meta, exc)
+        else:
+            self._apply_ack(new_id, meta, ack)
+
+    def _replace_answered(
+        self, old_id: int, old: _Meta, new_id: int, meta: _Meta, future: asyncio.Future[OrderAck]
+    ) -> None:
+        exc = future.exception()
+        if exc is None:
+            self._apply_ack(new_id, meta, future.result())
+        elif isinstance(exc, VenueError):
+            self._replace_failed(old_id, old, new_id, meta, exc)
+        else:
+            self._unexpected(meta, exc)
+
+    def _replace_failed(
+        self, old_id: int, old: _Meta, new_id: int, meta: _Meta, exc: VenueError
+    ) -> None:
+        """Which half failed the error does not say: the new order is settled by its own
+        error (or found by query when the answer was lost), the old one by a query."""
+        if isinstance(exc, VenueUnavailable):
+            self._spawn(self._went_unknown(new_id, meta, exc), request=False)
+        else:
+            self._new_failed(new_id, meta, exc)
+        self._spawn(self._resolve(old_id, old), request=False)
+
+    def _unexpected(self, meta: _Meta, exc: BaseException) -> None:
+        log.error(
+            "request for %s failed unexpectedly: %r; the order is resolved by query",
+            meta.client_order_id,
+            exc,
+        )
 
     def _adapter(self, meta: _Meta) -> tuple[ExchangeAdapter, Instrument]:
         instrument = self.instruments[meta.index]
@@ -278,10 +501,7 @@ class OrderManager:
         except VenueUnavailable as exc:
             await self._went_unknown(order_id, meta, exc)
         except VenueError as exc:
-            if isinstance(exc, RateLimited):
-                self._rate_limited(exc, "new order")
-            self.counters.rejected += 1
-            self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
+            self._new_failed(order_id, meta, exc)
         else:
             self._apply_ack(order_id, meta, ack)
 
@@ -293,12 +513,8 @@ class OrderManager:
             await self._went_unknown(order_id, meta, exc)
         except OrderNotFound:
             await self._resolve(order_id, meta)  # gone already: filled, or never placed
-        except RateLimited as exc:
-            self._rate_limited(exc, "cancel")
-            self.table.request_failed(order_id, self.clock.time_ns())
         except VenueError as exc:
-            log.warning("cancel of %s refused: %s", meta.client_order_id, exc)
-            self.table.request_failed(order_id, self.clock.time_ns())
+            self._cancel_failed(order_id, meta, exc)
         else:
             self._apply_ack(order_id, meta, ack)
 
@@ -310,17 +526,8 @@ class OrderManager:
             )
         except VenueUnavailable as exc:
             await self._went_unknown(order_id, meta, exc)
-        except RateLimited as exc:
-            self._rate_limited(exc, "amend")
-            self.table.request_failed(order_id, self.clock.time_ns())
-        except PostOnlyWouldCross:
-            # the book moved through the new price: the order rests where it was, as a
-            # market maker wants; counted, not logged (it happens every busy second)
-            self.counters.amends_would_cross += 1
-            self.table.request_failed(order_id, self.clock.time_ns())
         except VenueError as exc:
-            log.warning("amend of %s refused: %s", meta.client_order_id, exc)
-            self.table.request_failed(order_id, self.clock.time_ns())
+            self._amend_failed(order_id, meta, exc)
         else:
             if self.table.amended(order_id, self.clock.time_ns()) >= 0:
                 self._apply_ack(order_id, meta, ack)
