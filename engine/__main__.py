@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__, keys_cli, kill_cli
+from engine import __version__, db_cli, keys_cli, kill_cli
 from engine.config import ConfigError, ConfigStore, load_config, render_toml
 
 EXIT_OK = 0
@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     kill_cli.add_arguments(kill)
+    db = sub.add_parser(
+        "db",
+        help="storage schema: migrate (apply migrations, make partitions) | status",
+        description=(
+            "The storage schema of database.url (PostgreSQL) or database.sqlite_path. "
+            "migrate applies pending migrations and makes today's and the next days' "
+            "partitions; status shows the version and partitions and changes nothing."
+        ),
+    )
+    db_cli.add_arguments(db)
     return parser
 
 
@@ -135,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.path)
     if args.command == "kill":
         return kill_cli.main(args, args.config)
+    if args.command == "db":
+        return db_cli.main(args, args.config)
     path = getattr(args, "run_config", None) or args.config
     duration = getattr(args, "run_duration", None) or args.duration
     return run_engine(path, duration)

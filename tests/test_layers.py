@@ -52,6 +52,12 @@ RULES = [
     Rule("engine/risk", ("engine.gateway", "engine.oms", "engine.sim", "engine.app")),
     # the strategy host wires strategy, risk and OMS together; it never builds a venue's parts
     Rule("engine/host", ("engine.sim", "engine.app", "engine.gateway")),
+    # storage keeps what it is given; it knows no venue, order manager or strategy
+    Rule(
+        "engine/storage",
+        ("engine.gateway", "engine.oms", "engine.strategy", "engine.risk", "engine.host",
+         "engine.sim", "engine.app"),
+    ),  # fmt: skip
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")
