@@ -6,8 +6,12 @@ One WebSocket on `endpoints.ws_private_url` (`/ws/v4/`) carries both halves of t
   `spot.order_cancel`, `spot.order_amend`, `spot.order_cancel_cp`, `spot.order_cancel_ids`.
   Requests are matched to answers by `req_id`. Gate answers a place twice, an ack
   (`"ack": true`, the request echoed) and then the result (the order); the adapter waits for
-  the result. No answer within `request_timeout_s` raises `VenueUnavailable`: the outcome is
-  unknown and the OMS resolves it by query;
+  the result. `submit_order`, `submit_cancel` and `submit_amend` write the request before
+  they return and hand back a future the result resolves to its OrderAck (ExchangeAdapter:
+  the hot path): no task, no `wait_for`, a timer per request; the async `place_order` /
+  `cancel_order` / `amend_order` await the same futures. No answer within
+  `request_timeout_s` fails it with `VenueUnavailable`: the outcome is unknown and the OMS
+  resolves it by query;
 - the private stream: `spot.orders` (state changes) and `spot.usertrades` (fills), turned into
   `ExecutionReport`s through `on_report`. Each trade is reported once, from
   `spot.usertrades`, keyed by its trade id; a `spot.orders` `update` caused by a fill is not
@@ -102,13 +106,12 @@ class _Track:
     cum_lots: int
 
 
-class _Pending:
-    __slots__ = ("ack", "costs", "future")
-
-    def __init__(self, future: asyncio.Future[Any], costs: Charge | Costs = ()) -> None:
-        self.future = future
-        self.costs = costs  # the request's buckets: its answer's rate-limit header names them
-        self.ack = False
+# a WS API request waiting for its result: the future, its timeout, the channel, the
+# instrument whose OrderAck the result becomes (None: the caller takes the raw result), the
+# client order id, the request's buckets (its answer's rate-limit header and a 429 name them)
+_Entry = tuple[
+    asyncio.Future[Any], asyncio.TimerHandle, str, Instrument | None, str, Charge | Costs
+]
 
 
 class GateAdapter(ExchangeAdapter):
@@ -147,9 +150,10 @@ class GateAdapter(ExchangeAdapter):
         # the WS order path's requests per symbol (orders_wire.OrderTemplates), on first use
         self._templates: dict[str, wire.OrderTemplates] = {}
         self._sub_ids = itertools.count(1)
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, _Entry] = {}
         self._subs: dict[int, asyncio.Future[None]] = {}
         self._ready = asyncio.Event()
+        self._session_up = False  # _ready, as a plain flag for the order path
         self._setup_task: asyncio.Task[None] | None = None
         self._setup_error: VenueError | None = None
         self._setup_done = asyncio.Event()
@@ -214,6 +218,7 @@ class GateAdapter(ExchangeAdapter):
     async def close(self) -> None:
         self._closed = True
         self._ready.clear()
+        self._session_up = False
         if self._setup_task is not None:
             self._setup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -230,7 +235,7 @@ class GateAdapter(ExchangeAdapter):
     @property
     def ws_ready(self) -> bool:
         """Logged in and subscribed: orders go over the WebSocket."""
-        return self._ready.is_set() and self._ws is not None and self._ws.connected
+        return self._session_up and self._ws is not None and self._ws.connected
 
     # -- time -----------------------------------------------------------------------------
 
@@ -350,9 +355,6 @@ class GateAdapter(ExchangeAdapter):
 
     # -- WebSocket trading API ------------------------------------------------------------
 
-    def _next_req_id(self) -> str:
-        return str(next(self._req_ids))
-
     async def _api(
         self,
         channel: str,
@@ -360,53 +362,70 @@ class GateAdapter(ExchangeAdapter):
         *,
         signed: bool = False,
         costs: Charge | Costs = (),
-        frame: tuple[str, bytes] | None = None,
     ) -> Any:
-        """Send one `event: "api"` request and wait for its result (not its ack). `costs`
-        were taken by the caller; the answer's rate-limit header corrects them and a 429
-        blocks them. `frame` is a request ready to send (its req_id, its bytes: an order
-        template's); else the frame is joined around `req_param`."""
+        """Send one `event: "api"` request joined around `req_param` and wait for its result
+        (not its ack). `costs` were taken by the caller; the answer's rate-limit header
+        corrects them and a 429 blocks them."""
+        req_id = next(self._req_ids)
+        login = ""
+        if signed:  # spot.login: the docs sign an empty req_param and send none
+            ts = self._timestamp()
+            signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
+            login = wire.login_fields(self.credentials.api_key, signature, ts)
+        data = wire.api_frame(self._timestamp(), channel, str(req_id), req_param, login)
+        future = self._send(req_id, data, channel, inst=None, client_order_id="", costs=costs)
+        if future is None:
+            raise VenueUnavailable(VENUE, "", f"{channel}: not connected")
+        return await future
+
+    def _send(
+        self,
+        req_id: int,
+        frame: str | bytes,
+        channel: str,
+        *,
+        inst: Instrument | None,
+        client_order_id: str,
+        costs: Charge | Costs,
+    ) -> asyncio.Future[Any] | None:
+        """Write `frame` (request id `req_id`) on the session now and register its result:
+        an OrderAck of `inst` (None: the raw result), expired by a timer after
+        `request_timeout_s`. None: not written (no socket)."""
         ws = self._ws
-        if ws is None:
-            raise VenueUnavailable(VENUE, "", "private WebSocket not running")
-        data: str | bytes
-        if frame is not None:
-            req_id, data = frame
-        else:
-            req_id = self._next_req_id()
-            login = ""
-            if signed:  # spot.login: the docs sign an empty req_param and send none
-                ts = self._timestamp()
-                signature = gate_sign_ws_api(self.credentials, channel, req_param or None, ts)
-                login = wire.login_fields(self.credentials.api_key, signature, ts)
-            data = wire.api_frame(self._timestamp(), channel, req_id, req_param, login)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = _Pending(future, costs)
-        try:
-            if not ws.send_text(data):
-                raise VenueUnavailable(VENUE, "", f"{channel}: not connected")
-            try:
-                return await asyncio.wait_for(future, self.request_timeout_s)
-            except RateLimited as exc:
-                raise self._blocking(exc, costs) from None
-            except TimeoutError:
-                self.ws_api_timeouts += 1
-                why = f"{channel}: no answer in {self.request_timeout_s:g}s, outcome unknown"
-                raise VenueUnavailable(VENUE, "", why) from None
-        finally:
-            self._pending.pop(req_id, None)
+        if ws is None or not ws.send_text(frame):
+            return None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        key = str(req_id)
+        timer = loop.call_later(self.request_timeout_s, self._expire, key)
+        self._pending[key] = (future, timer, channel, inst, client_order_id, costs)
+        return future
+
+    def _expire(self, req_id: str) -> None:
+        """A request's timeout (`loop.call_later`): no result, so its outcome is unknown."""
+        entry = self._pending.pop(req_id, None)
+        if entry is None:
+            return
+        future, channel = entry[0], entry[2]
+        if not future.done():
+            self.ws_api_timeouts += 1
+            why = (
+                f"{channel}: no answer within {self.request_timeout_s:g} s; the outcome is unknown"
+            )
+            future.set_exception(VenueUnavailable(VENUE, "", why))
 
     def _fail_pending(self, why: str) -> None:
         pending, self._pending = self._pending, {}
-        for entry in pending.values():
-            if not entry.future.done():
-                entry.future.set_exception(
+        for future, timer, *_ in pending.values():
+            timer.cancel()
+            if not future.done():
+                future.set_exception(
                     VenueUnavailable(VENUE, "", f"{why}; outcome of the request unknown")
                 )
         subs, self._subs = self._subs, {}
-        for future in subs.values():
-            if not future.done():
-                future.set_exception(VenueUnavailable(VENUE, "", why))
+        for sub in subs.values():
+            if not sub.done():
+                sub.set_exception(VenueUnavailable(VENUE, "", why))
 
     async def _setup(self) -> None:
         """Per connection: login (resync + one retry on REQUEST_EXPIRED), then subscribe."""
@@ -427,6 +446,7 @@ class GateAdapter(ExchangeAdapter):
         else:
             self._setup_error = None
             self._ready.set()
+            self._session_up = True
             self._sessions += 1
             if self._sessions > 1:  # the stream is back after a loss: reports were missed
                 self._stream_restarted()
@@ -465,6 +485,7 @@ class GateAdapter(ExchangeAdapter):
 
     def _on_open(self) -> None:
         self._ready.clear()
+        self._session_up = False
         if self._closed:
             return
         self._setup_done.clear()
@@ -472,6 +493,7 @@ class GateAdapter(ExchangeAdapter):
 
     def _on_close(self, reason: str) -> None:
         self._ready.clear()
+        self._session_up = False
         self._fail_pending(f"private WebSocket closed ({reason})")
 
     def _on_frame(self, payload: memoryview, recv_ns: int) -> None:
@@ -523,12 +545,14 @@ class GateAdapter(ExchangeAdapter):
                 future.set_result(None)
 
     def _on_api_answer(self, doc: dict[str, Any]) -> None:
-        entry = self._pending.get(str(doc.get("request_id")))
-        if entry is None or entry.future.done():
+        key = str(doc.get("request_id"))
+        entry = self._pending.get(key)
+        if entry is None:
             return
+        future, timer, channel, inst, client_order_id, costs = entry
         header = doc.get("header")
         header = header if isinstance(header, dict) else {}
-        if "x_gate_ratelimit_requests_remain" in header and entry.costs:
+        if "x_gate_ratelimit_requests_remain" in header and costs:
             # the WS place budget is per user: its header speaks of the ws_place bucket
             self._note_usage(
                 (("ws_place", 1),),
@@ -536,7 +560,10 @@ class GateAdapter(ExchangeAdapter):
                 header.get("x_gate_ratelimit_requests_remain"),
             )
         if doc.get("ack"):
-            entry.ack = True  # the request was taken; the result follows
+            return  # the request was taken; the result follows
+        del self._pending[key]
+        timer.cancel()
+        if future.done():  # the caller gave up on it (cancelled)
             return
         data = doc.get("data")
         data = data if isinstance(data, dict) else {}
@@ -554,9 +581,19 @@ class GateAdapter(ExchangeAdapter):
                 status,
                 retry_after_s=self._retry_after(str(reset) if reset is not None else None),
             )
-            entry.future.set_exception(error)
+            future.set_exception(self._blocking(error, costs))
+        elif inst is None:
+            future.set_result(data.get("result"))
         else:
-            entry.future.set_result(data.get("result"))
+            try:
+                ack = self._ack(inst, data.get("result"), client_order_id)
+            except VenueError as exc:
+                future.set_exception(exc)
+            except Exception as exc:  # a malformed result: what happened is unknown
+                why = f"{channel}: malformed answer ({exc}); outcome unknown"
+                future.set_exception(VenueUnavailable(VENUE, "", why))
+            else:
+                future.set_result(ack)
 
     # -- private stream -> reports ----------------------------------------------------------
 
@@ -662,59 +699,137 @@ class GateAdapter(ExchangeAdapter):
             self._templates[inst.symbol] = templates
         return templates
 
-    async def place_order(self, request: OrderRequest) -> OrderAck:
+    # the hot path: synchronous order entry (ExchangeAdapter) ---------------------------
+
+    def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
+        """Write a `spot.order_place` now; the future resolves to its result (not its ack)."""
+        if self.rest_orders or not self._session_up:
+            return None
         inst = self.instrument(request.instrument.symbol)
+        req_id = next(self._req_ids)
+        # the bytes (and their checks) before the budget is taken
+        frame = self._order_templates(inst).place(
+            req_id,
+            self.now_ms() // 1000,
+            request.client_order_id,
+            side=request.side,
+            order_type=request.order_type,
+            quantity_lots=request.quantity_lots,
+            price_ticks=request.price_ticks,
+            tif=request.time_in_force,
+        )
         costs = self._place_costs[inst.symbol]
-        if self.rest_orders or not self.ws_ready:
-            body = wire.order_body(
-                wire.to_text(request.client_order_id),
-                inst,
-                side=request.side,
-                order_type=request.order_type,
-                quantity_lots=request.quantity_lots,
-                price_ticks=request.price_ticks,
-                tif=request.time_in_force,
-                account=self.account,
-            )
-            self.limiter.take_or_refuse(costs, "spot.order_place")
-            doc = await self._rest("POST", "/spot/orders", body=body, costs=costs, taken=True)
-        else:
-            # the bytes (and their checks) before the budget is taken; nothing awaits between
-            # the build and the send
-            req_id = next(self._req_ids)
-            frame = self._order_templates(inst).place(
-                req_id,
-                self.now_ms() // 1000,
-                request.client_order_id,
-                side=request.side,
-                order_type=request.order_type,
-                quantity_lots=request.quantity_lots,
-                price_ticks=request.price_ticks,
-                tif=request.time_in_force,
-            )
-            self.limiter.take_or_refuse(costs, "spot.order_place")
-            doc = await self._api("spot.order_place", "", costs=costs, frame=(str(req_id), frame))
+        self.limiter.take_or_refuse(costs, "spot.order_place")
+        return self._send(
+            req_id,
+            frame,
+            "spot.order_place",
+            inst=inst,
+            client_order_id=request.client_order_id,
+            costs=costs,
+        )
+
+    def submit_cancel(self, symbol: str, client_order_id: str) -> asyncio.Future[OrderAck] | None:
+        """Write a `spot.order_cancel` now; None also when the cancel budget has no token
+        this instant (the async `cancel_order` waits for it)."""
+        if self.rest_orders or not self._session_up:
+            return None
+        inst = self.instrument(symbol)
+        req_id = next(self._req_ids)
+        ref = self._venue_ref(client_order_id)
+        frame = self._order_templates(inst).cancel(req_id, self.now_ms() // 1000, ref)
+        if self.limiter.acquire(self._cancel):
+            return None
+        return self._send(
+            req_id,
+            frame,
+            "spot.order_cancel",
+            inst=inst,
+            client_order_id=client_order_id,
+            costs=self._cancel,
+        )
+
+    def submit_amend(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> asyncio.Future[OrderAck] | None:
+        """Write a `spot.order_amend` now (same semantics as `amend_order`)."""
+        if self.rest_orders or not self._session_up:
+            return None
+        inst = self.instrument(symbol)
+        if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
+            raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
+        req_id = next(self._req_ids)
+        frame = self._order_templates(inst).amend(
+            req_id,
+            self.now_ms() // 1000,
+            self._venue_ref(client_order_id),
+            price_ticks=price_ticks,
+            quantity_lots=quantity_lots,
+        )
+        costs = self._place_costs[inst.symbol]
+        self.limiter.take_or_refuse(costs, "spot.order_amend")
+        return self._send(
+            req_id,
+            frame,
+            "spot.order_amend",
+            inst=inst,
+            client_order_id=client_order_id,
+            costs=costs,
+        )
+
+    # -- orders (async: the hot path's futures, else REST) --------------------------------
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        future = self.submit_order(request)
+        if future is not None:
+            ack: OrderAck = await future
+            return ack
+        inst = self.instrument(request.instrument.symbol)
+        body = wire.order_body(
+            wire.to_text(request.client_order_id),
+            inst,
+            side=request.side,
+            order_type=request.order_type,
+            quantity_lots=request.quantity_lots,
+            price_ticks=request.price_ticks,
+            tif=request.time_in_force,
+            account=self.account,
+        )
+        costs = self._place_costs[inst.symbol]
+        self.limiter.take_or_refuse(costs, "spot.order_place")
+        doc = await self._rest("POST", "/spot/orders", body=body, costs=costs, taken=True)
         return self._ack(inst, doc, request.client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
-        inst = self.instrument(symbol)
-        ref = self._venue_ref(client_order_id)
-        await self.limiter.acquire_waiting(self._cancel)
-        if self.rest_orders or not self.ws_ready:
-            doc = await self._rest(
-                "DELETE",
-                "/spot/orders/" + ref,
-                "currency_pair=" + inst.symbol,
-                costs=self._cancel,
-                taken=True,
-            )
-        else:
-            req_id = next(self._req_ids)
-            frame = self._order_templates(inst).cancel(req_id, self.now_ms() // 1000, ref)
-            doc = await self._api(
-                "spot.order_cancel", "", costs=self._cancel, frame=(str(req_id), frame)
-            )
-        return self._ack(inst, doc, client_order_id)
+        future = self.submit_cancel(symbol, client_order_id)
+        if future is None:
+            # the session is not up, or no cancel token this instant: wait for one, then the
+            # session if it is up by then, else REST
+            inst = self.instrument(symbol)
+            await self.limiter.acquire_waiting(self._cancel)
+            ref = self._venue_ref(client_order_id)
+            if not self.rest_orders and self._session_up:
+                req_id = next(self._req_ids)
+                frame = self._order_templates(inst).cancel(req_id, self.now_ms() // 1000, ref)
+                future = self._send(
+                    req_id,
+                    frame,
+                    "spot.order_cancel",
+                    inst=inst,
+                    client_order_id=client_order_id,
+                    costs=self._cancel,
+                )
+            if future is None:
+                doc = await self._rest(
+                    "DELETE",
+                    "/spot/orders/" + ref,
+                    "currency_pair=" + inst.symbol,
+                    costs=self._cancel,
+                    taken=True,
+                )
+                return self._ack(inst, doc, client_order_id)
+        ack: OrderAck = await future
+        return ack
 
     async def amend_order(
         self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
@@ -722,33 +837,27 @@ class GateAdapter(ExchangeAdapter):
         """Gate amend (`spot.order_amend` / `PATCH /spot/orders/{id}`): the order keeps its id
         and client id; 0 leaves a field unchanged. Gate keeps the queue position only for a
         smaller quantity at the same price."""
+        future = self.submit_amend(
+            symbol, client_order_id, price_ticks=price_ticks, quantity_lots=quantity_lots
+        )
+        if future is not None:
+            ack: OrderAck = await future
+            return ack
         inst = self.instrument(symbol)
         if price_ticks < 0 or quantity_lots < 0 or not (price_ticks or quantity_lots):
             raise InvalidOrder(VENUE, "", "amend needs a new price and/or quantity")
         ref = self._venue_ref(client_order_id)
         costs = self._place_costs[inst.symbol]
-        if self.rest_orders or not self.ws_ready:
-            self.limiter.take_or_refuse(costs, "spot.order_amend")
-            body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
-            doc = await self._rest(
-                "PATCH",
-                "/spot/orders/" + ref,
-                "currency_pair=" + inst.symbol,
-                body,
-                costs=costs,
-                taken=True,
-            )
-        else:
-            req_id = next(self._req_ids)
-            frame = self._order_templates(inst).amend(
-                req_id,
-                self.now_ms() // 1000,
-                ref,
-                price_ticks=price_ticks,
-                quantity_lots=quantity_lots,
-            )
-            self.limiter.take_or_refuse(costs, "spot.order_amend")
-            doc = await self._api("spot.order_amend", "", costs=costs, frame=(str(req_id), frame))
+        self.limiter.take_or_refuse(costs, "spot.order_amend")
+        body = wire.amend_body(ref, inst, price_ticks=price_ticks, quantity_lots=quantity_lots)
+        doc = await self._rest(
+            "PATCH",
+            "/spot/orders/" + ref,
+            "currency_pair=" + inst.symbol,
+            body,
+            costs=costs,
+            taken=True,
+        )
         return self._ack(inst, doc, client_order_id)
 
     async def cancel_all(self, symbol: str) -> list[str]:

@@ -1,15 +1,21 @@
 """The OKX v5 spot trading adapter (docs/VENUES.md §2.5-§2.8).
 
-Order entry runs over the private WebSocket (`/ws/v5/private`) after `login` by default:
-`order`, `cancel-order`, `amend-order`, `batch-orders`, `batch-cancel-orders`, each request
-matched to its answer by `id`; a request with no answer in time raises VenueUnavailable
-(outcome unknown: the OMS resolves it by query). With `rest_only=True`, or while the private
-connection is down, the same bodies go over REST on one long-lived aiohttp session. Queries
-(balances, open orders, one order, fills) and the dead-man switch are REST.
+Order entry runs over the private WebSocket (`/ws/v5/private`, a picows `WsConnection`)
+after `login` by default: `order`, `cancel-order`, `amend-order`, `batch-orders`,
+`batch-cancel-orders`, each request matched to its answer by `id`. `submit_order`,
+`submit_cancel` and `submit_amend` write the request before they return and hand back a
+future the answer resolves (ExchangeAdapter: the hot path): no task, no `wait_for`; a timer
+per request fails it with VenueUnavailable when no answer comes within `timeout_s` (outcome
+unknown: the OMS resolves it by query). The async `place_order` / `cancel_order` /
+`amend_order` await the same futures. With `rest_only=True`, or while the private session is
+not up, the same bodies go over REST on one long-lived aiohttp session. Queries (balances,
+open orders, one order, fills) and the dead-man switch are REST.
 
 The same private connection carries the `orders` channel (instType SPOT): every push becomes
-an `ExecutionReport` handed to `on_report`, in the order received. The connection reconnects
-with capped backoff when it drops (login and subscription again).
+an `ExecutionReport` handed to `on_report`, in the order received, decoded from picows's
+buffer in Cython. The connection reconnects with backoff when it drops, logs in and
+subscribes again, and calls `on_stream_restart` once it is back; the text `ping` keeps an
+idle connection open (OKX closes one silent for 30 s).
 
 Timestamps are the adapter clock plus the venue's offset, estimated at start from
 `GET /api/v5/public/time`; a 50102 (timestamp expired) resyncs and retries once, then raises
@@ -30,7 +36,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +44,7 @@ import aiohttp
 import orjson
 
 from engine._core.reports import ReportError
-from engine.clock import Clock
+from engine.clock import Clock, LiveClock
 from engine.gateway.adapter import (
     Balance,
     ExchangeAdapter,
@@ -72,6 +78,7 @@ from engine.gateway.okx.orders_wire import (
 )
 from engine.gateway.ratelimit import Charge, Costs, names_of
 from engine.gateway.tls import TlsConfigError, ssl_for
+from engine.gateway.ws import WsConnection, WsOptions
 from engine.model.enums import OrderStatus
 from engine.model.instrument import Instrument
 from engine.wire.credentials import Credentials
@@ -102,14 +109,22 @@ _TIME: Costs = (("time", 1),)
 _QUERY: Costs = (("query", 1),)
 _BALANCE: Costs = (("balance", 1),)
 _CANCEL_ALL_AFTER: Costs = (("cancel_all_after", 1),)
+_SUBSCRIBE_ORDERS = b'{"id":"sub","op":"subscribe","args":[{"channel":"orders","instType":"SPOT"}]}'
+_NEW, _PENDING_CANCEL = OrderStatus.NEW, OrderStatus.PENDING_CANCEL
+
+# a request waiting for its answer: the future, its timeout, the op, the status its ack gets
+# (None: the caller takes the whole answer, a batch), its client order id, its budget
+_Entry = tuple[
+    asyncio.Future[Any], asyncio.TimerHandle, str, OrderStatus | None, str, Charge | Costs
+]
 
 
 class OkxAdapter(ExchangeAdapter):
     """OKX spot (tdMode cash). `rest_only=True` sends orders over REST instead of the
     private WebSocket; `private_stream=False` (with it) opens no WebSocket at all: no
     execution reports, for tools that only query; `timeout_s` bounds every request;
-    `ping_idle_s`: the text `ping` goes out after this long without a frame (OKX closes a
-    connection after 30 s of silence)."""
+    `ping_idle_s`: the text `ping` goes out this often (OKX closes a connection after 30 s
+    of silence)."""
 
     venue = VENUE
     amends_in_place = True  # amend keeps the order and its client order id
@@ -136,7 +151,6 @@ class OkxAdapter(ExchangeAdapter):
         self.ping_idle_s = ping_idle_s
         self._rest_base = endpoints.rest_url.rstrip("/")
         self._rest_ssl = ssl_for(endpoints.rest_url, endpoints.ca_file)
-        self._ws_ssl = ssl_for(endpoints.ws_private_url, endpoints.ca_file)
         self._demo_headers = {"x-simulated-trading": "1"} if endpoints.demo else {}
         self._post_headers = {"Content-Type": "application/json", **self._demo_headers}
         self._bodies = {symbol: BodyBuilder(inst) for symbol, inst in self.instruments.items()}
@@ -153,21 +167,50 @@ class OkxAdapter(ExchangeAdapter):
             for symbol in self.instruments
         }
         self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ws: WsConnection | None = None
+        # the connection's pings, backoff and stale check run on real time, as OKX's 30 s
+        # idle rule does, whatever clock the adapter's timestamps and budgets run on
+        live = clock if type(clock) is LiveClock else LiveClock()
+        self._ws_clock: Clock = live
+        self._live_stamps = live is clock  # the listener's receive stamps are the adapter's
+        self._ws_options = WsOptions(
+            keepalive_s=ping_idle_s,
+            stale_after_s=ping_idle_s + 2 * timeout_s,  # a ping's pong is overdue
+            watchdog_s=min(0.25, ping_idle_s / 2),
+            handshake_timeout_s=timeout_s,
+            extra_headers=dict(self._demo_headers),
+        )
+        self._pending: dict[str, _Entry] = {}
+        self._waiter: tuple[tuple[str, ...], asyncio.Future[dict[str, Any]]] | None = None
         self._ids = itertools.count(1)
         self._offset_ms = 0
         self._closing = False
+        self._session_up = False  # logged in and subscribed on the current socket
+        self._generation = 0  # sockets opened and closed: a stale setup task sees it moved
+        self._setup_task: asyncio.Task[None] | None = None
+        self._setup_done = asyncio.Event()
+        self._setup_error: VenueError | TlsConfigError | None = None
+        self._sessions = 0  # sessions set up since start
+        self._login_delay = 0.0  # backoff before the next login after a failed one
+        self._skew_resynced = False  # a login refused for its timestamp resynced the clock
         self.connected = asyncio.Event()  # the private stream is logged in and subscribed
         self.reconnects = 0
+        self.ws_timeouts = 0  # WS requests with no answer within timeout_s
         self.bad_pushes = 0  # pushes not decoded or of another instrument (logged, skipped)
         self.sink_errors = 0  # reports whose on_report raised (logged; the stream goes on)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """REST session, server time, then (unless `private_stream=False`) the private
+        connection until logged in and subscribed; raises the session's error (AuthError,
+        ClockSkew, TlsConfigError, VenueUnavailable) after closing everything."""
         self._closing = False
+        self._sessions = 0
+        self._login_delay = 0.0
+        self._skew_resynced = False
+        self._setup_error = None
+        self._setup_done.clear()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         self._session = aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=16, keepalive_timeout=60)
@@ -175,24 +218,41 @@ class OkxAdapter(ExchangeAdapter):
         try:
             await self.sync_time()
             if self.private_stream:
-                await self._connect()
+                self._ws = WsConnection(
+                    self.endpoints.ws_private_url,
+                    _Session(self),
+                    clock=self._ws_clock,
+                    name="okx:private",
+                    options=self._ws_options,
+                    ca_file=self.endpoints.ca_file,
+                    venue=VENUE,
+                )
+                self._ws.start()
+                await self._ws.wait_connected(self.timeout_s * 2)
+                await asyncio.wait_for(self._setup_done.wait(), self.timeout_s * 2)
+        except TimeoutError:
+            await self.close()
+            raise VenueUnavailable(VENUE, "", "private WebSocket session did not start") from None
         except BaseException:
             await self.close()
             raise
-        if self.private_stream:
-            self._reader = asyncio.get_running_loop().create_task(self._run_private())
+        if self._setup_error is not None:
+            error = self._setup_error
+            await self.close()
+            raise error
 
     async def close(self) -> None:
         self._closing = True
+        self._session_up = False
         self.connected.clear()
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        task, self._setup_task = self._setup_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         ws, self._ws = self._ws, None
         if ws is not None:
-            await ws.close()
+            await ws.stop()
         self._fail_pending("adapter closed")
         session, self._session = self._session, None
         if session is not None:
@@ -294,140 +354,170 @@ class OkxAdapter(ExchangeAdapter):
 
     # -- private WebSocket ----------------------------------------------------------------
 
-    async def _connect(self) -> None:
-        """Open the private connection, log in, subscribe `orders` (SPOT). A login refused
-        for its timestamp resyncs the clock and tries once more (OKX closes the connection
-        after a failed login, so on a new one)."""
-        for attempt in (0, 1):
-            ws = await self._open_ws()
-            try:
-                await self._login(ws)
-                await ws.send_str(
-                    '{"id":"sub","op":"subscribe","args":[{"channel":"orders","instType":"SPOT"}]}'
-                )
-                answer = await self._expect(ws, ("subscribe", "error"))
-                if answer.get("event") == "error":
-                    raise venue_error(str(answer.get("code", "")), str(answer.get("msg", "")))
-            except ClockSkew:
-                await ws.close()
-                if attempt:
-                    raise
-                await self.sync_time()
-                continue
-            except BaseException:
-                await ws.close()
-                raise
-            self._ws = ws
-            self.connected.set()
+    @property
+    def ws_ready(self) -> bool:
+        """Logged in and subscribed: orders go over the private WebSocket (unless rest_only)."""
+        return self._session_up
+
+    def _on_open(self, conn: WsConnection) -> None:
+        """A new socket: log in and subscribe on it (a task; the frames arrive meanwhile)."""
+        self._session_up = False
+        self.connected.clear()
+        self._generation += 1
+        previous = self._setup_task
+        if previous is not None and not previous.done():
+            previous.cancel()
+        if self._closing:
             return
+        self._setup_task = asyncio.get_running_loop().create_task(
+            self._setup(conn, self._generation)
+        )
 
-    async def _open_ws(self) -> aiohttp.ClientWebSocketResponse:
-        session = self._session
-        if session is None:
-            raise VenueUnavailable(VENUE, "", "adapter not started")
-        try:
-            return await session.ws_connect(
-                self.endpoints.ws_private_url,
-                ssl=self._ws_ssl if self._ws_ssl is not None else True,
-                headers=self._demo_headers,
-                heartbeat=None,
-                autoping=True,
+    def _on_close(self, reason: str) -> None:
+        self._session_up = False
+        self.connected.clear()
+        self._generation += 1
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter[1].done():
+            waiter[1].set_exception(
+                VenueUnavailable(VENUE, "", f"private WebSocket closed ({reason})")
             )
-        except aiohttp.ClientConnectorCertificateError as exc:
-            url = self.endpoints.ws_private_url
-            raise _certificate_refused(url, self.endpoints.ca_file, exc) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise VenueUnavailable(VENUE, "", f"private WebSocket: {type(exc).__name__}") from exc
+        self._fail_pending(f"private WebSocket closed ({reason}); the outcome is unknown")
 
-    async def _login(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _setup(self, conn: WsConnection, generation: int) -> None:
+        """Per connection: log in, subscribe `orders` (SPOT). A login refused for its
+        timestamp resyncs the clock and logs in again on the next connection (OKX closes the
+        connection after a failed login), once; other failures back off (0.5 s doubling to
+        30 s) before the next connection's login."""
+        try:
+            if self._login_delay:
+                await asyncio.sleep(self._login_delay)
+            try:
+                await self._login(conn)
+            except ClockSkew:
+                if self._skew_resynced:
+                    raise
+                self._skew_resynced = True
+                await self.sync_time()
+                if generation == self._generation:
+                    conn.reconnect("login refused for its timestamp; clock resynced")
+                return
+            await self._subscribe_orders(conn)
+        except (VenueError, TlsConfigError) as exc:
+            if generation != self._generation:
+                return  # that socket is gone; its successor runs its own setup
+            self._setup_error = exc
+            self._skew_resynced = False
+            self._login_delay = min(max(self._login_delay * 2, 0.5), _RECONNECT_MAX_S)
+            if isinstance(exc, AuthError | ClockSkew):
+                log.error("okx private session refused: %s", exc)
+            else:
+                log.warning("okx private session setup failed: %s", exc)
+            conn.reconnect("session setup failed")
+            self._setup_done.set()
+            return
+        if generation != self._generation:
+            return
+        self._setup_error = None
+        self._login_delay = 0.0
+        self._skew_resynced = False
+        self._session_up = True
+        self.connected.set()
+        self._sessions += 1
+        if self._sessions > 1:  # the stream is back after a loss: reports were missed
+            self.reconnects += 1
+            self._stream_restarted()
+        self._setup_done.set()
+
+    async def _login(self, conn: WsConnection) -> None:
         args = okx_ws_login_args(self.credentials, okx_ws_timestamp(self.now_ms()))
-        await ws.send_str(orjson.dumps({"op": "login", "args": [args]}).decode())
-        answer = await self._expect(ws, ("login", "error"))
+        frame = orjson.dumps({"op": "login", "args": [args]})
+        answer = await self._expect(conn, frame, ("login", "error"))
         code = str(answer.get("code", ""))
         if answer.get("event") != "login" or code != "0":
             raise venue_error(code, str(answer.get("msg", "")))
 
+    async def _subscribe_orders(self, conn: WsConnection) -> None:
+        answer = await self._expect(conn, _SUBSCRIBE_ORDERS, ("subscribe", "error"))
+        if answer.get("event") == "error":
+            raise venue_error(str(answer.get("code", "")), str(answer.get("msg", "")))
+
     async def _expect(
-        self, ws: aiohttp.ClientWebSocketResponse, events: tuple[str, ...]
+        self, conn: WsConnection, frame: bytes, events: tuple[str, ...]
     ) -> dict[str, Any]:
-        """The next event answer of one of `events` (pushes before it are handled)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-        while True:
+        """Send `frame` and wait for the next event answer of one of `events` (the session's
+        setup, not the order path: one at a time)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiter = (events, future)
+        try:
+            if not conn.send_text(frame):
+                raise VenueUnavailable(VENUE, "", "private WebSocket not connected")
             try:
-                message = await ws.receive(max(0.001, deadline - loop.time()))
+                return await asyncio.wait_for(future, self.timeout_s)
             except TimeoutError:
                 raise VenueUnavailable(VENUE, "", "private WebSocket: no answer in time") from None
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                raise VenueUnavailable(VENUE, "", f"private WebSocket closed ({message.type.name})")
-            doc = self._decode(message.data)
-            if doc is None:
-                continue
-            if doc.get("event") in events:
-                return doc
-            self._dispatch(doc)
+        finally:
+            if self._waiter is not None and self._waiter[1] is future:
+                self._waiter = None
 
-    def _decode(self, text: str) -> dict[str, Any] | None:
-        if text == "pong" or self._orders_fast(text):
-            return None
+    def _on_frame(self, payload: memoryview, recv_ns: int) -> None:
+        """One frame of the private connection: an `orders` push (decoded in Cython), an
+        answer to a request (by id), a setup event, or the keepalive's `pong`."""
+        if len(payload) == 4 and bytes(payload) == b"pong":
+            return
+        now = recv_ns if self._live_stamps else self.clock.time_ns()
+        if self._orders_fast(payload, now):
+            return
         try:
-            doc = orjson.loads(text)
+            doc = orjson.loads(payload)
         except orjson.JSONDecodeError:
             self.bad_pushes += 1
-            log.warning("okx private: malformed frame skipped", extra={"size": len(text)})
-            return None
-        return doc if isinstance(doc, dict) else None
-
-    async def _run_private(self) -> None:
-        """Read the private connection; reconnect with capped backoff when it drops."""
-        delay = 0.5
-        while not self._closing:
-            ws = self._ws
-            if ws is not None:
-                await self._read(ws)
-                self.connected.clear()
-                self._ws = None
-                self._fail_pending("private WebSocket dropped (outcome unknown)")
-                if self._closing:
-                    return
-            try:
-                await self._connect()
-                self.reconnects += 1
-                delay = 0.5
-                self._stream_restarted()
-            except (VenueError, TlsConfigError) as exc:
-                log.warning("okx private reconnect failed: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RECONNECT_MAX_S)
-
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        while True:
-            try:
-                message = await ws.receive(self.ping_idle_s)
-            except TimeoutError:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_str("ping")
-                continue
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                return
-            doc = self._decode(message.data)
-            if doc is not None:
-                self._dispatch(doc)
+            log.warning("okx private: malformed frame skipped", extra={"size": len(payload)})
+            return
+        if isinstance(doc, dict):
+            self._dispatch(doc)
 
     def _dispatch(self, doc: dict[str, Any]) -> None:
         req_id = doc.get("id")
-        if isinstance(req_id, str) and req_id in self._pending:
-            future = self._pending[req_id]
-            if not future.done():
-                future.set_result(doc)
+        if isinstance(req_id, str):
+            entry = self._pending.pop(req_id, None)
+            if entry is not None:
+                self._resolve(entry, doc)
+                return
+        waiter = self._waiter
+        if waiter is not None and doc.get("event") in waiter[0]:
+            self._waiter = None
+            if not waiter[1].done():
+                waiter[1].set_result(doc)
             return
         if doc.get("event") == "error":  # (orders pushes never get here: _orders_fast)
             log.warning("okx private error: %s %s", doc.get("code"), doc.get("msg"))
 
-    def _orders_fast(self, text: str) -> bool:
+    def _resolve(self, entry: _Entry, doc: dict[str, Any]) -> None:
+        """The answer to a request: its OrderAck (or the typed error) for an order request,
+        the whole answer for a batch."""
+        future, timer, op, status, client_order_id, costs = entry
+        timer.cancel()
+        if future.done():  # the caller gave up on it (cancelled)
+            return
+        if status is None:
+            future.set_result(doc)
+            return
+        try:
+            ack = self._ack(_first_item(doc), client_order_id, status)
+        except VenueError as exc:
+            future.set_exception(self._blocking(exc, costs))
+        except Exception as exc:  # a malformed answer: what happened is unknown
+            future.set_exception(
+                VenueUnavailable(VENUE, "", f"{op}: malformed answer ({exc}); outcome unknown")
+            )
+        else:
+            future.set_result(ack)
+
+    def _orders_fast(self, frame: memoryview, recv_ns: int) -> bool:
         """An `orders` push decoded from the frame in Cython (True: handled)."""
         try:
-            items = self._reports.okx(text, self.clock.time_ns())
+            items = self._reports.okx(frame, recv_ns)
         except ReportError as exc:
             self.bad_pushes += 1
             log.warning("okx orders push skipped: %s", exc)
@@ -447,75 +537,148 @@ class OkxAdapter(ExchangeAdapter):
         return True
 
     def _fail_pending(self, why: str) -> None:
-        for future in self._pending.values():
+        pending, self._pending = self._pending, {}
+        for future, timer, *_ in pending.values():
+            timer.cancel()
             if not future.done():
                 future.set_exception(VenueUnavailable(VENUE, "", why))
-        self._pending.clear()
 
-    async def _ws_call(
-        self, op: str, args: list[str], frame: tuple[str, bytes] | None = None
-    ) -> dict[str, Any]:
-        """One WS request: `frame` (its id, its bytes: an order template's) or `args` joined
-        by `ws_request`."""
-        ws = self._ws
-        assert ws is not None
-        if frame is None:
-            req_id = str(next(self._ids))
-            data = ws_request(req_id, op, args).encode()
-        else:
-            req_id, data = frame
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = future
-        try:
-            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
-            return await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError:
-            raise VenueUnavailable(
-                VENUE, "", f"{op}: no answer in {self.timeout_s} s (outcome unknown)"
-            ) from None
-        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
-            raise VenueUnavailable(VENUE, "", f"{op}: {type(exc).__name__}") from exc
-        finally:
-            self._pending.pop(req_id, None)
+    def _expire(self, req_id: str) -> None:
+        """A request's timeout (`loop.call_later`): no answer, so its outcome is unknown."""
+        entry = self._pending.pop(req_id, None)
+        if entry is None:
+            return
+        future, op = entry[0], entry[2]
+        if not future.done():
+            self.ws_timeouts += 1
+            future.set_exception(
+                VenueUnavailable(
+                    VENUE,
+                    "",
+                    f"{op}: no answer within {self.timeout_s:g} s; the outcome is unknown",
+                )
+            )
+
+    def _send(
+        self,
+        req_id: int,
+        frame: bytes,
+        op: str,
+        *,
+        status: OrderStatus | None,
+        client_order_id: str,
+        costs: Charge | Costs,
+    ) -> asyncio.Future[Any] | None:
+        """Write `frame` (request id `req_id`) on the session now and register its answer:
+        the future, expired by a timer after `timeout_s`. None: not written (no socket)."""
+        conn = self._ws
+        if conn is None or not conn.send_text(frame):
+            return None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        key = str(req_id)
+        timer = loop.call_later(self.timeout_s, self._expire, key)
+        self._pending[key] = (future, timer, op, status, client_order_id, costs)
+        return future
+
+    async def _ws_call(self, op: str, args: list[str]) -> dict[str, Any]:
+        """One WS request of `args` joined by `ws_request` (batches) -> the whole answer."""
+        req_id = next(self._ids)
+        frame = ws_request(str(req_id), op, args).encode()
+        future = self._send(req_id, frame, op, status=None, client_order_id="", costs=())
+        if future is None:
+            raise VenueUnavailable(VENUE, "", f"{op}: private WebSocket not connected")
+        doc: dict[str, Any] = await future
+        return doc
+
+    # -- the hot path: synchronous order entry ----------------------------------------------
+
+    def _orders_on_ws(self) -> bool:
+        return self._session_up and not self.rest_only
+
+    def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
+        """Write an `order` request now (see ExchangeAdapter: the hot path)."""
+        if not self._session_up or self.rest_only:
+            return None
+        symbol = request.instrument.symbol
+        templates = self._templates.get(symbol) or self._templates_of(symbol)
+        req_id = next(self._ids)
+        frame = templates.place(req_id, request)  # InvalidOrder before anything is taken
+        charge = self._charges[symbol][0]
+        self.limiter.take_or_refuse(charge, "order")
+        return self._send(
+            req_id,
+            frame,
+            "order",
+            status=_NEW,
+            client_order_id=request.client_order_id,
+            costs=charge,
+        )
+
+    def submit_cancel(self, symbol: str, client_order_id: str) -> asyncio.Future[OrderAck] | None:
+        """Write a `cancel-order` now; None also when its budget would have to wait (the
+        async `cancel_order` waits for it)."""
+        if not self._session_up or self.rest_only:
+            return None
+        templates = self._templates.get(symbol) or self._templates_of(symbol)
+        req_id = next(self._ids)
+        frame = templates.cancel(req_id, client_order_id)
+        charge = self._charges[symbol][1]
+        if self.limiter.acquire(charge):
+            return None
+        return self._send(
+            req_id,
+            frame,
+            "cancel-order",
+            status=_PENDING_CANCEL,
+            client_order_id=client_order_id,
+            costs=charge,
+        )
+
+    def submit_amend(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> asyncio.Future[OrderAck] | None:
+        """Write an `amend-order` now (same semantics as `amend_order`)."""
+        if not self._session_up or self.rest_only:
+            return None
+        templates = self._templates.get(symbol) or self._templates_of(symbol)
+        req_id = next(self._ids)
+        frame = templates.amend(req_id, client_order_id, price_ticks, quantity_lots)
+        charge = self._charges[symbol][2]
+        self.limiter.take_or_refuse(charge, "amend-order")
+        return self._send(
+            req_id, frame, "amend-order", status=_NEW, client_order_id=client_order_id, costs=charge
+        )
 
     # -- order operations -----------------------------------------------------------------
 
     async def _order_op(
-        self,
-        op: str,
-        args: list[str] | Callable[[], list[str]],
-        costs: Charge | Costs,
-        *,
-        refuse: bool = False,
-        frame: tuple[str, bytes] | None = None,
+        self, op: str, args: list[str], costs: Charge | Costs, *, refuse: bool = False
     ) -> list[dict[str, Any]]:
-        """One order operation over WS (or REST) -> its per-item results. Its `costs` come
-        out of `limiter` first: with `refuse` (new orders, amends) a request over budget
-        raises RateLimited("local") unsent, else it waits for its tokens (cancels). `frame`
-        is the WS request ready to send (id, bytes); `args` (or the callable building them)
-        the bodies, for REST and for a WS request without a frame."""
+        """One batch operation over WS (or REST) -> its per-item results. Its `costs` come out
+        of `limiter` first: with `refuse` (batch places) a request over budget raises
+        RateLimited("local") unsent, else it waits for its tokens (batch cancels)."""
         if refuse:
             self.limiter.take_or_refuse(costs, op)
         else:
             await self.limiter.acquire_waiting(costs)
-        ws = self._ws
+        if not self._orders_on_ws():
+            return await self._rest_op(op, args, costs)
         try:
-            if not self.rest_only and ws is not None and not ws.closed:
-                if frame is not None:
-                    doc = await self._ws_call(op, [], frame)
-                else:
-                    doc = await self._ws_call(op, args() if callable(args) else args)
-            else:
-                args = args() if callable(args) else args
-                body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
-                doc = await self._rest("POST", _PATHS[op], body)
-            data = doc.get("data")
-            code = str(doc.get("code", ""))
-            if not isinstance(data, list) or not data or code not in ("0", "1", "2"):
-                raise venue_error(code, str(doc.get("msg", "")))
+            doc = await self._ws_call(op, args)
+            return _items(doc)
         except RateLimited as exc:
             raise self._blocking(exc, costs) from None
-        return data
+
+    async def _rest_op(
+        self, op: str, args: list[str], costs: Charge | Costs
+    ) -> list[dict[str, Any]]:
+        """One order operation over REST (its tokens taken) -> its per-item results."""
+        body = args[0] if not op.startswith("batch") else "[" + ",".join(args) + "]"
+        try:
+            return _items(await self._rest("POST", _PATHS[op], body))
+        except RateLimited as exc:
+            raise self._blocking(exc, costs) from None
 
     def _body(self, symbol: str) -> BodyBuilder:
         try:
@@ -549,17 +712,17 @@ class OkxAdapter(ExchangeAdapter):
             ) from None
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
+        future = self.submit_order(request)
+        if future is not None:
+            ack: OrderAck = await future
+            return ack
+        # the session is not up (or rest_only): REST, its checks before the budget
         symbol = request.instrument.symbol
-        req_id = next(self._ids)
-        frame = self._templates_of(symbol).place(req_id, request)  # checks before sending
-        data = await self._order_op(
-            "order",
-            lambda: [self._body(symbol).place(request)],
-            self._charges[symbol][0],
-            refuse=True,
-            frame=(str(req_id), frame),
-        )
-        return self._ack(data[0], request.client_order_id, OrderStatus.NEW)
+        body = self._body(symbol).place(request)
+        charge = self._charges[symbol][0]
+        self.limiter.take_or_refuse(charge, "order")
+        data = await self._rest_op("order", [body], charge)
+        return self._ack(data[0], request.client_order_id, _NEW)
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderAck | Exception]:
         results: list[OrderAck | Exception] = []
@@ -620,16 +783,32 @@ class OkxAdapter(ExchangeAdapter):
         return out
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
-        req_id = next(self._ids)
-        frame = self._templates_of(symbol).cancel(req_id, client_order_id)
-        data = await self._order_op(
-            "cancel-order",
-            lambda: [self._body(symbol).by_client_id(client_order_id)],
-            self._charges[symbol][1],
-            frame=(str(req_id), frame),
-        )
-        # sCode 0 only means accepted: the orders channel reports the outcome
-        return self._ack(data[0], client_order_id, OrderStatus.PENDING_CANCEL)
+        future = self.submit_cancel(symbol, client_order_id)
+        if future is None:
+            # the session is not up, or the budget has no token now: wait for it, then the
+            # session's path if it is up by then, else REST
+            self._templates_of(symbol)
+            check_client_order_id(client_order_id)
+            charge = self._charges[symbol][1]
+            await self.limiter.acquire_waiting(charge)
+            if self._orders_on_ws():
+                req_id = next(self._ids)
+                frame = self._templates_of(symbol).cancel(req_id, client_order_id)
+                future = self._send(
+                    req_id,
+                    frame,
+                    "cancel-order",
+                    status=_PENDING_CANCEL,
+                    client_order_id=client_order_id,
+                    costs=charge,
+                )
+            if future is None:
+                body = self._body(symbol).by_client_id(client_order_id)
+                data = await self._rest_op("cancel-order", [body], charge)
+                # sCode 0 only means accepted: the orders channel reports the outcome
+                return self._ack(data[0], client_order_id, _PENDING_CANCEL)
+        ack: OrderAck = await future
+        return ack
 
     async def cancel_orders(
         self, symbol: str, client_order_ids: Sequence[str]
@@ -658,18 +837,17 @@ class OkxAdapter(ExchangeAdapter):
     ) -> OrderAck:
         """OKX amend-order: a new price requeues the order, a smaller size keeps its place;
         `quantity_lots` is the new total (fills included); 0 leaves a value unchanged."""
-        req_id = next(self._ids)
-        frame = self._templates_of(symbol).amend(
-            req_id, client_order_id, price_ticks, quantity_lots
+        future = self.submit_amend(
+            symbol, client_order_id, price_ticks=price_ticks, quantity_lots=quantity_lots
         )
-        data = await self._order_op(
-            "amend-order",
-            lambda: [self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)],
-            self._charges[symbol][2],
-            refuse=True,
-            frame=(str(req_id), frame),
-        )
-        return self._ack(data[0], client_order_id, OrderStatus.NEW)
+        if future is not None:
+            ack: OrderAck = await future
+            return ack
+        body = self._body(symbol).amend(client_order_id, price_ticks, quantity_lots)
+        charge = self._charges[symbol][2]
+        self.limiter.take_or_refuse(charge, "amend-order")
+        data = await self._rest_op("amend-order", [body], charge)
+        return self._ack(data[0], client_order_id, _NEW)
 
     async def cancel_all(self, symbol: str) -> list[str]:
         """Every open order of `symbol`, canceled in batches of 20 by ordId; returns the
@@ -792,3 +970,38 @@ def _dec(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal(0)
     return Decimal(str(value))
+
+
+class _Session:
+    """The `WsHandler` of the private connection: every frame to the adapter."""
+
+    frame_handler = None
+
+    def __init__(self, adapter: OkxAdapter) -> None:
+        self.adapter = adapter
+
+    def on_open(self, conn: WsConnection) -> None:
+        self.adapter._on_open(conn)
+
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        del status
+        self.adapter._on_frame(payload, recv_ns)
+
+    def on_close(self, reason: str) -> None:
+        self.adapter._on_close(reason)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        conn.send_text(b"ping")
+
+
+def _items(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """An order operation's per-item results; the typed error of a failed request."""
+    data = doc.get("data")
+    code = doc.get("code", "")
+    if not isinstance(data, list) or not data or code not in ("0", "1", "2"):
+        raise venue_error(str(code), str(doc.get("msg", "")))
+    return data
+
+
+def _first_item(doc: dict[str, Any]) -> Any:
+    return _items(doc)[0]
