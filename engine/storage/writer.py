@@ -145,6 +145,8 @@ class StorageWriter:
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
             self._wake.clear()
             ok = await self.flush()
+            while ok and self._closing and self.pending:  # rows put during the last flush
+                ok = await self.flush()
             if self._closing:
                 if not ok and self.pending:
                     log.error(
@@ -159,43 +161,52 @@ class StorageWriter:
             delay = min(delay * 2, RETRY_MAX_S)
 
     async def flush(self) -> bool:
-        """Write every non-empty buffer; False when the database could not take them (the
-        rows stay, in order, for the next try)."""
+        """Write every non-empty buffer, `batch_size` rows per transaction; False when the
+        database could not take them (the rows stay, in order, for the next try)."""
         for buffer in self.buffers.values():
-            if not buffer.rows:
-                continue
-            rows, buffer.rows = buffer.rows, []
-            try:
-                started = time.perf_counter()
-                written = await self.backend.write(buffer.table, rows)
-                self.longest_write_s = max(self.longest_write_s, time.perf_counter() - started)
-            except StorageUnavailable as exc:
-                buffer.counters.failures += 1
-                buffer.rows = self._requeue(buffer, rows)
-                if self.healthy:
-                    self.healthy = False
-                    log.error(
-                        "database unavailable: rows are kept, market data dropped past the cap",
-                        extra={"backend": self.backend.name, "error": str(exc)},
-                    )
-                return False
-            except StorageDataError as exc:
-                # the rows themselves are refused (a bug, not an outage): retrying them would
-                # block the table for good; they are logged and left to the journal
-                buffer.counters.failures += 1
-                buffer.counters.refused += len(rows)
-                log.error(
-                    "rows refused by the database",
-                    extra={"table": buffer.table, "rows": len(rows), "error": str(exc)},
-                )
-                continue
-            buffer.counters.written += written
-            buffer.counters.batches += 1
+            while buffer.rows:
+                if not await self._write_batch(buffer):
+                    return False
         if not self.healthy:
             self.healthy = True
             log.warning(
                 "database back: buffered rows written", extra={"backend": self.backend.name}
             )
+        return True
+
+    async def _write_batch(self, buffer: TableBuffer) -> bool:
+        """The oldest `batch_size` rows of `buffer` in one transaction: a batch is what holds
+        the event loop (the driver encodes it there), so batches stay small."""
+        if len(buffer.rows) <= self.batch_size:
+            rows, buffer.rows = buffer.rows, []
+        else:
+            rows, buffer.rows = buffer.rows[: self.batch_size], buffer.rows[self.batch_size :]
+        try:
+            started = time.perf_counter()
+            written = await self.backend.write(buffer.table, rows)
+            self.longest_write_s = max(self.longest_write_s, time.perf_counter() - started)
+        except StorageUnavailable as exc:
+            buffer.counters.failures += 1
+            buffer.rows = self._requeue(buffer, rows)
+            if self.healthy:
+                self.healthy = False
+                log.error(
+                    "database unavailable: rows are kept, market data dropped past the cap",
+                    extra={"backend": self.backend.name, "error": str(exc)},
+                )
+            return False
+        except StorageDataError as exc:
+            # the rows themselves are refused (a bug, not an outage): retrying them would
+            # block the table for good; they are logged and left to the journal
+            buffer.counters.failures += 1
+            buffer.counters.refused += len(rows)
+            log.error(
+                "rows refused by the database",
+                extra={"table": buffer.table, "rows": len(rows), "error": str(exc)},
+            )
+            return True
+        buffer.counters.written += written
+        buffer.counters.batches += 1
         return True
 
     def _requeue(self, buffer: TableBuffer, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
