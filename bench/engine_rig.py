@@ -16,14 +16,16 @@ and a clock read:
   stamps, engine/host/latency.py): entered (every handler ran: the strategy pushed its
   intents) and left (risk checks passed, the order manager opened the orders and spawned the
   request tasks);
-- the adapter's rate limiter `acquire`: the first request task reached the adapter (after the
-  event loop's hop);
-- the `write` of the transport under the adapter's WS API socket (aiohttp's WebSocket writer):
-  the request's frame, masked, handed to the socket. The tick ends at the write of its last
-  request.
+- the adapter's rate limiter `acquire`: the first request reached the adapter (its budget
+  taken; from a request task after the event loop's hop, or from the OMS's own call where the
+  adapter's `submit_*` writes the request synchronously);
+- the `send_text` of the adapter's WS API connection (engine.gateway.ws.WsConnection on
+  picows): stamped when it returned, i.e. the request's frame masked and written to the socket.
+  The tick ends at the write of its last request.
 
-Outside the tick the adapter's `on_report` and text frames are counted: between ticks the
-bench waits until all of a tick's answers, reports and balance updates are in.
+Outside the tick the adapter's `on_report` and the frames of its WS API connection are
+counted: between ticks the bench waits until all of a tick's answers, reports and balance
+updates are in.
 
 The simulator is told not to count: its order-rate and request-weight limits are raised out of
 reach, and so are the adapter's rate budgets (the limiter still runs on every request).
@@ -120,25 +122,6 @@ class Probe:
     def expire(self, why: str) -> None:
         if self.done is not None and not self.done.done():
             self.done.set_exception(TickTimeout(why))
-
-
-class _StampingTransport:
-    """The transport under the adapter's WebSocket writer: each request frame's `write` is
-    stamped after it returned (uvloop has tried the socket by then)."""
-
-    def __init__(self, inner: Any, probe: Probe) -> None:
-        self._inner = inner
-        self._inner_write = inner.write
-        self._probe = probe
-        self.is_closing = inner.is_closing  # read before every frame: no __getattr__ for it
-
-    def write(self, data: bytes) -> None:
-        self._inner_write(data)
-        if len(data) > 64:  # a request (pings and close frames are a few bytes)
-            self._probe.sent(time.perf_counter_ns())
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 @dataclass
@@ -264,7 +247,8 @@ class EngineRig:
         await self.trading.start()
         await self.host.start()
         self.events.start(self.clock, instruments, self.host.view)
-        self.per_tick = 2 if self.adapter.amends_in_place else 4
+        adapter = self.adapter  # an amend or a one-request replace per quote, else cancel + new
+        self.per_tick = 2 if adapter.amends_in_place or adapter.replaces_in_one_request else 4
         self._instrument()
         if sync is not None:
             sync(feed)
@@ -306,9 +290,15 @@ class EngineRig:
 
         limiter.acquire = stamped_acquire  # type: ignore[method-assign]
         ws = adapter._ws
-        assert ws is not None, "the adapter's WS API session is not up"
-        writer = ws._writer
-        writer.transport = _StampingTransport(writer.transport, probe)  # type: ignore[assignment]
+        assert ws is not None and adapter.ws_ready, "the adapter's WS API session is not up"
+        send_text = ws.send_text
+
+        def stamped_send(text: str | bytes) -> bool:
+            sent = send_text(text)
+            probe.sent(time.perf_counter_ns())  # the adapter sends requests only (no pings)
+            return sent
+
+        ws.send_text = stamped_send  # type: ignore[method-assign]
         changed = self._changed = asyncio.Event()
         on_report = adapter.on_report
 
@@ -318,14 +308,14 @@ class EngineRig:
             changed.set()
 
         adapter.on_report = counting_report
-        on_text = adapter._on_text
+        on_frame = adapter._on_frame
 
-        def counting_text(text: str) -> None:
+        def counting_frame(payload: str | bytes | memoryview, recv_ns: int) -> None:
             self.messages += 1
-            on_text(text)
+            on_frame(payload, recv_ns)
             changed.set()
 
-        adapter._on_text = counting_text  # type: ignore[method-assign]
+        adapter._on_frame = counting_frame  # type: ignore[method-assign]
 
     async def close(self) -> None:
         self.events.stop()

@@ -1,34 +1,47 @@
 """`BinanceAdapter`: Binance spot trading (docs/VENUES.md §1.5-§1.8).
 
-Order entry goes over the WS API (`endpoints.ws_private_url`, `/ws-api/v3`): `order.place`,
-`order.cancel`, `order.cancelReplace` (`amend_order`), `openOrders.cancelAll`, and the
-queries (`account.status`, `openOrders.status`, `order.status`, `myTrades`). Requests are
-matched to answers by `id`; no answer within `request_timeout_s` raises `VenueUnavailable`
-(the outcome is unknown: the OMS resolves it by query). HMAC keys sign every request; an
-Ed25519 key (a PEM private key as the secret) logs the session on once (`session.logon`)
-and later requests carry only their timestamp.
+Order entry goes over the WS API (`endpoints.ws_private_url`, `/ws-api/v3`), one connection
+on picows (`engine.gateway.ws.WsConnection`, reconnecting with capped backoff):
+`order.place`, `order.cancel`, `order.cancelReplace` (`replace_order`, `amend_order`),
+`openOrders.cancelAll`, and the queries (`account.status`, `openOrders.status`,
+`order.status`, `myTrades`). Requests are matched to answers by `id`; no answer within
+`request_timeout_s` fails the request with `VenueUnavailable` (the outcome is unknown: the OMS
+resolves it by query). HMAC keys sign every request; an Ed25519 key (a PEM private key as the
+secret) logs the session on once (`session.logon`) and later requests carry only their
+timestamp.
+
+The hot path (`submit_order`, `submit_cancel`, `submit_replace`, ExchangeAdapter's contract):
+while the session is logged on, the request's budget is taken, its bytes are filled from the
+instrument's template (orders_wire.OrderTemplates) and written to the socket before the call
+returns; the answer's frame resolves the caller's future (an OrderAck, or the typed error) and
+a `loop.call_later` timer fails it after `request_timeout_s`: no task, no `wait_for`. The
+async methods (`place_order`, `cancel_order`, `replace_order`) run the same code and keep the
+rest: REST when the session is down, the clock resync and retry after a -1021.
 
 REST (`endpoints.rest_url`, `/api/v3/...`) runs the same operations on one long-lived
 aiohttp session (keep-alive connector, timeouts): always with `rest_only=True`, and
-otherwise whenever the WS API session is down (it reconnects with capped backoff).
+otherwise whenever the WS API session is down.
 
 The private stream is the WS API user-data subscription on the same connection
 (`userDataStream.subscribe` after a logon, else `userDataStream.subscribe.signature`), or
 with `user_stream="listen_key"` the listenKey flow (`POST /api/v3/userDataStream`, the
-`/ws/<listenKey>` stream, a keepalive `PUT` every 30 minutes). Every `executionReport`
-becomes one `ExecutionReport` handed to `on_report`, in the order the venue sent them.
+`/ws/<listenKey>` stream on aiohttp, a keepalive `PUT` every 30 minutes). Every
+`executionReport` becomes one `ExecutionReport` handed to `on_report`, in the order the venue
+sent them.
 
 Clock: the offset to Binance's clock is measured at start (`GET /api/v3/time`) and every
 timestamp is the engine clock plus that offset; a -1021 answer measures it again and sends
-the request once more (with a new timestamp and signature), then raises `ClockSkew`.
+the request once more (with a new timestamp and signature), then raises `ClockSkew`. Until
+the offset is measured again after a -1021, `submit_*` answer None (the async path resyncs).
 Every connection verifies TLS against `endpoints.ca_file` (`engine.gateway.tls.ssl_for`).
 Error messages are the venue's code and text, never anything that was signed.
 
 Rate limits (`limiter`, docs/VENUES.md §1.8): every request takes its request weight first,
 a new order or cancelReplace also one of each order count; one over budget is refused with
-RateLimited("local") and not sent, the others wait for their tokens. The venue's counters
-(`X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`/`-1D`, WS API `rateLimits`) correct the
-buckets; a 429/418 blocks the weight (-1015: the order counts) for its Retry-After.
+RateLimited("local") and not sent, the others wait for their tokens (`submit_cancel` answers
+None instead of waiting). The venue's counters (`X-MBX-USED-WEIGHT-1M`,
+`X-MBX-ORDER-COUNT-10S`/`-1D`, WS API `rateLimits`) correct the buckets; a 429/418 blocks the
+weight (-1015: the order counts) for its Retry-After.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import base64
 import contextlib
 import itertools
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
@@ -73,6 +87,7 @@ from engine.gateway.errors import (
 )
 from engine.gateway.ratelimit import BINANCE_ORDER, BINANCE_USAGE, BINANCE_WEIGHTS
 from engine.gateway.tls import certificate_error, ssl_for
+from engine.gateway.ws import WsConnection, WsOptions
 from engine.model.enums import OrderSide, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.wire.binance_signing import load_ed25519_private_key
@@ -90,6 +105,11 @@ _INTERVALS = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 _REPLACED = re.compile(r"-r[0-9a-z]{1,8}$")  # the suffix amend_order gives a replacement
 _T = TypeVar("_T")
 _NEW_ORDERS = frozenset(("order.place", "order.cancelReplace"))  # refused, never delayed
+# what the answer to a WS API request becomes (_Pending.kind): its raw `result`, or an
+# OrderAck parsed in the answer handler (the hot path's futures resolve to the ack)
+_RAW, _PLACE, _CANCEL, _REPLACE = 0, 1, 2, 3
+
+Shape = tuple[OrderSide, OrderType, TimeInForce]
 
 
 def _ed25519_key(credentials: Credentials) -> Ed25519PrivateKey | None:
@@ -113,11 +133,38 @@ def _base36(n: int) -> str:
             return out
 
 
+class _Pending:
+    """One WS API request written and not yet answered: the future its caller holds, the
+    timer that fails it after `request_timeout_s`, and what its answer becomes (`kind`; for
+    an ack, the order's instrument and client id, and a replace's cancelled id in `other`)."""
+
+    __slots__ = ("client_order_id", "future", "instrument", "kind", "method", "other", "timer")
+
+    def __init__(  # noqa: PLR0917 - one slot each, built once per request
+        self,
+        future: asyncio.Future[Any],
+        timer: asyncio.TimerHandle,
+        method: str,
+        kind: int,
+        instrument: Instrument | None,
+        client_order_id: str,
+        other: str,
+    ) -> None:
+        self.future = future
+        self.timer = timer
+        self.method = method
+        self.kind = kind
+        self.instrument = instrument
+        self.client_order_id = client_order_id
+        self.other = other
+
+
 class BinanceAdapter(ExchangeAdapter):
     """Binance spot over the WS API, REST as fallback (see the module docstring)."""
 
     venue = VENUE
     refreshes_time_itself = True  # every time_sync_interval_s (_refresh_time)
+    replaces_in_one_request = True  # order.cancelReplace: replace_order, submit_replace
 
     def __init__(
         self,
@@ -134,6 +181,7 @@ class BinanceAdapter(ExchangeAdapter):
         listen_key_keepalive_s: float = 1800.0,
         time_sync_interval_s: float = 300.0,
         on_stream_restart: Callable[[], None] | None = None,
+        ws_options: WsOptions | None = None,
     ) -> None:
         super().__init__(endpoints, credentials, clock, instruments, on_report)
         if user_stream not in USER_STREAMS:
@@ -154,15 +202,27 @@ class BinanceAdapter(ExchangeAdapter):
             )
             for method, w in BINANCE_WEIGHTS.items()
         }
+        self._place_cost = self._costs["order.place"]
+        self._cancel_cost = self._costs["order.cancel"]
+        self._replace_cost = self._costs["order.cancelReplace"]
         self._ed25519 = _ed25519_key(credentials)
         self._rest = endpoints.rest_url.rstrip("/")
         self._key_header = {"X-MBX-APIKEY": credentials.api_key}
         self._recv_window = str(endpoints.recv_window_ms)
         self._http: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        # the WS API session: the WsConnection's own backoff between sockets (capped at
+        # reconnect_max_s); no staleness rule, as the session is silent while nothing trades
+        self._ws_options = ws_options or WsOptions(
+            stale_after_s=math.inf, backoff_max_s=reconnect_max_s
+        )
+        self._ws: WsConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opened: asyncio.Future[None] | None = None  # the first session's setup
+        self._setup: asyncio.Task[None] | None = None  # logon / subscribe of this socket
         self._ws_ready = False  # logged on / subscribed: order entry may use the WS API
         self._logged_on = False
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._skewed = False  # a -1021 answer came; the offset is not yet measured again
+        self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
         self._amends = itertools.count(clock.time_ns() // NS_PER_MS % 36**6)
         self._offset_ns = 0
@@ -170,7 +230,7 @@ class BinanceAdapter(ExchangeAdapter):
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         # what an amend (cancelReplace) must repeat of an order: client id -> order shape
-        self._shapes: dict[str, tuple[OrderSide, OrderType, TimeInForce]] = {}
+        self._shapes: dict[str, Shape] = {}
         # the order path's WS API requests per symbol (orders_wire.OrderTemplates), on first use
         self._templates: dict[str, wire.OrderTemplates] = {}
         self._cid_by_order_id: dict[str, str] = {}  # myTrades rows carry no client id
@@ -190,10 +250,18 @@ class BinanceAdapter(ExchangeAdapter):
         """Binance's clock minus the engine clock, as last measured."""
         return self._offset_ns
 
+    @property
+    def ws_ready(self) -> bool:
+        """The WS API session takes orders now: `submit_*` write to it (else they answer None
+        and the async methods use REST, or resync the clock first)."""
+        return self._ws_ready and not self.rest_only and not self._skewed
+
     async def start(self) -> None:
         if self._http is not None:
             return
         self._closed = False
+        self._skewed = False
+        self._loop = asyncio.get_running_loop()
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 ssl=ssl_for(self.endpoints.rest_url, self.endpoints.ca_file) or True,
@@ -206,26 +274,53 @@ class BinanceAdapter(ExchangeAdapter):
             await self.sync_time()
             if self.time_sync_interval_s > 0:
                 self._tasks.append(asyncio.create_task(self._refresh_time()))
-            loop = asyncio.get_running_loop()
             if not self.rest_only or self.user_stream == "subscribe":
-                opened: asyncio.Future[None] = loop.create_future()
-                self._tasks.append(asyncio.create_task(self._run_ws_api(opened)))
-                await opened
+                await self._start_ws_api()
             if self.user_stream == "listen_key":
-                stream_opened: asyncio.Future[None] = loop.create_future()
+                stream_opened: asyncio.Future[None] = self._loop.create_future()
                 self._tasks.append(asyncio.create_task(self._run_listen_key(stream_opened)))
                 await stream_opened
         except BaseException:
             await self.close()
             raise
 
+    async def _start_ws_api(self) -> None:
+        """Connect the WS API session and wait for its first logon / subscription."""
+        assert self._loop is not None
+        url = self.endpoints.ws_private_url
+        opened = self._opened = self._loop.create_future()
+        ws = self._ws = WsConnection(
+            url,
+            _Session(self),
+            clock=self.clock,
+            name="binance:ws-api",
+            options=self._ws_options,
+            ca_file=self.endpoints.ca_file,
+            venue=VENUE,
+        )
+        ws.start()
+        try:
+            # a refused certificate raises TlsVerifyError at once
+            await ws.wait_connected(self.request_timeout_s)
+        except TimeoutError:
+            raise VenueUnavailable(
+                VENUE, "", f"WS API {url}: not connected within {self.request_timeout_s} s"
+            ) from None
+        await opened
+
     async def close(self) -> None:
         self._closed = True
+        self._ws_ready = False
+        opened, self._opened = self._opened, None
+        if opened is not None and not opened.done():
+            opened.cancel()  # a start that failed earlier: nobody waits for it any more
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(*TRANSPORT_ERRORS):
-                await ws.close()
+            await ws.stop()
+        setup, self._setup = self._setup, None
         tasks, self._tasks = self._tasks, []
+        if setup is not None:
+            tasks.append(setup)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -281,17 +376,192 @@ class BinanceAdapter(ExchangeAdapter):
             raise VenueUnavailable(VENUE, "", "GET /api/v3/time: no serverTime") from None
         # the server's ms are truncated: its instant lies in the half millisecond after
         self._offset_ns = server_ns + NS_PER_MS // 2 - (before + after) // 2
+        self._skewed = False
         return self._offset_ns
 
-    # -- orders ----------------------------------------------------------------------------
+    async def _resync(self) -> None:
+        """A -1021: measure the offset again (the request is then sent once more)."""
+        self.resyncs += 1
+        log.warning("binance answered -1021: measuring the clock offset again")
+        await self.sync_time()
+
+    # -- orders: the hot path --------------------------------------------------------------
+
+    def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
+        """`order.place`, written before the call returns (ExchangeAdapter's hot path)."""
+        if not self._ws_ready or self.rest_only or self._skewed:
+            return None
+        inst = self.instrument(request.instrument.symbol)
+        cid = request.client_order_id
+        rid = next(self._ids)
+        # the bytes (and their checks: InvalidOrder) before the budget is taken; nothing
+        # awaits between the timestamp and the write
+        data = self._order_templates(inst).place(
+            rid,
+            request.side,
+            request.order_type,
+            request.time_in_force,
+            quantity_lots=request.quantity_lots,
+            price_ticks=request.price_ticks,
+            client_order_id=cid,
+            timestamp_ms=(self.clock.time_ns() + self._offset_ns) // NS_PER_MS,
+            signed=not self._logged_on,
+        )
+        self.limiter.take_or_refuse(self._place_cost, "order.place")
+        future = self._send(rid, data, "order.place", _PLACE, inst, cid, "")
+        if future is not None:
+            self._shapes[cid] = (request.side, request.order_type, request.time_in_force)
+        return future
+
+    def submit_cancel(self, symbol: str, client_order_id: str) -> asyncio.Future[OrderAck] | None:
+        """`order.cancel` by client id, written before the call returns; None also when its
+        weight is not there now (`cancel_order` waits for it: a cancel must go out)."""
+        if not self._ws_ready or self.rest_only or self._skewed:
+            return None
+        inst = self.instrument(symbol)
+        rid = next(self._ids)
+        data = self._order_templates(inst).cancel(
+            rid,
+            client_order_id,
+            timestamp_ms=(self.clock.time_ns() + self._offset_ns) // NS_PER_MS,
+            signed=not self._logged_on,
+        )
+        if self.limiter.acquire(self._cancel_cost):
+            return None
+        return self._send(rid, data, "order.cancel", _CANCEL, inst, client_order_id, "")
+
+    def submit_replace(
+        self, cancel_client_order_id: str, request: OrderRequest
+    ) -> asyncio.Future[OrderAck] | None:
+        """`order.cancelReplace` (STOP_ON_FAILURE) of `cancel_client_order_id` by `request`
+        (its own client id), written before the call returns; the future resolves to the new
+        order's ack, or the error of the part that failed (a refused cancel places nothing)."""
+        if not self._ws_ready or self.rest_only or self._skewed:
+            return None
+        inst = self.instrument(request.instrument.symbol)
+        cid = request.client_order_id
+        rid = next(self._ids)
+        data = self._order_templates(inst).replace(
+            rid,
+            request.side,
+            request.order_type,
+            request.time_in_force,
+            quantity_lots=request.quantity_lots,
+            price_ticks=request.price_ticks,
+            client_order_id=cid,
+            cancel_client_order_id=cancel_client_order_id,
+            timestamp_ms=(self.clock.time_ns() + self._offset_ns) // NS_PER_MS,
+            signed=not self._logged_on,
+        )
+        self.limiter.take_or_refuse(self._replace_cost, "order.cancelReplace")
+        future = self._send(
+            rid, data, "order.cancelReplace", _REPLACE, inst, cid, cancel_client_order_id
+        )
+        if future is not None:
+            self._shapes[cid] = (request.side, request.order_type, request.time_in_force)
+        return future
+
+    def _send(  # noqa: PLR0917 - the _Pending's fields
+        self,
+        rid: int,
+        data: bytes,
+        method: str,
+        kind: int,
+        inst: Instrument | None,
+        client_order_id: str,
+        other: str,
+    ) -> asyncio.Future[Any] | None:
+        """Write one request and register its answer's future and timeout; None when the
+        connection is gone (its on_close is on the way)."""
+        ws, loop = self._ws, self._loop
+        if ws is None or loop is None or not ws.send_text(data):
+            return None
+        future = loop.create_future()
+        timer = loop.call_later(self.request_timeout_s, self._expire, rid)
+        self._pending[rid] = _Pending(future, timer, method, kind, inst, client_order_id, other)
+        return future
+
+    def _expire(self, rid: int) -> None:
+        entry = self._pending.pop(rid, None)
+        if entry is not None and not entry.future.done():
+            entry.future.set_exception(
+                VenueUnavailable(
+                    VENUE,
+                    "",
+                    f"{entry.method}: no answer within {self.request_timeout_s} s; "
+                    "the outcome is unknown",
+                )
+            )
+
+    # -- orders: the async methods ---------------------------------------------------------
+
+    async def _answer_or_retry(
+        self,
+        future: asyncio.Future[OrderAck] | None,
+        slow: Callable[[bool], Awaitable[OrderAck]],
+    ) -> OrderAck:
+        """The answer to a request `submit_*` wrote; after a -1021 the offset is measured
+        again and `slow(False)` sends it once more (WS API or REST, whichever is up). No
+        future (the session is down or the clock suspect): `slow(True)`, retry included."""
+        if future is None:
+            return await slow(True)
+        try:
+            return await future
+        except ClockSkew:
+            await self._resync()
+        return await slow(False)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
+        return await self._answer_or_retry(
+            self.submit_order(request), lambda retry: self._place(request, retry)
+        )
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
+        return await self._answer_or_retry(
+            self.submit_cancel(symbol, client_order_id),
+            lambda retry: self._cancel(symbol, client_order_id, retry),
+        )
+
+    async def replace_order(self, cancel_client_order_id: str, request: OrderRequest) -> OrderAck:
+        """`order.cancelReplace` (STOP_ON_FAILURE): `cancel_client_order_id` is cancelled and
+        `request` placed, in one request; the new order's ack. A refused cancel raises its
+        error (OrderNotFound) and places nothing; a refused new order raises its error after
+        the cancel stood."""
+        return await self._answer_or_retry(
+            self.submit_replace(cancel_client_order_id, request),
+            lambda retry: self._replace(cancel_client_order_id, request, retry),
+        )
+
+    async def amend_order(
+        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
+    ) -> OrderAck:
+        """`replace_order` by a new order of the same side, type and time in force, whose
+        client id is the old one plus `-r<n>` (`replacement_id`)."""
+        inst = self.instrument(symbol)
+        shape = self._shapes.get(client_order_id)
+        if shape is None:
+            snap = await self.get_order(symbol, client_order_id)
+            shape = (snap.side, snap.order_type, TimeInForce.GTC)
+        side, order_type, tif = shape
+        request = OrderRequest(
+            self.replacement_id(client_order_id),
+            inst,
+            side,
+            order_type,
+            quantity_lots,
+            price_ticks,
+            tif,
+        )
+        return await self.replace_order(client_order_id, request)
+
+    async def _place(self, request: OrderRequest, retry: bool) -> OrderAck:
+        """`order.place` by `_request`: REST while the session is down, else the WS API."""
         inst = self.instrument(request.instrument.symbol)
         cid = request.client_order_id
         _check_client_id(cid)
         self._shapes[cid] = (request.side, request.order_type, request.time_in_force)
 
-        def fields() -> wire.Fields:  # REST (and a retry): built only when needed
+        def fields() -> wire.Fields:  # REST: built only when needed
             return wire.order_fields(
                 inst,
                 request.side,
@@ -318,15 +588,16 @@ class BinanceAdapter(ExchangeAdapter):
             )
 
         try:
-            doc = await self._request("order.place", "POST", "/api/v3/order", fields, frame)
-        except RateLimited:
-            self._shapes.pop(cid, None)  # never reached the venue
+            doc = await self._request(
+                "order.place", "POST", "/api/v3/order", fields, frame, retry=retry
+            )
+        except VenueError as exc:
+            if not isinstance(exc, VenueUnavailable):  # refused: the order does not exist
+                self._shapes.pop(cid, None)
             raise
-        ack = wire.order_ack(inst, doc, cid)
-        self._remember(ack.venue_order_id, cid)
-        return ack
+        return self._placed(inst, doc, cid)
 
-    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderAck:
+    async def _cancel(self, symbol: str, client_order_id: str, retry: bool) -> OrderAck:
         inst = self.instrument(symbol)
         fields = [("origClientOrderId", client_order_id), ("symbol", symbol)]
         templates = self._order_templates(inst)
@@ -336,34 +607,27 @@ class BinanceAdapter(ExchangeAdapter):
                 rid, client_order_id, timestamp_ms=self._timestamp_ms(), signed=not self._logged_on
             )
 
-        doc = await self._request("order.cancel", "DELETE", "/api/v3/order", fields, frame)
+        doc = await self._request(
+            "order.cancel", "DELETE", "/api/v3/order", fields, frame, retry=retry
+        )
         return wire.order_ack(inst, doc, client_order_id)
 
-    async def amend_order(
-        self, symbol: str, client_order_id: str, *, price_ticks: int, quantity_lots: int
-    ) -> OrderAck:
-        """`order.cancelReplace` (STOP_ON_FAILURE): the order is cancelled and a new one with
-        the same side, type and time in force placed; the ack names the new client id
-        (the old one plus `-r<n>`). A refused cancel raises its error (OrderNotFound) and
-        places nothing; a refused new order raises its error after the cancel stood."""
-        inst = self.instrument(symbol)
-        shape = self._shapes.get(client_order_id)
-        if shape is None:
-            snap = await self.get_order(symbol, client_order_id)
-            shape = (snap.side, snap.order_type, TimeInForce.GTC)
-        new_cid = self.replacement_id(client_order_id)
-        side, order_type, tif = shape
+    async def _replace(self, cancel_cid: str, request: OrderRequest, retry: bool) -> OrderAck:
+        inst = self.instrument(request.instrument.symbol)
+        cid = request.client_order_id
+        _check_client_id(cid)
+        side, order_type, tif = request.side, request.order_type, request.time_in_force
 
-        def fields() -> wire.Fields:  # REST (and a retry): built only when needed
+        def fields() -> wire.Fields:  # REST: built only when needed
             return wire.replace_fields(
                 inst,
                 side,
                 order_type,
                 tif,
-                quantity_lots=quantity_lots,
-                price_ticks=price_ticks,
-                client_order_id=new_cid,
-                cancel_client_order_id=client_order_id,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                client_order_id=cid,
+                cancel_client_order_id=cancel_cid,
             )
 
         templates = self._order_templates(inst)
@@ -374,22 +638,42 @@ class BinanceAdapter(ExchangeAdapter):
                 side,
                 order_type,
                 tif,
-                quantity_lots=quantity_lots,
-                price_ticks=price_ticks,
-                client_order_id=new_cid,
-                cancel_client_order_id=client_order_id,
+                quantity_lots=request.quantity_lots,
+                price_ticks=request.price_ticks,
+                client_order_id=cid,
+                cancel_client_order_id=cancel_cid,
                 timestamp_ms=self._timestamp_ms(),
                 signed=not self._logged_on,
             )
 
-        self._shapes[new_cid] = shape
-        doc = await self._request(
-            "order.cancelReplace", "POST", "/api/v3/order/cancelReplace", fields, frame
-        )
-        self._shapes.pop(client_order_id, None)
+        self._shapes[cid] = (side, order_type, tif)
+        try:
+            doc = await self._request(
+                "order.cancelReplace",
+                "POST",
+                "/api/v3/order/cancelReplace",
+                fields,
+                frame,
+                retry=retry,
+            )
+        except VenueError as exc:
+            if not isinstance(exc, VenueUnavailable):  # the new order does not exist
+                self._shapes.pop(cid, None)
+            raise
+        return self._replaced(inst, doc, cid, cancel_cid)
+
+    def _placed(self, inst: Instrument, doc: Any, cid: str) -> OrderAck:
+        """A new order's answer (WS API result or REST body) -> its ack; orderId remembered."""
+        ack = wire.order_ack(inst, doc, cid)
+        self._remember(ack.venue_order_id, cid)
+        return ack
+
+    def _replaced(self, inst: Instrument, doc: Any, cid: str, cancel_cid: str) -> OrderAck:
+        """A cancelReplace's answer -> the new order's ack (its `newOrderResponse`)."""
+        self._shapes.pop(cancel_cid, None)
         placed = doc.get("newOrderResponse") or {}
-        ack = wire.order_ack(inst, placed, new_cid)
-        self._remember(ack.venue_order_id, new_cid)
+        ack = wire.order_ack(inst, placed, cid)
+        self._remember(ack.venue_order_id, cid)
         return ack
 
     def _order_templates(self, inst: Instrument) -> wire.OrderTemplates:
@@ -406,7 +690,7 @@ class BinanceAdapter(ExchangeAdapter):
         return templates
 
     def replacement_id(self, client_order_id: str) -> str:
-        """The client id a cancelReplace gives the new order: the base id plus `-r<n>`,
+        """The client id `amend_order` gives the new order: the base id plus `-r<n>`,
         within Binance's 36 characters."""
         suffix = "-r" + _base36(next(self._amends))
         base = _REPLACED.sub("", client_order_id)
@@ -472,17 +756,21 @@ class BinanceAdapter(ExchangeAdapter):
         path: str,
         fields: wire.Fields | Callable[[], wire.Fields],
         frame: Callable[[int], bytes] | None = None,
+        *,
+        retry: bool = True,
     ) -> Any:
         """A signed request over the WS API when its session is up (and not rest_only),
-        else REST; -1021 measures the clock offset again and sends it once more. `frame`
-        builds the WS API bytes itself (a template, with a fresh timestamp) on the order
-        path.
+        else REST; -1021 measures the clock offset again and sends it once more (`retry`:
+        not when this already is the once more). `frame` builds the WS API bytes itself (a
+        template, with a fresh timestamp) on the order path.
 
         The request's weight (and order counts) come out of `limiter` first: a new order
         over budget raises RateLimited("local") unsent, anything else waits its turn."""
         costs = self._costs[ws_method]
         refuse = ws_method in _NEW_ORDERS
-        for attempt in (0, 1):
+        if self._skewed and retry:  # a -1021 came meanwhile: no request on the old offset
+            await self._resync()
+        while True:
             if refuse:
                 self.limiter.take_or_refuse(costs, ws_method)
             else:
@@ -494,12 +782,10 @@ class BinanceAdapter(ExchangeAdapter):
                     return await self._ws_call(ws_method, _fields(fields))
                 return await self._rest_call(http_method, path, _fields(fields))
             except ClockSkew:
-                if attempt:
+                if not retry:
                     raise
-                self.resyncs += 1
-                log.warning("binance answered -1021: measuring the clock offset again")
-                await self.sync_time()
-        raise AssertionError("unreachable")
+                retry = False
+                await self._resync()
 
     def _timestamp(self) -> str:
         return str((self.clock.time_ns() + self._offset_ns) // NS_PER_MS)
@@ -517,8 +803,10 @@ class BinanceAdapter(ExchangeAdapter):
         signed: bool = True,
         frame: Callable[[int], bytes] | None = None,
     ) -> Any:
+        """One WS API request; its answer's `result` (or its typed error, or
+        VenueUnavailable when none comes within `request_timeout_s`)."""
         ws = self._ws
-        if ws is None or ws.closed:
+        if ws is None or not ws.connected:
             raise VenueUnavailable(VENUE, "", f"{method}: the WS API is not connected")
         rid = next(self._ids)
         if frame is not None:
@@ -534,31 +822,10 @@ class BinanceAdapter(ExchangeAdapter):
                 sign=self._sign if signed and not self._logged_on else None,
                 stamped=signed,
             ).encode()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
-        try:
-            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
-            doc = await asyncio.wait_for(future, self.request_timeout_s)
-        except TimeoutError:
-            raise VenueUnavailable(
-                VENUE,
-                "",
-                f"{method}: no answer within {self.request_timeout_s} s; the outcome is unknown",
-            ) from None
-        except TRANSPORT_ERRORS as exc:
-            raise VenueUnavailable(
-                VENUE, "", f"{method}: {type(exc).__name__}; the outcome is unknown"
-            ) from None
-        finally:
-            self._pending.pop(rid, None)
-        if not isinstance(doc, dict):
-            raise VenueUnavailable(VENUE, "", f"{method}: {doc}")
-        limits = doc.get("rateLimits")
-        if limits:
-            self._note_rate_limits(limits)
-        if doc.get("status") == 200:
-            return doc.get("result")
-        raise self._blocking(self._ws_error(doc))
+        future = self._send(rid, data, method, _RAW, None, "", "")
+        if future is None:
+            raise VenueUnavailable(VENUE, "", f"{method}: the WS API is not connected")
+        return await future
 
     def _blocking(self, error: VenueError) -> VenueError:
         """A 429/418 blocks the buckets it names for the venue's Retry-After: -1015 (too many
@@ -686,81 +953,52 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _fail_pending(self, why: str) -> None:
         pending, self._pending = self._pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(VenueUnavailable(VENUE, "", f"{why}; the outcome is unknown"))
+        for entry in pending.values():
+            entry.timer.cancel()
+            if not entry.future.done():
+                entry.future.set_exception(
+                    VenueUnavailable(VENUE, "", f"{entry.method}: {why}; the outcome is unknown")
+                )
 
     async def _resynced(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """`call()`, once more after measuring the clock again if it raised ClockSkew."""
         try:
             return await call()
         except ClockSkew:
-            self.resyncs += 1
-            await self.sync_time()
+            await self._resync()
             return await call()
 
     # -- the WS API session and the private stream -----------------------------------------
 
-    async def _run_ws_api(self, opened: asyncio.Future[None]) -> None:
-        """Connect, log on / subscribe, read until the connection ends; again with capped
-        backoff until closed. `opened` says how the first attempt went."""
-        url = self.endpoints.ws_private_url
-        while not self._closed:
-            http = self._http
-            if http is None:
-                return
-            await self.limiter.acquire_waiting(self._costs["connect"])
-            try:
-                ws = await http.ws_connect(
-                    url,
-                    ssl=ssl_for(url, self.endpoints.ca_file) or True,
-                    autoping=True,
-                    max_msg_size=0,
-                )
-            except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-                error: Exception = VenueUnavailable(
-                    VENUE, "", f"WS API {url}: {_transport_reason(exc)}"
-                )
-                if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-                    error = certificate_error(VENUE, url, exc, self.endpoints.ca_file)
-                if not opened.done():
-                    opened.set_exception(error)
-                    return
-                log.warning("binance WS API connect failed: %s", error)
-                await self._sleep_backoff()
-                continue
-            self._ws = ws
-            setup = asyncio.create_task(self._open_session(ws, opened))
-            try:
-                async for msg in ws:
-                    if msg.type is aiohttp.WSMsgType.TEXT:
-                        self._on_text(msg.data)
-                    elif msg.type is aiohttp.WSMsgType.ERROR:
-                        break
-            finally:
-                if self._ws is ws:
-                    self._ws = None
-                self._ws_ready = self._logged_on = False
-                if not setup.done():
-                    setup.cancel()
-                self._fail_pending("the WS API connection closed")
-            if not opened.done():
-                opened.set_exception(
-                    VenueUnavailable(VENUE, "", f"WS API {url}: closed while opening")
-                )
-                return
-            if self._closed:
-                return
-            log.warning("binance WS API connection lost; reconnecting")
-            await self._sleep_backoff()
+    def _on_ws_open(self) -> None:
+        """A new socket (the first, or after a loss): log on and subscribe on it."""
+        self._ws_ready = self._logged_on = False
+        if self._closed or self._loop is None:
+            return
+        # counted, not waited for: WsConnection has made the connection by now
+        self.limiter.acquire(self._costs["connect"])
+        self._setup = self._loop.create_task(self._open_session())
 
-    async def _sleep_backoff(self) -> None:
-        await asyncio.sleep(self._backoff_s)
-        self._backoff_s = min(self._backoff_s * 2, self.reconnect_max_s)
+    def _on_ws_close(self, reason: str) -> None:
+        """The socket is gone: order entry falls back to REST until the next session is
+        logged on; every request in flight has an unknown outcome."""
+        self._ws_ready = self._logged_on = False
+        setup, self._setup = self._setup, None
+        if setup is not None and not setup.done():
+            setup.cancel()
+        self._fail_pending(f"the WS API connection closed ({reason})")
+        opened = self._opened
+        if opened is not None and not opened.done():
+            opened.set_exception(
+                VenueUnavailable(
+                    VENUE, "", f"WS API {self.endpoints.ws_private_url}: closed while opening"
+                )
+            )
 
-    async def _open_session(
-        self, ws: aiohttp.ClientWebSocketResponse, opened: asyncio.Future[None]
-    ) -> None:
+    async def _open_session(self) -> None:
+        """Log on (Ed25519) and subscribe the user-data stream on this socket; then order
+        entry may use it. A failure at start fails `start`; later, the socket is dropped
+        after a capped backoff and the next one tries again."""
         try:
             if self._ed25519 is not None:
                 await self.limiter.acquire_waiting(self._costs["session.logon"])
@@ -775,17 +1013,30 @@ class BinanceAdapter(ExchangeAdapter):
                         lambda: self._ws_call("userDataStream.subscribe.signature", [])
                     )
                 self._stream_started()
-            self._ws_ready = True
-            self._backoff_s = 0.1
-            if not opened.done():
-                opened.set_result(None)
         except Exception as exc:  # a refusal (VenueError) or an answer we cannot read
-            if not opened.done():
+            opened = self._opened
+            if opened is not None and not opened.done():
                 opened.set_exception(exc)
-            else:
-                log.warning("binance WS API session could not be opened: %s", exc)
-            with contextlib.suppress(*TRANSPORT_ERRORS):
-                await ws.close()
+                return
+            log.warning(
+                "binance WS API session could not be opened (%s); a new connection in %.1f s",
+                exc,
+                self._backoff_s,
+            )
+            await self._sleep_backoff()
+            ws = self._ws
+            if ws is not None and not self._closed:
+                ws.reconnect("the session could not be opened")
+            return
+        self._ws_ready = True
+        self._backoff_s = 0.1
+        opened = self._opened
+        if opened is not None and not opened.done():
+            opened.set_result(None)
+
+    async def _sleep_backoff(self) -> None:
+        await asyncio.sleep(self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, self.reconnect_max_s)
 
     async def _run_listen_key(self, opened: asyncio.Future[None]) -> None:
         """The listenKey flow: a key by REST, its `/ws/<key>` stream, a keepalive `PUT`."""
@@ -823,7 +1074,7 @@ class BinanceAdapter(ExchangeAdapter):
             try:
                 async for msg in ws:
                     if msg.type is aiohttp.WSMsgType.TEXT:
-                        self._on_text(msg.data)
+                        self._on_frame(msg.data, self.clock.time_ns())
                     elif msg.type is aiohttp.WSMsgType.ERROR:
                         break
             finally:
@@ -847,10 +1098,12 @@ class BinanceAdapter(ExchangeAdapter):
 
     # -- incoming frames -------------------------------------------------------------------
 
-    def _on_text(self, text: str) -> None:
+    def _on_frame(self, payload: str | bytes | memoryview, recv_ns: int) -> None:
+        """One text frame of the WS API session (a view of picows's buffer, valid only
+        during the call) or of the listenKey stream: a report, an event or an answer."""
         # the execution reports of the hot path: decoded from the frame in Cython
         try:
-            fast = self._reports.binance(text, self.clock.time_ns())
+            fast = self._reports.binance(payload, recv_ns)
         except ReportError as exc:
             self.stream_errors += 1
             log.warning("binance: malformed executionReport: %s", exc)
@@ -859,10 +1112,10 @@ class BinanceAdapter(ExchangeAdapter):
             self._apply_report(fast)
             return
         try:
-            doc = orjson.loads(text)
+            doc = orjson.loads(payload)
         except orjson.JSONDecodeError:
             self.stream_errors += 1
-            log.warning("binance: undecodable frame of %d bytes", len(text))
+            log.warning("binance: undecodable frame of %d bytes", len(payload))
             return
         if not isinstance(doc, dict):
             self.stream_errors += 1
@@ -875,15 +1128,59 @@ class BinanceAdapter(ExchangeAdapter):
             self._on_event(doc)
             return
         rid = doc.get("id")
-        future = self._pending.get(rid) if isinstance(rid, int) else None
-        if future is not None and not future.done():
-            future.set_result(doc)
+        entry = self._pending.pop(rid, None) if isinstance(rid, int) else None
+        if entry is not None:
+            self._answered(entry, doc)
         elif doc.get("status") not in (None, 200):
             log.warning("binance WS API: unsolicited error %s", doc.get("error"))
 
+    def _answered(self, entry: _Pending, doc: dict[str, Any]) -> None:
+        """The answer to a request in flight: its future gets the result (an OrderAck on the
+        order path) or the typed error; the usage counters are noted either way."""
+        entry.timer.cancel()
+        limits = doc.get("rateLimits")
+        if limits:
+            self._note_rate_limits(limits)
+        future = entry.future
+        if doc.get("status") == 200:
+            try:
+                value = self._result(entry, doc.get("result"))
+            except Exception as exc:  # an answer without what the request must return
+                error: VenueError = VenueUnavailable(
+                    VENUE,
+                    "",
+                    f"{entry.method}: unreadable answer ({type(exc).__name__}); "
+                    "the outcome is unknown",
+                )
+                if not future.done():
+                    future.set_exception(error)
+                return
+            if not future.done():  # (a caller that gave up has cancelled it)
+                future.set_result(value)
+            return
+        error = self._blocking(self._ws_error(doc))
+        if isinstance(error, ClockSkew):
+            self._skewed = True  # submit_* leave it to the async path, which resyncs
+        elif entry.kind in (_PLACE, _REPLACE) and not isinstance(error, VenueUnavailable):
+            self._shapes.pop(entry.client_order_id, None)  # refused: the order does not exist
+        if not future.done():
+            future.set_exception(error)
+
+    def _result(self, entry: _Pending, result: Any) -> Any:
+        kind = entry.kind
+        if kind == _RAW:
+            return result
+        inst = entry.instrument
+        assert inst is not None
+        if kind == _PLACE:
+            return self._placed(inst, result, entry.client_order_id)
+        if kind == _CANCEL:
+            return wire.order_ack(inst, result, entry.client_order_id)
+        return self._replaced(inst, result, entry.client_order_id, entry.other)
+
     def _on_event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("e")
-        # (executionReport never gets here: the Cython decoder in _on_text took it)
+        # (executionReport never gets here: the Cython decoder in _on_frame took it)
         if kind == "outboundAccountPosition":
             for row in ev.get("B", ()):
                 try:
@@ -940,3 +1237,27 @@ def _transport_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port}"
     return type(exc).__name__
+
+
+class _Session:
+    """The `WsHandler` of the WS API connection: every frame to the adapter (the answers and
+    the user-data events share it; the reports are decoded in Cython by the adapter)."""
+
+    frame_handler = None
+
+    def __init__(self, adapter: BinanceAdapter) -> None:
+        self.adapter = adapter
+
+    def on_open(self, conn: WsConnection) -> None:
+        del conn
+        self.adapter._on_ws_open()
+
+    def on_message(self, payload: memoryview, status: int, recv_ns: int) -> None:
+        del status
+        self.adapter._on_frame(payload, recv_ns)
+
+    def on_close(self, reason: str) -> None:
+        self.adapter._on_ws_close(reason)
+
+    def keepalive(self, conn: WsConnection) -> None:
+        del conn  # Binance pings; picows answers
