@@ -37,13 +37,14 @@ from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
 from engine.sim.server import RunningSim, SimOptions
+from engine.storage.component import StorageComponent
 from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes what is built for what is not (README lists them too).
 NOT_YET_WIRED = (
-    "storage",
+    "depth snapshots, position and PnL snapshots, risk events in the history",
     "monitoring endpoint",
 )
 
@@ -187,9 +188,16 @@ def build_components(
         and venue.symbols
         and (venue.simulated or venue.key_source != "none")
     ]
-    components: list[Component] = [*simulators.values(), *feeds]
+    components: list[Component] = [*simulators.values()]
+    storage: StorageComponent | None = None
+    if trading:  # the order journal and the history come up before any order can go out
+        storage = StorageComponent(config.database, config.cache, clock, config.system.state_dir)
+        components.append(storage)
+    components += feeds
     if trading:
-        trader = TradingComponent(trading, events, clock, lambda: instrument_table(feeds))
+        trader = TradingComponent(
+            trading, events, clock, lambda: instrument_table(feeds), storage=storage
+        )
         components.append(trader)
         components.append(
             StrategyHost(

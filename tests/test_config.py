@@ -320,7 +320,10 @@ def test_file_errors_name_file_key_and_allowed(tmp_path: Path, text: str, expect
 
 def test_unknown_key_without_a_close_match_lists_the_known_keys(tmp_path: Path) -> None:
     message = error_of(tmp_path, "[cache]\nzzz = 1\n")
-    assert message.endswith("cache.zzz: unknown key 'zzz' (known: flush_interval_ms, key_prefix, status_channel, ttl_s, url)")
+    assert message.endswith(
+        "cache.zzz: unknown key 'zzz' "
+        "(known: flush_interval_ms, key_prefix, status_channel, ttl_s, url)"
+    )
 
 
 def test_int_is_accepted_for_float(tmp_path: Path) -> None:

@@ -33,6 +33,9 @@ class Rule:
         return under(self.forbidden) and not under(self.allowed)
 
 
+# what storage and monitoring keep or show, never call
+UPPER = ("engine.gateway", "engine.oms", "engine.strategy", "engine.risk", "engine.host")
+
 RULES = [
     # the simulator speaks the venues' formats through engine.wire, never the adapters
     Rule("engine/sim", ("engine.gateway",)),
@@ -53,11 +56,7 @@ RULES = [
     # the strategy host wires strategy, risk and OMS together; it never builds a venue's parts
     Rule("engine/host", ("engine.sim", "engine.app", "engine.gateway")),
     # storage keeps what it is given; it knows no venue, order manager or strategy
-    Rule(
-        "engine/storage",
-        ("engine.gateway", "engine.oms", "engine.strategy", "engine.risk", "engine.host",
-         "engine.sim", "engine.app"),
-    ),  # fmt: skip
+    Rule("engine/storage", (*UPPER, "engine.sim", "engine.app")),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

@@ -85,9 +85,9 @@ class DatabaseConfig:
         10.0, "seconds between two stored depth snapshots per symbol (0 = none)", bounds=(0, 86_400)
     )
     journal_path: str = setting(
-        "var/journal/orders.wal",
-        "order journal: every intent and order change, written before the request is sent",
-        check=checks.not_empty,
+        "",
+        "order journal: every intent and order change, written before the request is sent "
+        "('' = journal/orders.wal under system.state_dir)",
     )
     journal_fsync: str = setting(
         "interval",

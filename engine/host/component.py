@@ -36,6 +36,7 @@ from engine.oms.trading import TradingComponent
 from engine.risk.halt import SOURCE_LIMIT, HaltStore, operator_name
 from engine.risk.manager import RiskManager
 from engine.runtime.latency import dump_json
+from engine.storage.history import MarketHistory
 
 log = logging.getLogger("engine.host")
 
@@ -148,6 +149,11 @@ class StrategyHost(Component):
         else:
             log.warning("strategy.enabled = false: the engine watches the market, quotes nothing")
         self._handlers.append(HandlersDone(self.latency, self.clock))
+        storage = self.trading.storage
+        if storage is not None:  # history and cache after the quotes: off the quoting path
+            self._handlers.append(
+                MarketHistory(storage.writer, storage.cache, config.database.market_data)
+            )
         for handler in self._handlers:
             self.events.add(handler)
         self.events.set_intent_sink(timed_sink(risk.consume, self.latency, self.clock))
@@ -192,6 +198,8 @@ class StrategyHost(Component):
     def _on_halt(self, reason: str, source: str) -> None:
         """The risk manager halted (once per halt): cancel everything, persist."""
         # the strategy sees trading_state() == "HALTED" and stops quoting by itself
+        if self.trading.storage is not None:
+            self.trading.storage.cache.status("risk", "HALTED", reason, self.clock.time_ns())
         self._spawn(self._cancel_and_persist(reason, source))
 
     async def _cancel_and_persist(self, reason: str, source: str) -> None:

@@ -50,7 +50,9 @@ from engine.gateway.errors import (
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.oms.ids import ClientOrderIds
+from engine.oms.persistence import LiveOrder, OrderPersistence
 from engine.oms.states import CODE_OF_STATUS, STATUS_OF_CODE
+from engine.storage.journal import IntentAction, JournalError
 
 log = logging.getLogger("engine.oms")
 
@@ -116,6 +118,7 @@ class OrderManager:
         on_update: Callable[[OrderUpdate], None] | None = None,
         adopt_unknown: bool = False,
         on_venue_event: Callable[[VenueEvent], None] | None = None,
+        persistence: OrderPersistence | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = tuple(instruments)
@@ -124,6 +127,7 @@ class OrderManager:
         self.ids = ids or ClientOrderIds(clock.time_ns() // 1_000_000)
         self.on_update = on_update
         self.on_venue_event = on_venue_event
+        self.persist = persistence  # the journal before every request, history rows after
         self.adopt_unknown = adopt_unknown
         self.positions = [PositionCore() for _ in self.instruments]
         self.fees_in_base = [Decimal(0) for _ in self.instruments]  # also counted in PnL
@@ -177,8 +181,31 @@ class OrderManager:
         if not order_id:
             return 0
         meta = self._meta[order_id]
-        self._submit_new(order_id, meta, self._request(meta, side, order_type, tif, price, qty))
+        request = self._request(meta, side, order_type, tif, price, qty)
+        if not self._journaled(order_id, meta, request, IntentAction.NEW):
+            return 0
+        self._submit_new(order_id, meta, request)
         return order_id
+
+    def _journaled(
+        self, order_id: int, meta: _Meta, request: OrderRequest, action: IntentAction
+    ) -> bool:
+        """The request into the journal before it is sent; False (the order REJECTED, nothing
+        sent) when the journal cannot take it: an order we could lose is not placed."""
+        if self.persist is None:
+            return True
+        try:
+            self.persist.intent(
+                meta.client_order_id, meta.index, request.side, request.order_type,
+                request.time_in_force, request.price_ticks, request.quantity_lots,
+                self.clock.time_ns(), action,
+            )  # fmt: skip
+        except JournalError as exc:
+            log.error("request not sent: the journal refused it: %s", exc)
+            if action is IntentAction.NEW:
+                self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
+            return False
+        return True
 
     def open_order(  # noqa: PLR0917 - the intent row's fields, in its order
         self, index: int, side: int, order_type: int, tif: int, price: int, qty: int, tag: int = 0
@@ -208,6 +235,11 @@ class OrderManager:
         meta = self._meta.get(order_id)
         if meta is None or self.table.cancel_sent(order_id, self.clock.time_ns()) < 0:
             log.warning("cancel of order %d refused: not a live order", order_id)
+            return False
+        if self.persist is not None and not self._journal_about(
+            order_id, meta, IntentAction.CANCEL
+        ):
+            self.table.request_failed(order_id, self.clock.time_ns())
             return False
         adapter, instrument = self._adapter(meta)
         try:
@@ -285,6 +317,12 @@ class OrderManager:
             return 0
         meta = self._meta[new_id]
         request = self._request(meta, side, order_type, tif, price, qty)
+        if self.persist is not None and not (
+            self._journal_about(old_id, old, IntentAction.CANCEL)
+            and self._journaled(new_id, meta, request, IntentAction.NEW)
+        ):
+            self.table.request_failed(old_id, self.clock.time_ns())
+            return 0
         adapter = self.adapters[request.instrument.venue]
         try:
             future = adapter.submit_replace(old.client_order_id, request)
@@ -297,6 +335,17 @@ class OrderManager:
             answered = functools.partial(self._replace_answered, old_id, old, new_id, meta)
             self._track(future, answered)
         return new_id
+
+    def _journal_about(
+        self, order_id: int, meta: _Meta, action: IntentAction, price: int = 0, qty: int = 0
+    ) -> bool:
+        """A cancel or amend of a live order into the journal (its price and size as the
+        table holds them, or the amend's); False when the journal refused it."""
+        row = self.table.get(order_id)
+        if row is None:
+            return False
+        request = self._request(meta, row[2], row[3], row[4], price or row[6], qty or row[7])
+        return self._journaled(order_id, meta, request, action)
 
     def _request(  # noqa: PLR0917 - the intent row's fields, in its order
         self, meta: _Meta, side: int, order_type: int, tif: int, price: int, qty: int
@@ -406,6 +455,11 @@ class OrderManager:
             self.table.request_failed(order_id, self.clock.time_ns())
 
     def _submit_amend(self, order_id: int, meta: _Meta, price: int, qty: int) -> None:
+        if self.persist is not None and not self._journal_about(
+            order_id, meta, IntentAction.AMEND, price, qty
+        ):
+            self.table.request_failed(order_id, self.clock.time_ns())
+            return
         adapter, instrument = self._adapter(meta)
         try:
             future = adapter.submit_amend(
@@ -602,7 +656,7 @@ class OrderManager:
                 table_codes.describe(result),
             )
             return result
-        if self.on_update is not None and (
+        if (self.on_update is not None or self.persist is not None) and (
             result == table_codes.OK or (report is not None and report.last_lots > 0)
         ):
             self._emit(order_id, meta, report, reason)
@@ -643,7 +697,7 @@ class OrderManager:
                 last = self._last_fill_ns
                 if ts > last[index]:  # noqa: PLR1730 - max() is a call, on the hot path
                     last[index] = ts
-                if self.on_update is not None or self._ledger.terminal:
+                if self.on_update is not None or self.persist is not None or self._ledger.terminal:
                     self._booked_moved(order_id, meta, report)
                 return
             if not self._book_fill(index, report):
@@ -680,6 +734,7 @@ class OrderManager:
         if meta is None:
             if order_id:
                 self.counters.late_fills += 1
+                self._late_fill(index, report)
             else:
                 self.counters.foreign_reports += 1
                 log.warning("report for unknown order %s", report.client_order_id)
@@ -697,12 +752,23 @@ class OrderManager:
             return
         self._booked_moved(order_id, meta, report)
 
+    def _late_fill(self, index: int, report: ExecutionReport) -> None:
+        """A trade of an order that had already ended here: booked, and kept in the trail."""
+        if self.persist is not None:
+            now = self.clock.time_ns()
+            self.persist.change(
+                report.client_order_id, index, report.side, report.status, report.cum_filled_lots,
+                report.last_lots, report.last_price_ticks, report.trade_id, report.fee,
+                report.fee_asset, report.venue_order_id, "late fill",
+                report.exchange_ts_ns or now, report.recv_ts_ns or now,
+            )  # fmt: skip
+
     def _booked_moved(self, order_id: int, meta: _Meta, report: ExecutionReport) -> None:
         """The order took the fill's report: the strategy's update, then the release of an
         order that ended (as in _apply)."""
-        if self.on_update is None:
+        if self.on_update is None and self.persist is None:
             terminal = self._ledger.terminal
-        else:  # the strategy's handler runs first, as in _apply
+        else:  # the strategy's handler (and the trail) first, as in _apply
             self._emit(order_id, meta, report, report.reason)
             terminal = self.table.status_of(order_id) >= table_codes.FILLED
         if terminal:
@@ -747,13 +813,29 @@ class OrderManager:
     def _emit(
         self, order_id: int, meta: _Meta, report: ExecutionReport | None, reason: str
     ) -> None:
-        if self.on_update is None:
-            return
+        """An applied change: into the trail (journal, history), then to the strategy."""
         row = self.table.get(order_id)
         if row is None:
             return
-        instrument = self.instruments[meta.index]
         fill = report is not None and report.is_fill
+        if self.persist is not None:
+            now = self.clock.time_ns()
+            if fill and report is not None:
+                self.persist.change(
+                    meta.client_order_id, meta.index, _SIDE[row[2]], STATUS_OF_CODE[row[5]],
+                    row[8], report.last_lots, report.last_price_ticks, report.trade_id,
+                    report.fee, report.fee_asset, report.venue_order_id, reason,
+                    report.exchange_ts_ns or now, report.recv_ts_ns or now,
+                )  # fmt: skip
+            else:
+                self.persist.change(
+                    meta.client_order_id, meta.index, _SIDE[row[2]], STATUS_OF_CODE[row[5]],
+                    row[8], venue_order_id=report.venue_order_id if report is not None else "",
+                    reason=reason, ts_ns=now, recv_ns=now,
+                )  # fmt: skip
+        if self.on_update is None:
+            return
+        instrument = self.instruments[meta.index]
         status = row[5]
         remaining = 0 if status >= table_codes.FILLED else max(row[7] - row[8], 0)
         self.on_update(
@@ -927,6 +1009,35 @@ class OrderManager:
             return
         self.counters.canceled_foreign += 1
         found["canceled"] += 1
+
+    def restore(self, orders: Sequence[tuple[int, LiveOrder]]) -> int:
+        """Take back the orders the journal says were live when the last run ended (before
+        reconciling with the venue: found open there they are matched, gone they are
+        resolved by query). Returns how many were taken."""
+        taken = 0
+        now = self.clock.time_ns()
+        for seq, live in orders:
+            index = self._index.get((live.instrument.venue, live.instrument.symbol))
+            if index is None or live.client_order_id in self._adopted:
+                continue
+            code, order_id = self.table.open(
+                index, int(live.side), _TYPE_CODE[live.order_type],
+                _TIF_CODE[live.time_in_force], live.price_ticks, live.qty_lots, 0, now,
+            )  # fmt: skip
+            if code < 0:
+                log.error("order %s of the journal not restored: %s", live.client_order_id,
+                          table_codes.describe(code))  # fmt: skip
+                continue
+            self._meta[order_id] = _Meta(index, live.client_order_id)
+            self._live[index].add(order_id)
+            self._adopted[live.client_order_id] = order_id
+            self._order_ids.pop(live.client_order_id, None)
+            if self.persist is not None:
+                self.persist.adopt(live.client_order_id, live, seq, now)
+            taken += 1
+        if taken:
+            log.warning("orders of the last run restored from the journal", extra={"orders": taken})
+        return taken
 
     # ------------------------------------------------------------------ reads (TradingView)
 

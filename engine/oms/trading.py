@@ -32,6 +32,9 @@ from engine.gateway.factory import create_adapter
 from engine.gateway.tls import TlsConfigError
 from engine.model.instrument import Instrument
 from engine.oms.manager import OrderManager
+from engine.oms.persistence import OrderPersistence, open_orders_in
+from engine.storage.component import StorageComponent
+from engine.storage.journal import JournalError
 from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.trading")
@@ -39,6 +42,7 @@ log = logging.getLogger("engine.trading")
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
 TIME_SYNC_INTERVAL_S = 300.0  # clocks drift: the venue's time offset measured again
+COMPACT_EVERY_S = 60.0  # the journal drops what the database holds this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class TradingComponent(Component):
         events: EventDispatcher,
         clock: Clock,
         instruments: Callable[[], Sequence[Instrument]],
+        storage: StorageComponent | None = None,
     ) -> None:
         super().__init__(name="trading")
         self.venues = {v.name: v for v in venues}
@@ -73,6 +78,9 @@ class TradingComponent(Component):
         self.ready: dict[str, bool] = {}
         self.recoveries: dict[str, int] = {}  # recoveries completed per venue
         self._tasks: set[asyncio.Task[None]] = set()
+        self.storage = storage  # the journal and the history writer, started before trading
+        self.persistence: OrderPersistence | None = None
+        self.compacted_to = 0
 
     async def _on_start(self) -> None:
         instruments = list(self._instruments())
@@ -89,6 +97,11 @@ class TradingComponent(Component):
             self.adapters[name].on_stream_restart = functools.partial(self._stream_back, name)
             self.ready[name] = False
         adopt = any(v.adopt_unknown for v in self.venues.values())
+        storage = self.storage
+        if storage is not None:
+            self.persistence = OrderPersistence(instruments, storage.journal, storage.writer)
+            if storage.writer is not None:
+                storage.writer.converters.update(self.persistence.converters())
         self.manager = OrderManager(
             self.clock,
             instruments,
@@ -96,7 +109,12 @@ class TradingComponent(Component):
             on_update=self.events.on_order_update,
             adopt_unknown=adopt,
             on_venue_event=self.events.on_venue_event,
+            persistence=self.persistence,
         )
+        if storage is not None and storage.journal is not None:
+            # the orders the last run left live: followed again before the venues reconcile
+            self.manager.restore(open_orders_in(storage.journal, instruments))
+            self._spawn(self._compact())
         for name in self.venues:
             try:
                 await self._connect(name)
@@ -173,6 +191,23 @@ class TradingComponent(Component):
                 await self.adapters[name].sync_time()
             except VenueError as exc:  # the offset measured last stays; the next try comes
                 log.warning("time sync failed", extra={"venue": name, "error": str(exc)})
+
+    async def _compact(self) -> None:
+        """Drop from the journal what the database holds and no live order needs."""
+        while True:
+            await self.clock.sleep_ns(int(COMPACT_EVERY_S * NS_PER_SECOND))
+            storage, persistence = self.storage, self.persistence
+            if storage is None or storage.journal is None or persistence is None:
+                return
+            upto = persistence.safe_to_compact()
+            if upto > self.compacted_to:
+                try:
+                    dropped = storage.journal.compact(upto)
+                except JournalError as exc:  # the journal keeps its records: nothing lost
+                    log.error("journal compaction failed", extra={"error": str(exc)})
+                    continue
+                self.compacted_to = upto
+                log.info("journal compacted", extra={"upto_seq": upto, "dropped": dropped})
 
     async def cancel_everything(self) -> dict[str, int]:
         """The emergency stop's action: every open order of every symbol on every venue that

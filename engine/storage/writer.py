@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,11 +87,15 @@ class StorageWriter:
         flush_interval_ms: int = 200,
         max_buffered_rows: int = 100_000,
         on_spill: Callable[[str], None] | None = None,
+        converters: Mapping[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] | None = None,
     ) -> None:
         """`on_spill(table)`: called with the first row of `table` left to the journal since
         the database fell behind, during that row's `put` (the owner notes the journal's
         newest record: the database misses every row from there)."""
         self.backend = backend
+        # table -> what turns a buffered row into the table's row at the flush: the hot path
+        # buffers grid ints and the Decimals are made here, off it
+        self.converters = dict(converters or {})
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_ms / 1000
         self.on_spill = on_spill
@@ -181,9 +185,12 @@ class StorageWriter:
             rows, buffer.rows = buffer.rows, []
         else:
             rows, buffer.rows = buffer.rows[: self.batch_size], buffer.rows[self.batch_size :]
+        convert = self.converters.get(buffer.table)
         try:
             started = time.perf_counter()
-            written = await self.backend.write(buffer.table, rows)
+            written = await self.backend.write(
+                buffer.table, rows if convert is None else [convert(r) for r in rows]
+            )
             self.longest_write_s = max(self.longest_write_s, time.perf_counter() - started)
         except StorageUnavailable as exc:
             buffer.counters.failures += 1
@@ -195,9 +202,10 @@ class StorageWriter:
                     extra={"backend": self.backend.name, "error": str(exc)},
                 )
             return False
-        except StorageDataError as exc:
-            # the rows themselves are refused (a bug, not an outage): retrying them would
-            # block the table for good; they are logged and left to the journal
+        except (StorageDataError, ValueError, TypeError, ArithmeticError) as exc:
+            # the rows themselves are refused, by the database or by their conversion (a bug,
+            # not an outage): retrying them would block the table for good; they are logged
+            # and left to the journal
             buffer.counters.failures += 1
             buffer.counters.refused += len(rows)
             log.error(

@@ -1,0 +1,107 @@
+"""The order manager's trail in a running engine: every order and fill lands in the history
+database, and an engine that died with live orders takes them back from its journal at the
+next start (matched at the venue as its own, not cancelled as another run's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import until
+from test_trading_component import SYMBOL, Quoter, _venue
+
+from engine.clock import LiveClock, SimClock
+from engine.config.schema import CacheConfig, DatabaseConfig
+from engine.events import EventDispatcher, FeedStatus
+from engine.model.enums import OrderStatus
+from engine.oms.persistence import open_orders_in
+from engine.oms.trading import TradingComponent
+from engine.sim.server import ACCOUNT, RunningSim, start_sim
+from engine.storage.component import StorageComponent
+from engine.storage.journal import Journal
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSim]:
+    clock = SimClock(time.time_ns())
+    async with start_sim("gate", seed=9, market=False, clock=clock, tls=True) as running:
+        yield running
+
+
+def _storage(tmp_path: Path) -> StorageComponent:
+    database = DatabaseConfig(
+        sqlite_path=str(tmp_path / "trail.sqlite3"),
+        journal_path=str(tmp_path / "orders.wal"),
+        flush_interval_ms=20,
+    )
+    return StorageComponent(database, CacheConfig(), LiveClock())
+
+
+async def test_a_dead_engines_live_orders_come_back_from_the_journal(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    instruments = sim.exchange.instruments()
+    inst = sim.exchange.engine.instrument(SYMBOL)
+
+    # the first run places an order and dies: no cancel, no stop of its trading
+    storage = _storage(tmp_path)
+    await storage.start()
+    events, quoter = EventDispatcher(), Quoter()
+    events.add(quoter)
+    first = TradingComponent(
+        [_venue(sim, cancel_on_stop=False)], events, LiveClock(), lambda: instruments,
+        storage=storage,
+    )  # fmt: skip
+    await first.start()
+    events.start(LiveClock(), instruments)
+    events.on_feed_status(FeedStatus(inst.instrument_id, True, "ready", 0))
+    await until(lambda: any(u.status is OrderStatus.NEW for u in quoter.updates))
+    (resting,) = sim.exchange.engine.open_orders(ACCOUNT)
+    cid = resting.client_order_id.removeprefix("t-")  # Gate's text id: "t-" + ours
+    for adapter in first.adapters.values():  # the process is gone: its sockets close
+        await adapter.close()
+    events.stop()
+    await storage.stop()  # what the OS keeps of a killed process: the journal on disk
+
+    with Journal.open(tmp_path / "orders.wal", "os") as journal:
+        live = open_orders_in(journal, instruments)
+    assert [order.client_order_id for _, order in live] == [cid]
+
+    # the next run takes it back before reconciling: matched, not cancelled as foreign
+    storage = _storage(tmp_path)
+    await storage.start()
+    second = TradingComponent(
+        [_venue(sim)], EventDispatcher(), LiveClock(), lambda: instruments, storage=storage
+    )
+    await second.start()
+    try:
+        manager = second.manager
+        assert manager is not None
+        assert manager.counters.canceled_foreign == 0 and manager.counters.adopted == 0
+        assert [o.client_order_id for o in sim.exchange.engine.open_orders(ACCOUNT)] == [
+            resting.client_order_id
+        ]
+        assert [c for c, _ in manager.open_orders()] == [cid]
+    finally:
+        await second.stop()  # cancels it: it is ours
+        await storage.stop()
+    assert sim.exchange.engine.open_orders(ACCOUNT) == []
+    backend = _storage(tmp_path)
+    await backend.start()
+    try:
+        assert backend.backend is not None
+        rows = await backend.backend.fetch(
+            "SELECT status FROM orders WHERE client_order_id = $1", cid
+        )
+        assert rows == [("canceled",)]
+        events_rows = await backend.backend.fetch(
+            "SELECT event FROM order_events WHERE client_order_id = $1 ORDER BY ts_ns", cid
+        )
+        assert events_rows[0] == ("new",)
+    finally:
+        await backend.stop()
+    await asyncio.sleep(0)
