@@ -105,3 +105,64 @@ async def test_a_dead_engines_live_orders_come_back_from_the_journal(
     finally:
         await backend.stop()
     await asyncio.sleep(0)
+
+
+async def test_a_paper_run_leaves_its_orders_and_fills_in_the_database(tmp_path: Path) -> None:
+    """The engine quoting on the simulator for a few seconds: every fill the order manager
+    booked is a row of `fills` (today's, by the documented query), every order a row of
+    `orders` in a final state after the stop, and nothing is left live in the journal."""
+    from engine.app import Engine  # noqa: PLC0415
+    from engine.config import ConfigStore, load_config  # noqa: PLC0415
+    from engine.storage.backend import open_backend  # noqa: PLC0415
+    from engine.storage.schema import TODAYS_FILLS  # noqa: PLC0415
+
+    path = tmp_path / "engine.toml"
+    path.write_text(
+        f"""
+[system]
+log_level = "warning"
+log_dir = "{tmp_path / "log"}"
+state_dir = "{tmp_path / "state"}"
+
+[database]
+sqlite_path = "{tmp_path / "paper.sqlite3"}"
+flush_interval_ms = 50
+
+[strategy]
+enabled = true
+status_interval_s = 0
+
+[strategy.parameters]
+order_size = "0.001"
+min_half_spread_ticks = 1.0
+requote_interval_s = 0.1
+
+[risk]
+max_order_notional = "5000"
+
+[venues.binance]
+enabled = true
+simulated = true
+symbols = ["BTCUSDT"]
+key_source = "none"
+"""
+    )
+    engine = Engine(ConfigStore(load_config(path, environ={})), config_path=path)
+    assert await engine.run(duration=8.0, console_log=False) == 0
+    host = engine.host
+    assert host is not None and host.trading.manager is not None
+    booked = host.trading.manager.positions[0].fills
+    assert booked > 0, "no fill in 8 s of quoting"
+    database = engine.config.database
+    backend = open_backend(database)
+    await backend.start()
+    try:
+        fills = await backend.fetch(TODAYS_FILLS["sqlite"])
+        assert len(fills) == booked
+        statuses = {row[0] for row in await backend.fetch("SELECT status FROM orders")}
+        assert statuses <= {"filled", "canceled", "rejected", "expired"}, statuses
+        assert await backend.fetch("SELECT count(*) FROM market_bbo") != [(0,)]
+    finally:
+        await backend.close()
+    with Journal.open(tmp_path / "state" / "journal" / "orders.wal", "os") as journal:
+        assert open_orders_in(journal, host.trading.manager.instruments) == []

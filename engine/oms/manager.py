@@ -1010,6 +1010,19 @@ class OrderManager:
         self.counters.canceled_foreign += 1
         found["canceled"] += 1
 
+    def cancelled_at_venue(self, venue: str, client_order_ids: Sequence[str]) -> int:
+        """A venue's cancel-all answered with these ids: their orders end here now, without
+        waiting for the stream's reports (which may never come: the engine is stopping)."""
+        ended = 0
+        for cid in client_order_ids:
+            order_id = self.ids.order_id_of(cid) or self._adopted.get(cid, 0)
+            meta = self._meta.get(order_id)
+            if meta is None or self.instruments[meta.index].venue != venue:
+                continue
+            if self._apply(order_id, meta, OrderStatus.CANCELED, -1, reason="cancel-all") >= 0:
+                ended += 1
+        return ended
+
     def restore(self, orders: Sequence[tuple[int, LiveOrder]]) -> int:
         """Take back the orders the journal says were live when the last run ended (before
         reconciling with the venue: found open there they are matched, gone they are

@@ -58,6 +58,7 @@ class _Order:
     intent_seq: int  # its first journal record: compaction keeps it while the order lives
     filled_lots: int = 0
     venue_order_id: str = ""
+    updated_ns: int = 0  # the row's version: our clock, strictly increasing per order
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,17 +218,21 @@ class OrderPersistence:
                  trade_id, cid, venue_order_id, recv_ns)
             )  # fmt: skip
         if order is not None:
-            self._row(cid, order, status, ts_ns or recv_ns)
+            # the row's version is when we applied the change, not the venue's time of it:
+            # the venue stamps a fill and an acknowledgement on clocks of different precision
+            self._row(cid, order, status, recv_ns or ts_ns)
             if status in _ENDED:
                 del self._orders[cid]
 
     def _row(self, cid: str, order: _Order | None, status: OrderStatus, now_ns: int) -> None:
         if order is None or self._put_order is None:
             return
+        # newest wins in the table: each version of the row must be newer than the last
+        order.updated_ns = max(now_ns, order.created_ns, order.updated_ns + 1)
         self._put_order(
             (cid, order.index, _SIDE_TEXT[order.side], order.order_type.value,
              order.tif.value, order.price_ticks, order.qty_lots, status.value,
-             order.venue_order_id, order.created_ns, max(now_ns, order.created_ns))
+             order.venue_order_id, order.created_ns, order.updated_ns)
         )  # fmt: skip
 
     # ------------------------------------------------------------------ restart, compaction

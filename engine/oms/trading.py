@@ -219,12 +219,16 @@ class TradingComponent(Component):
             count = 0
             for symbol in adapter.instruments:
                 try:
-                    count += len(await adapter.cancel_all(symbol))
+                    ids = await adapter.cancel_all(symbol)
                 except VenueError as exc:
                     log.error(
                         "emergency cancel failed",
                         extra={"venue": name, "symbol": symbol, "error": str(exc)},
                     )
+                    continue
+                count += len(ids)
+                if self.manager is not None:
+                    self.manager.cancelled_at_venue(name, ids)
             cancelled[name] = count
 
         await asyncio.gather(
@@ -251,6 +255,8 @@ class TradingComponent(Component):
                     if venue.cancel_on_stop:
                         for symbol in adapter.instruments:
                             cancelled = await adapter.cancel_all(symbol)
+                            if self.manager is not None:
+                                self.manager.cancelled_at_venue(name, cancelled)
                             log.info(
                                 "orders cancelled at stop",
                                 extra={"venue": name, "symbol": symbol, "count": len(cancelled)},
