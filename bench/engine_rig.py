@@ -2,23 +2,28 @@
 simulator over loopback, with the bench's probes around it: the rig of the tick-to-trade
 cases (bench/cases/tick_to_trade.py).
 
-What runs is the engine's own code: the Binance book feed (its frame handler and book; with
-`live_feed` the feed itself, connected to the simulator's market streams), the event
-dispatcher, the trading component (one `BinanceAdapter` on the simulator's WS API, the
-`OrderManager`), and the strategy host (risk manager first, then the strategy behind its
-guard, the risk manager as intent sink), started in the engine's order (the instrument table
-is the simulator's own BTCUSDT, where the engine would load it from exchangeInfo). Nothing of
-the engine is changed; the probes are wrappers the bench puts around it, each one Python call
-and a clock read:
+What runs is the engine's own code: the storage component as the engine starts it whenever it
+trades (`StorageComponent`: the order journal with the engine's default policy, fsync
+"interval" every 10 ms, and the history writer on the embedded SQLite store, both in the rig's
+temporary directory, the in-process cache; the trading component builds its
+`OrderPersistence` from them, the strategy host adds the `MarketHistory` handler), the Binance
+book feed (its frame handler and book; with `live_feed` the feed itself, connected to the
+simulator's market streams), the event dispatcher, the trading component (one
+`BinanceAdapter` on the simulator's WS API, the `OrderManager`), and the strategy host (risk
+manager first, then the strategy behind its guard, the risk manager as intent sink), started
+in the engine's order (the instrument table is the simulator's own BTCUSDT, where the engine
+would load it from exchangeInfo). With `journal=False` the persistence runs without its
+journal (history rows and market history stay): a diagnostic, to show the journal's share.
+Nothing of the engine is changed; the probes are wrappers the bench puts around it, each one
+Python call and a clock read or two:
 
 - the frame handler's `on_book` callback: when the dispatcher is called (book applied);
 - the dispatcher's intent sink (the host's: the risk manager behind the engine's own latency
   stamps, engine/host/latency.py): entered (every handler ran: the strategy pushed its
-  intents) and left (risk checks passed, the order manager opened the orders and spawned the
-  request tasks);
-- the adapter's rate limiter `acquire`: the first request reached the adapter (its budget
-  taken; from a request task after the event loop's hop, or from the OMS's own call where the
-  adapter's `submit_*` writes the request synchronously);
+  intents) and left (risk checks passed, the order manager journaled and wrote every
+  request: the adapter's `submit_*` write synchronously, inside the sink);
+- `OrderPersistence.intent` (the journal record of each request, and its history rows, before
+  the request is built): the time inside it summed per tick, the journal's share;
 - the `send_text` of the adapter's WS API connection (engine.gateway.ws.WsConnection on
   picows): stamped when it returned, i.e. the request's frame masked and written to the socket.
   The tick ends at the write of its last request.
@@ -40,11 +45,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from engine._core.latency import StageRecorder
+from engine._core.latency import Histogram, StageRecorder
 from engine.clock import LiveClock
 from engine.config.schema import (
+    CacheConfig,
+    DatabaseConfig,
     EngineConfig,
     RiskConfig,
     StrategyConfig,
@@ -59,10 +67,12 @@ from engine.gateway.ws import WsOptions
 from engine.host.component import StrategyHost
 from engine.model.instrument import Instrument
 from engine.oms.manager import OrderManager
+from engine.oms.persistence import OrderPersistence
 from engine.oms.trading import TradingComponent, VenueTrading
 from engine.risk.manager import RiskManager
 from engine.sim.server import ACCOUNT, RunningSim, SimOptions, launch
 from engine.sim.venues.binance import venue_state
+from engine.storage.component import StorageComponent
 from engine.wire.credentials import Credentials
 
 SYMBOL = "BTCUSDT"
@@ -72,7 +82,7 @@ TIMEOUT_S = 5.0  # a tick whose requests are not all written by then is a failur
 SETTLE_S = 5.0
 UNLIMITED = 1 << 60
 # the split of one tick, in order (StageRecorder: each stage records the time since the last)
-STAGES = ("frame", "book", "intents", "risk_oms", "task", "first_send", "last_send")
+STAGES = ("frame", "book", "intents", "first_send", "last_send")
 RISK = RiskConfig(
     max_orders_per_second=4_000,
     max_cancels_per_second=4_000,
@@ -92,21 +102,23 @@ class Probe:
         "done",
         "expected",
         "intents",
-        "risk_oms",
+        "journal_ns",
+        "journaled",
         "sends",
-        "task",
+        "sink_done",
         "writes",
     )
 
     def __init__(self) -> None:
-        self.book = self.intents = self.risk_oms = self.task = 0
+        self.book = self.intents = self.sink_done = self.journal_ns = 0
         self.sends: list[int] = []
         self.expected = 0
         self.writes = 0  # request frames written in all
+        self.journaled = 0  # OrderPersistence.intent calls in all (one per journal INTENT)
         self.done: asyncio.Future[None] | None = None
 
     def arm(self, expected: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        self.book = self.intents = self.risk_oms = self.task = 0
+        self.book = self.intents = self.sink_done = self.journal_ns = 0
         self.sends.clear()
         self.expected = expected
         self.done = loop.create_future()
@@ -131,6 +143,8 @@ class RigOptions:
     live_feed: bool = False  # the feed connects to the simulator's streams (else: frames by hand)
     book_depth: int = 1000
     extra_accounts: dict[str, Credentials] = field(default_factory=dict)
+    journal: bool = True  # False: the order persistence without its journal (diagnostic)
+    storage: bool = True  # False: no storage component at all, as before issue 17 (diagnostic)
 
 
 class EngineRig:
@@ -142,11 +156,14 @@ class EngineRig:
         self.events = EventDispatcher()
         self.probe = Probe()
         self.recorder = StageRecorder(STAGES)
+        self.journal_share = Histogram()  # per tick: ns inside OrderPersistence.intent
+        self.after_last_send = Histogram()  # per tick: the sink's work after the last write
         self.reports = 0  # execution reports the adapter handed on
         self.messages = 0  # text frames the adapter's WS API connection received
         self._changed: asyncio.Event | None = None
         self._state_dir = tempfile.TemporaryDirectory(prefix="bench-t2t-")
         self.sim: RunningSim | None = None
+        self.storage: StorageComponent | None = None
         self.feed: BinanceBookFeed | None = None
         self.trading: TradingComponent | None = None
         self.host: StrategyHost | None = None
@@ -168,6 +185,11 @@ class EngineRig:
         return self.trading.manager
 
     @property
+    def persistence(self) -> OrderPersistence:
+        assert self.trading is not None and self.trading.persistence is not None
+        return self.trading.persistence
+
+    @property
     def risk(self) -> RiskManager:
         assert self.host is not None and self.host.risk is not None
         return self.host.risk
@@ -184,9 +206,9 @@ class EngineRig:
         sync: Callable[[BinanceBookFeed], None] | None = None,
         prepare: Callable[[RunningSim], None] | None = None,
     ) -> None:
-        """Simulator (then `prepare(sim)`), feed, trading, strategy host, dispatcher, in the
-        engine's order; then the book is synced (`sync(feed)` for frames by hand, else the live
-        feed's own sync)."""
+        """Simulator (then `prepare(sim)`), storage, feed, trading, strategy host, dispatcher,
+        in the engine's order; then the book is synced (`sync(feed)` for frames by hand, else
+        the live feed's own sync)."""
         opts = self.options
         sim = self.sim = await launch(
             "binance", SimOptions(market=False, api_key=API_KEY, api_secret=SECRET)
@@ -203,6 +225,12 @@ class EngineRig:
             prepare(sim)
         self.instrument = sim.exchange.engine.instrument(SYMBOL)
         instruments = [self.instrument]
+        state_dir = self._state_dir.name
+        # the engine's defaults (journal fsync "interval" every 10 ms, SQLite, market data
+        # kept), the files in the rig's temporary directory
+        database = DatabaseConfig(sqlite_path=str(Path(state_dir) / "engine.sqlite3"))
+        if opts.storage:
+            self.storage = StorageComponent(database, CacheConfig(), self.clock, state_dir)
         self.feed = BinanceBookFeed(
             instruments,
             self.events,
@@ -219,9 +247,11 @@ class EngineRig:
             self.events,
             self.clock,
             lambda: instruments,
+            storage=self.storage,
         )
         config = EngineConfig(
-            system=SystemConfig(state_dir=self._state_dir.name, log_dir=self._state_dir.name),
+            system=SystemConfig(state_dir=state_dir, log_dir=state_dir),
+            database=database,
             strategy=StrategyConfig(
                 enabled=True,
                 class_=opts.strategy_class,
@@ -242,9 +272,13 @@ class EngineRig:
             lambda: [feed],
             lambda: instruments,
         )
+        if self.storage is not None:
+            await self.storage.start()
         if opts.live_feed:
             await feed.start()
         await self.trading.start()
+        if not opts.journal and self.trading.persistence is not None:
+            self.trading.persistence.journal = None  # its history rows and market history stay
         await self.host.start()
         self.events.start(self.clock, instruments, self.host.view)
         adapter = self.adapter  # an amend or a one-request replace per quote, else cancel + new
@@ -275,20 +309,22 @@ class EngineRig:
         def sink(buffer: Any) -> None:
             probe.intents = time.perf_counter_ns()
             consume(buffer)
-            probe.risk_oms = time.perf_counter_ns()
+            probe.sink_done = time.perf_counter_ns()
 
         self.events.set_intent_sink(sink)
-        limiter = adapter.limiter
-        for bucket in limiter.buckets.values():
+        for bucket in adapter.limiter.buckets.values():
             bucket.capacity = UNLIMITED
-        acquire = limiter.acquire
+        persistence = self.trading.persistence if self.trading is not None else None
+        if persistence is not None:
+            intent = persistence.intent
 
-        def stamped_acquire(costs: Any) -> int:
-            if not probe.task:
-                probe.task = time.perf_counter_ns()
-            return acquire(costs)
+            def timed_intent(*args: Any) -> None:
+                start = time.perf_counter_ns()
+                intent(*args)
+                probe.journal_ns += time.perf_counter_ns() - start
+                probe.journaled += 1
 
-        limiter.acquire = stamped_acquire  # type: ignore[method-assign]
+            persistence.intent = timed_intent  # type: ignore[method-assign]
         ws = adapter._ws
         assert ws is not None and adapter.ws_ready, "the adapter's WS API session is not up"
         send_text = ws.send_text
@@ -319,7 +355,7 @@ class EngineRig:
 
     async def close(self) -> None:
         self.events.stop()
-        for part in (self.host, self.trading, self.feed):
+        for part in (self.host, self.trading, self.feed, self.storage):
             if part is not None:
                 with contextlib.suppress(Exception):
                     await part.stop()
@@ -374,6 +410,9 @@ class EngineRig:
     def summary(self) -> dict[str, Any]:
         oms, adapter, risk = self.oms, self.adapter, self.risk
         sim = self.running_sim
+        persistence = self.trading.persistence if self.trading is not None else None
+        journal = persistence.journal if persistence is not None else None
+        writer = self.storage.writer if self.storage is not None else None
         return {
             "requests_written": self.probe.writes,
             "oms_requests": oms.counters.requests,
@@ -383,6 +422,13 @@ class EngineRig:
             "risk_refusals": sum(risk.refusals().values()),
             "rate_refused": adapter.limiter.refused,
             "open_orders_at_venue": len(sim.exchange.engine.open_orders(ACCOUNT)),
+            "persistence_intents": self.probe.journaled,
+            "journal_records": journal.records if journal is not None else 0,
+            "journal_fsyncs": journal.syncs if journal is not None else 0,
+            "journal_errors": persistence.errors if persistence is not None else 0,
+            "history_rows_written": (
+                sum(t["written"] for t in writer.counters().values()) if writer is not None else 0
+            ),
         }
 
 

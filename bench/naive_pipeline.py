@@ -11,10 +11,13 @@ One Binance depth frame (bytes or text) in, the signed WS API requests it leads 
   minus N ticks, best ask plus N);
 - risk: the pure-Python core (`engine/risk/risk_ref.py`): the mark at the mid, then
   `check_new` / `check_replace` with the engine's limits;
-- a dict per order keyed by the quote's tag; Binance cannot amend, so a move is a cancel of the
-  resting order and a new one, as the engine's order manager does;
+- a dict per order keyed by the quote's tag; a move replaces the resting order in one
+  `order.cancelReplace` (STOP_ON_FAILURE), as the engine's order manager does on Binance;
+- the journal, when given a file: before each request, one JSON line per record (`json.dumps`
+  of the engine's INTENT fields, one unbuffered `write` each, no fsync), two for a replace
+  (the old order's cancel, the new order), as the engine's order journal takes them;
 - each request as a dict: sorted params, `urlencode`, `hmac.new(...).hexdigest()`,
-  `json.dumps` (compact), in the engine's order (cancel bid, new bid, cancel ask, new ask).
+  `json.dumps` (compact), in the engine's order (bid, then ask).
 
 The request text is byte for byte what the engine's adapter sends for the same request id,
 timestamp and client order ids (tests/test_bench_tick_to_trade.py checks it).
@@ -28,7 +31,7 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 from hashlib import sha256
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 from engine.config.schema import RiskConfig
@@ -122,6 +125,7 @@ class NaivePipeline:
         risk: RiskConfig,
         recv_window: int = 5000,
         id_prefix: str = "nv",
+        journal: IO[bytes] | None = None,
     ) -> None:
         doc = json.loads(snapshot)
         self.instrument = instrument
@@ -142,6 +146,9 @@ class NaivePipeline:
         self.position = 0
         self.refused = 0
         self.requests = 0
+        self.journal = journal
+        self.journaled = 0  # journal lines written
+        self.timestamp_ms = 0  # the requests' timestamp (0: the clock's; tests fix it)
         self.core = RiskCoreRef(1, 4096)
         self.core.set_limits(0, instrument_limits(instrument, risk))
         self.core.set_global_limits(
@@ -192,18 +199,31 @@ class NaivePipeline:
                 if code != 0:
                     self.refused += 1
                     continue
-                out.append(self._cancel(order["cid"]))
+                out.append(self._replace(order, tag, side, price, qty, now))
                 self.core.on_order_close(0, order["side"], order["qty"])
-                out.append(self._place(tag, side, price, qty, now))
                 self.core.on_order_open(0, side, qty)
         return out
 
     # -- requests -----------------------------------------------------------------------------
 
-    def _place(self, tag: int, side: int, price: int, qty: int, now: int) -> str:
+    def _new_order(self, tag: int, side: int, price: int, qty: int, now: int) -> str:
         cid = f"{self.id_prefix}{self.next_order}"
         self.next_order += 1
         self.orders[tag] = {"cid": cid, "side": side, "price": price, "qty": qty, "placed_ns": now}
+        self._journal(cid, side, price, qty, now, "new")
+        return cid
+
+    def _journal(  # noqa: PLR0917 - the record's fields
+        self, cid: str, side: int, price: int, qty: int, now: int, action: str
+    ) -> None:
+        if self.journal is None:
+            return
+        record = [cid, "binance", self.symbol, side, "LIMIT_MAKER", "GTC", price, qty, now, action]
+        self.journal.write(json.dumps(record).encode() + b"\n")
+        self.journaled += 1
+
+    def _place(self, tag: int, side: int, price: int, qty: int, now: int) -> str:
+        cid = self._new_order(tag, side, price, qty, now)
         params = {
             "symbol": self.symbol,
             "side": SIDES[side],
@@ -215,15 +235,30 @@ class NaivePipeline:
         }
         return self.signed("order.place", params)
 
-    def _cancel(self, cid: str) -> str:
-        return self.signed("order.cancel", {"symbol": self.symbol, "origClientOrderId": cid})
+    def _replace(  # noqa: PLR0917 - the old order and the new quote
+        self, old: dict[str, Any], tag: int, side: int, price: int, qty: int, now: int
+    ) -> str:
+        self._journal(old["cid"], old["side"], old["price"], old["qty"], now, "cancel")
+        cid = self._new_order(tag, side, price, qty, now)
+        params = {
+            "symbol": self.symbol,
+            "side": SIDES[side],
+            "type": "LIMIT_MAKER",
+            "quantity": str(self.instrument.lots_to_qty(qty)),
+            "price": str(self.instrument.ticks_to_price(price)),
+            "newClientOrderId": cid,
+            "newOrderRespType": "RESULT",
+            "cancelOrigClientOrderId": old["cid"],
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+        }
+        return self.signed("order.cancelReplace", params)
 
     def signed(self, method: str, fields: dict[str, Any], timestamp_ms: int = 0) -> str:
         """A signed WS API request: the fields with recvWindow, timestamp and apiKey, sorted,
         then the HMAC-SHA256 signature of their query string, as compact JSON."""
         params = dict(fields)
         params["recvWindow"] = self.recv_window
-        params["timestamp"] = timestamp_ms or time.time_ns() // 1_000_000
+        params["timestamp"] = timestamp_ms or self.timestamp_ms or time.time_ns() // 1_000_000
         params["apiKey"] = self.api_key
         params = dict(sorted(params.items()))
         params["signature"] = hmac.new(self.secret, urlencode(params).encode(), sha256).hexdigest()

@@ -1,11 +1,14 @@
 """The tick-to-trade benchmark cases (bench/cases/tick_to_trade.py) in quick mode: each one
 runs against the in-process simulator, its JSON has the per-tick figures and the split, and
 the pipeline really traded (every tick's requests written, answered, nothing refused, both
-quotes resting at the venue). Also: the naive baseline's requests are the engine's bytes.
-Timing itself is the benchmark's business: nothing here checks a figure against a goal."""
+quotes resting at the venue) and journaled (two INTENT records a request, on file, before the
+request went out; none in the case without the journal). Also: the naive baseline's requests
+are the engine's bytes. Timing itself is the benchmark's business: nothing here checks a
+figure against a goal."""
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +23,7 @@ from bench.moving_book import MovingBook
 from bench.naive_pipeline import NaivePipeline, NaiveTouchQuoter
 from engine.gateway.binance import orders_wire as wire
 from engine.model.enums import OrderSide, OrderType, TimeInForce
+from engine.model.instrument import Instrument
 from engine.sim import presets
 from engine.wire.credentials import Credentials
 from engine.wire.mac import hmac_hex
@@ -42,7 +46,7 @@ def _run(name: str) -> tuple[dict[str, Any], int]:
     return doc, opts.samples * pair.batch
 
 
-def _check_traded(doc: dict[str, Any], ticks: int) -> dict[str, int]:
+def _check_traded(doc: dict[str, Any], ticks: int, journal: bool = True) -> dict[str, int]:
     for key in (*RUNNER, *PER_TICK, *(f"baseline_{k}" for k in PER_TICK), "ratio_per_tick"):
         assert key in doc, key
     assert doc["count"] == doc["baseline_count"] == doc["n"] == ticks
@@ -57,21 +61,45 @@ def _check_traded(doc: dict[str, Any], ticks: int) -> dict[str, int]:
         assert pipeline[zero] == 0, zero
     assert pipeline["reports"] >= pipeline["oms_requests"]  # every order reported back
     assert pipeline["open_orders_at_venue"] == 2  # both quotes rest at the venue
-    assert pipeline["naive_requests"] == pipeline["naive_answers"] >= 4 * ticks
+    assert pipeline["naive_requests"] == pipeline["naive_answers"] >= 2 * ticks
+    # the first quotes are two new orders (one record each), every replace two records
+    requests = pipeline["oms_requests"]
+    assert pipeline["persistence_intents"] == 2 * requests - 2
+    assert pipeline["journal_errors"] == 0
+    naive_requests = pipeline["naive_requests"]
+    if journal:
+        # every INTENT on file (CHANGE records come with the answers and reports)
+        assert pipeline["journal_records"] > pipeline["persistence_intents"]
+        assert pipeline["naive_journal_lines"] == 2 * naive_requests - 2
+    else:
+        assert pipeline["journal_records"] == 0
+        assert pipeline["naive_journal_lines"] == 0
     return pipeline
 
 
 @pytest.mark.parametrize(
     "name",
-    ["tick_to_trade.internal", "tick_to_trade.internal_idle", "tick_to_trade.pystrategy"],
+    [
+        "tick_to_trade.internal",
+        "tick_to_trade.internal_nojournal",
+        "tick_to_trade.internal_idle",
+        "tick_to_trade.pystrategy",
+    ],
 )
 def test_internal_cases_trade_and_report(name: str) -> None:
     doc, ticks = _run(name)
-    _check_traded(doc, ticks)
+    journal = not name.endswith("nojournal")
+    _check_traded(doc, ticks, journal)
     stages = doc["stages_us"]
     assert isinstance(stages, dict)
-    assert list(stages) == [f"{a}->{b}" for a, b in itertools.pairwise(STAGES)]
+    assert list(stages) == [
+        *(f"{a}->{b}" for a, b in itertools.pairwise(STAGES)),
+        "journal_in_sink",
+        "sink_after_last_send",
+    ]
     assert all(set(s) == {"p50", "p90", "p99"} for s in stages.values())
+    sink = stages["intents->first_send"]["p50"] + stages["first_send->last_send"]["p50"]
+    assert 0 < stages["journal_in_sink"]["p50"] < sink  # the records are written in the sink
 
 
 def test_loopback_case_trades_and_reports() -> None:
@@ -86,63 +114,79 @@ def test_loopback_case_trades_and_reports() -> None:
     assert isinstance(stages, dict)
     names = list(stages)
     assert names[0] == "publish->book"
-    assert names[-1] == "venue_first->venue_last"
+    assert names[-3:] == ["venue_first->venue_last", "journal_in_sink", "sink_after_last_send"]
     assert pipeline["feed_frames"] >= ticks  # the engine's feed got the diffs over loopback
     assert pipeline["naive_frames"] >= ticks
 
 
+def _engine_bytes(inst: Instrument, text: str, key: str, secret: str) -> str:
+    """The adapter's builder's text for the request the naive pipeline wrote as `text`: same
+    id, timestamp, client ids, side, price and size."""
+    doc = orjson.loads(text)
+    p = doc["params"]
+    creds = Credentials(key, secret)
+
+    def sign(payload: str) -> str:
+        return hmac_hex(creds, "sha256", payload.encode())
+
+    common: dict[str, Any] = {
+        "quantity_lots": inst.qty_to_lots(p["quantity"]),
+        "price_ticks": inst.price_to_ticks(p["price"]),
+        "client_order_id": p["newClientOrderId"],
+        "api_key": key,
+        "recv_window": "5000",
+        "timestamp": str(p["timestamp"]),
+        "sign": sign,
+    }
+    side = OrderSide.BUY if p["side"] == "BUY" else OrderSide.SELL
+    shape = (doc["id"], inst, side, OrderType.LIMIT_MAKER, TimeInForce.GTC)
+    if doc["method"] == "order.place":
+        return wire.place_frame(*shape, **common)
+    assert doc["method"] == "order.cancelReplace"
+    return wire.replace_frame(*shape, cancel_client_order_id=p["cancelOrigClientOrderId"], **common)
+
+
 def test_naive_requests_are_the_engines_bytes() -> None:
-    """Same request id, timestamp and client ids: the naive dict + urlencode + hmac +
-    json.dumps text is byte for byte what the adapter's builders make."""
+    """The naive dict + urlencode + hmac + json.dumps text of its first quotes (order.place)
+    and of a requote (order.cancelReplace) is byte for byte what the adapter's builders make
+    for the same request id, timestamp and client ids."""
     inst = presets.instrument("binance", "BTC")
     key, secret = "k" * 64, "s" * 64
     book = MovingBook(inst, base_ticks=6_500_000, depth=20)
     pipe = NaivePipeline(
         inst, book.snapshot(), NaiveTouchQuoter(5, 10), api_key=key, secret=secret, risk=RISK
     )
-    creds = Credentials(key, secret)
-
-    def sign(payload: str) -> str:
-        return hmac_hex(creds, "sha256", payload.encode())
-
-    stamp = 1_765_000_000_123
-    pipe.next_rid = 7
-    place = pipe.signed(
-        "order.place",
-        {
-            "symbol": inst.symbol,
-            "side": "SELL",
-            "type": "LIMIT_MAKER",
-            "quantity": str(inst.lots_to_qty(10)),
-            "price": str(inst.ticks_to_price(6_500_006)),
-            "newClientOrderId": "bnQuote42",
-            "newOrderRespType": "RESULT",
-        },
-        timestamp_ms=stamp,
-    )
-    assert place == wire.place_frame(
-        7, inst, OrderSide.SELL, OrderType.LIMIT_MAKER, TimeInForce.GTC, quantity_lots=10,
-        price_ticks=6_500_006, client_order_id="bnQuote42", api_key=key, recv_window="5000",
-        timestamp=str(stamp), sign=sign,
-    )  # fmt: skip
-    cancel = pipe.signed(
-        "order.cancel", {"symbol": inst.symbol, "origClientOrderId": "bnQuote42"}, stamp
-    )
-    assert cancel == wire.signed_request(
-        8, "order.cancel", [("origClientOrderId", "bnQuote42"), ("symbol", inst.symbol)],
-        api_key=key, recv_window="5000", timestamp=str(stamp), sign=sign,
-    )  # fmt: skip
+    pipe.timestamp_ms = 1_765_000_000_123
+    first, requote = pipe.on_frame(book.frame()), pipe.on_frame(book.frame())
+    assert [orjson.loads(r)["method"] for r in first] == ["order.place"] * 2
+    assert [orjson.loads(r)["method"] for r in requote] == ["order.cancelReplace"] * 2
+    replaced = [orjson.loads(r)["params"]["cancelOrigClientOrderId"] for r in requote]
+    assert replaced == [orjson.loads(r)["params"]["newClientOrderId"] for r in first]
+    for text in (*first, *requote):
+        assert text == _engine_bytes(inst, text, key, secret)
 
 
 def test_naive_pipeline_requotes_both_sides_on_every_frame() -> None:
+    """One cancelReplace a quote on every frame, each journaled first: the old order's
+    cancel and the new order, as the engine's OMS journals a replace."""
     inst = presets.instrument("binance", "BTC")
     book = MovingBook(inst, base_ticks=6_500_000, depth=50)
+    journal = io.BytesIO()
     pipe = NaivePipeline(
-        inst, book.snapshot(), NaiveTouchQuoter(5, 10), api_key="k", secret="s", risk=RISK
+        inst,
+        book.snapshot(),
+        NaiveTouchQuoter(5, 10),
+        api_key="k",
+        secret="s",
+        risk=RISK,
+        journal=journal,
     )
     first = [orjson.loads(r)["method"] for r in pipe.on_frame(book.frame())]
     assert first == ["order.place", "order.place"]
     for _ in range(4):
         methods = [orjson.loads(r)["method"] for r in pipe.on_frame(book.frame())]
-        assert methods == ["order.cancel", "order.place"] * 2
+        assert methods == ["order.cancelReplace"] * 2
     assert pipe.refused == 0
+    lines = [orjson.loads(line) for line in journal.getvalue().splitlines()]
+    assert [line[-1] for line in lines] == ["new"] * 2 + ["cancel", "new"] * 8
+    assert pipe.journaled == len(lines) == 18

@@ -14,15 +14,19 @@ import pytest
 from support import until
 from test_trading_component import SYMBOL, Quoter, _venue
 
+from engine.app import Engine
 from engine.clock import LiveClock, SimClock
+from engine.config import ConfigStore, load_config
 from engine.config.schema import CacheConfig, DatabaseConfig
 from engine.events import EventDispatcher, FeedStatus
 from engine.model.enums import OrderStatus
 from engine.oms.persistence import open_orders_in
 from engine.oms.trading import TradingComponent
 from engine.sim.server import ACCOUNT, RunningSim, start_sim
+from engine.storage.backend import open_backend
 from engine.storage.component import StorageComponent
 from engine.storage.journal import Journal
+from engine.storage.schema import TODAYS_FILLS
 
 
 @pytest.fixture
@@ -111,11 +115,6 @@ async def test_a_paper_run_leaves_its_orders_and_fills_in_the_database(tmp_path:
     """The engine quoting on the simulator for a few seconds: every fill the order manager
     booked is a row of `fills` (today's, by the documented query), every order a row of
     `orders` in a final state after the stop, and nothing is left live in the journal."""
-    from engine.app import Engine  # noqa: PLC0415
-    from engine.config import ConfigStore, load_config  # noqa: PLC0415
-    from engine.storage.backend import open_backend  # noqa: PLC0415
-    from engine.storage.schema import TODAYS_FILLS  # noqa: PLC0415
-
     path = tmp_path / "engine.toml"
     path.write_text(
         f"""
