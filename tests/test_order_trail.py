@@ -161,6 +161,18 @@ key_source = "none"
         statuses = {row[0] for row in await backend.fetch("SELECT status FROM orders")}
         assert statuses <= {"filled", "canceled", "rejected", "expired"}, statuses
         assert await backend.fetch("SELECT count(*) FROM market_bbo") != [(0,)]
+        # the positions the run ended with, and its PnL, exact: the order manager's own
+        position = host.trading.manager.positions[0]
+        inst = host.trading.manager.instruments[0]
+        (last,) = await backend.fetch(
+            "SELECT quantity, realized, fees FROM positions ORDER BY ts_ns DESC LIMIT 1"
+        )
+        assert last == (
+            inst.lots_to_qty(position.qty),
+            inst.notional_to_decimal(position.realized),
+            inst.notional_to_decimal(position.fees),
+        )
+        assert await backend.fetch("SELECT count(*) FROM pnl_snapshots") != [(0,)]
     finally:
         await backend.close()
     with Journal.open(tmp_path / "state" / "journal" / "orders.wal", "os") as journal:

@@ -29,6 +29,7 @@ from engine.data.feed import BookFeed
 from engine.events import EventDispatcher, EventHandler
 from engine.host.guard import StrategyGuard
 from engine.host.latency import STAGES, BookArrived, HandlersDone, timed_sink
+from engine.host.snapshots import HistorySnapshots
 from engine.host.status import StatusLine
 from engine.host.view import EngineView
 from engine.model.instrument import Instrument
@@ -99,6 +100,7 @@ class StrategyHost(Component):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: list[EventHandler] = []
         self.latency = StageRecorder(STAGES)  # frame -> risk done, per frame that quoted
+        self.snapshots = HistorySnapshots(self)
 
     async def _on_start(self) -> None:
         config = self._config()
@@ -157,6 +159,7 @@ class StrategyHost(Component):
         for handler in self._handlers:
             self.events.add(handler)
         self.events.set_intent_sink(timed_sink(risk.consume, self.latency, self.clock))
+        self.snapshots.start()
         self.status = StatusLine(self, config.strategy.status_interval_s)
         self.status.latency = self.latency.total
         self.status.start()
@@ -166,6 +169,8 @@ class StrategyHost(Component):
             self.status.stop()
             self.status.emit()  # the last word: what the run ended with
         self.dump_latency()
+        self.snapshots.stop()
+        self.snapshots.take()  # the positions the run ended with
         self.events.set_intent_sink(None)
         for handler in self._handlers:
             if handler in self.events._handlers:
@@ -198,8 +203,8 @@ class StrategyHost(Component):
     def _on_halt(self, reason: str, source: str) -> None:
         """The risk manager halted (once per halt): cancel everything, persist."""
         # the strategy sees trading_state() == "HALTED" and stops quoting by itself
-        if self.trading.storage is not None:
-            self.trading.storage.cache.status("risk", "HALTED", reason, self.clock.time_ns())
+        code = self.risk.core.cause if self.risk is not None else 0
+        self.snapshots.risk_event("halt", code, reason, "HALTED", source)
         self._spawn(self._cancel_and_persist(reason, source))
 
     async def _cancel_and_persist(self, reason: str, source: str) -> None:
@@ -224,6 +229,7 @@ class StrategyHost(Component):
             )
             return
         self.risk.resume()
+        self.snapshots.risk_event("resume", 0, "operator reset", self.risk.state_name)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
