@@ -178,9 +178,11 @@ async def test_sigusr1_cancels_everything_within_a_second_and_a_restart_stays_ha
     assert record is not None and record.source == "signal"
     storage = host.trading.storage
     assert storage is not None and storage.writer is not None
-    assert storage.writer.buffers["risk_events"].counters.written + len(
-        storage.writer.buffers["risk_events"].rows
-    ) == 1  # the halt, kept in the history
+    assert (
+        storage.writer.buffers["risk_events"].counters.written
+        + len(storage.writer.buffers["risk_events"].rows)
+        == 1
+    )  # the halt, kept in the history
     engine.request_stop("test")
     assert await run == 0
 
