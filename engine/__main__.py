@@ -119,6 +119,7 @@ def run_engine(path: Path | None, duration: float | None) -> int:
     from engine.gateway.errors import AuthError  # noqa: PLC0415
     from engine.gateway.tls import TlsConfigError  # noqa: PLC0415
     from engine.runtime.loop import run  # noqa: PLC0415
+    from engine.storage.backend import StorageConfigError  # noqa: PLC0415
 
     engine = Engine(ConfigStore(cfg), config_path=path)
     try:
@@ -128,6 +129,8 @@ def run_engine(path: Path | None, duration: float | None) -> int:
     except TlsConfigError as exc:  # a wrong CA file is a configuration error
         return _fail(str(exc))
     except ConfigError as exc:  # found at start: a strategy parameter, a symbol not traded
+        return _fail(str(exc))
+    except StorageConfigError as exc:  # the database or journal settings: fix and restart
         return _fail(str(exc))
     except AuthError as exc:  # so is a key the venue refuses
         return _fail(f"{exc} (check venues.{exc.venue}.key_source and the keys it names)")

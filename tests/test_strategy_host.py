@@ -129,3 +129,29 @@ async def test_reload_applies_good_parameters_and_refuses_bad_ones(tmp_path: Pat
     total = dump["tick_to_trade"]["total"]
     assert total["count"] > 0 and 0 < total["p50"] <= total["p99"]
     assert set(dump["tick_to_trade"]) >= {"dispatched", "strategy_done", "risk_done", "total"}
+
+
+@pytest.mark.parametrize(
+    ("database", "code", "named"),
+    [
+        ('url = "postgresql://postgres@127.0.0.1:1/test"', 1, "127.0.0.1:1"),
+        ('sqlite_path = "/proc/no/such/dir/x.sqlite3"', 2, "/proc/no/such/dir/x.sqlite3"),
+        ('journal_path = "/proc/no/such/dir/orders.wal"', 2, "database.journal_path"),
+    ],
+)
+def test_a_bad_database_or_journal_stops_the_start_in_one_line(
+    tmp_path: Path, database: str, code: int, named: str
+) -> None:
+    path = _write(tmp_path)
+    path.write_text(path.read_text() + f"\n[database]\n{database}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "run", "--config", str(path), "--duration", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert named in last, last
+    assert "Traceback" not in done.stderr
