@@ -4,9 +4,11 @@ rejects, lost answers, fills after a cancel, duplicates, foreign orders, reconci
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from support import until
@@ -21,8 +23,10 @@ from engine.gateway.gate.trading import GateAdapter
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.oms.manager import OrderManager
+from engine.oms.persistence import OrderPersistence
 from engine.sim.faults import FaultKind
 from engine.sim.server import ACCOUNT, RunningSim, start_sim
+from engine.storage.journal import CHANGE, HEADER_SIZE, INTENT, Journal
 from engine.wire.credentials import Credentials
 
 SYMBOL = "BTC_USDT"
@@ -267,3 +271,27 @@ async def test_a_rate_limit_refusal_is_counted_and_told_to_monitoring(desk: Desk
     assert all(e.retry_after_s is not None and e.retry_after_s > 0 for e in events)
     assert all("new order" in e.detail for e in events)
     assert sum(1 for i in ids if d.oms.table.get(i) is None) >= refused  # rejected, released
+
+
+async def test_a_batch_is_journaled_in_one_write_before_any_request_goes(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Within begin_batch/end_batch (one pass of the intent sink) the orders' intents wait in
+    the journal's buffer and nothing is sent; end_batch writes them once, then sends all."""
+    d = desk
+    d.seed_book()
+    journal = Journal.open(tmp_path / "orders.wal", "os")
+    d.oms.persist = OrderPersistence([d.inst], journal, None)
+    d.oms.begin_batch()
+    ids = [d.place(BUY, "60000", "0.001"), d.place(BUY, "60001", "0.001")]
+    assert all(ids)
+    assert journal.size == HEADER_SIZE  # buffered: not in the file yet
+    await asyncio.sleep(0.05)
+    assert d.sim.exchange.engine.open_orders(ACCOUNT) == []  # and nothing was sent
+    d.oms.end_batch()
+    assert journal.size > HEADER_SIZE
+    await d.oms.drain()
+    assert len(d.sim.exchange.engine.open_orders(ACCOUNT)) == 2
+    kinds = [kind for _, kind, _ in journal.replay()]
+    assert kinds[:2] == [INTENT, INTENT] and kinds.count(CHANGE) >= 2
+    journal.close()

@@ -69,6 +69,8 @@ class Sink:
         self.calls: list[tuple[Any, ...]] = []
         self.amends = amends  # the venue amends in place (same id) or cancels and places anew
         self._next = 100
+        self.batching = False
+        self.batches = 0  # sink passes: one journal write each in the real order manager
 
     def place(  # noqa: PLR0917 - OrderSink's shape
         self, index: int, side: int, order_type: int, tif: int, price: int, qty: int, tag: int
@@ -90,6 +92,15 @@ class Sink:
             return order_id
         self._next += 1
         return self._next
+
+    def begin_batch(self) -> None:
+        assert not self.batching, "batches do not nest"
+        self.batching = True
+
+    def end_batch(self) -> None:
+        assert self.batching, "end_batch without begin_batch"
+        self.batching = False
+        self.batches += 1
 
 
 class Harness:

@@ -98,6 +98,17 @@ class OmsCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class _Queued:
+    """A request journaled in a batch, sent (or failed) at end_batch."""
+
+    order_id: int
+    meta: _Meta
+    send: Callable[[], None]
+    is_new: bool  # a NEW order: REJECTED if the journal fails; else the request just fails
+    old_id: int = 0  # a replace's cancelled order: its cancel just fails
+
+
+@dataclass(frozen=True, slots=True)
 class _Meta:
     """What the order table does not keep: the instrument index and the venue's order id."""
 
@@ -128,6 +139,9 @@ class OrderManager:
         self.on_update = on_update
         self.on_venue_event = on_venue_event
         self.persist = persistence  # the journal before every request, history rows after
+        # within begin_batch/end_batch: requests wait here, journaled with `more`, until one
+        # journal write has made them all durable (one syscall per sink pass, not per request)
+        self._batch: list[_Queued] | None = None
         self.adopt_unknown = adopt_unknown
         self.positions = [PositionCore() for _ in self.instruments]
         self.fees_in_base = [Decimal(0) for _ in self.instruments]  # also counted in PnL
@@ -184,8 +198,48 @@ class OrderManager:
         request = self._request(meta, side, order_type, tif, price, qty)
         if not self._journaled(order_id, meta, request, IntentAction.NEW):
             return 0
-        self._submit_new(order_id, meta, request)
+        self._send_or_queue(
+            _Queued(order_id, meta, functools.partial(self._submit_new, order_id, meta, request),
+                    True)
+        )  # fmt: skip
         return order_id
+
+    def _send_or_queue(self, queued: _Queued) -> None:
+        if self._batch is not None:
+            self._batch.append(queued)
+        else:
+            queued.send()
+
+    def begin_batch(self) -> None:
+        """Requests from here to end_batch are journaled in one write, then sent in order."""
+        if self._batch is None:
+            self._batch = []
+
+    def end_batch(self) -> None:
+        """Make the batch's intents durable in one journal write, then send them all; when
+        the journal cannot take them, none is sent (new orders REJECTED)."""
+        batch, self._batch = self._batch, None
+        if not batch:
+            return
+        if self.persist is not None:
+            try:
+                self.persist.flush()
+            except JournalError as exc:
+                log.error("%d requests not sent: the journal refused them: %s", len(batch), exc)
+                now = self.clock.time_ns()
+                for queued in batch:
+                    if queued.is_new:
+                        self._apply(
+                            queued.order_id, queued.meta, OrderStatus.REJECTED, -1,
+                            reason=str(exc),
+                        )  # fmt: skip
+                    else:
+                        self.table.request_failed(queued.order_id, now)
+                    if queued.old_id:
+                        self.table.request_failed(queued.old_id, now)
+                return
+        for queued in batch:
+            queued.send()
 
     def _journaled(
         self, order_id: int, meta: _Meta, request: OrderRequest, action: IntentAction
@@ -198,7 +252,7 @@ class OrderManager:
             self.persist.intent(
                 meta.client_order_id, meta.index, request.side, request.order_type,
                 request.time_in_force, request.price_ticks, request.quantity_lots,
-                self.clock.time_ns(), action,
+                self.clock.time_ns(), action, self._batch is not None,
             )  # fmt: skip
         except JournalError as exc:
             log.error("request not sent: the journal refused it: %s", exc)
@@ -241,17 +295,21 @@ class OrderManager:
         ):
             self.table.request_failed(order_id, self.clock.time_ns())
             return False
+        send = functools.partial(self._submit_cancel, order_id, meta)
+        self._send_or_queue(_Queued(order_id, meta, send, False))
+        return True
+
+    def _submit_cancel(self, order_id: int, meta: _Meta) -> None:
         adapter, instrument = self._adapter(meta)
         try:
             future = adapter.submit_cancel(instrument.symbol, meta.client_order_id)
         except VenueError as exc:
             self._cancel_failed(order_id, meta, exc)
-            return True
+            return
         if future is None:
             self._spawn(self._send_cancel(order_id, meta))
         else:
             self._track(future, functools.partial(self._cancel_answered, order_id, meta))
-        return True
 
     def replace(  # noqa: PLR0917 - the intent row's fields, in its order
         self,
@@ -323,18 +381,24 @@ class OrderManager:
         ):
             self.table.request_failed(old_id, self.clock.time_ns())
             return 0
+        send = functools.partial(self._submit_replace, old_id, old, new_id, meta, request)
+        self._send_or_queue(_Queued(new_id, meta, send, True, old_id))
+        return new_id
+
+    def _submit_replace(
+        self, old_id: int, old: _Meta, new_id: int, meta: _Meta, request: OrderRequest
+    ) -> None:
         adapter = self.adapters[request.instrument.venue]
         try:
             future = adapter.submit_replace(old.client_order_id, request)
         except VenueError as exc:
             self._replace_failed(old_id, old, new_id, meta, exc)
-            return new_id
+            return
         if future is None:
             self._spawn(self._send_replace(old_id, old, new_id, request))
         else:
             answered = functools.partial(self._replace_answered, old_id, old, new_id, meta)
             self._track(future, answered)
-        return new_id
 
     def _journal_about(
         self, order_id: int, meta: _Meta, action: IntentAction, price: int = 0, qty: int = 0
@@ -460,6 +524,10 @@ class OrderManager:
         ):
             self.table.request_failed(order_id, self.clock.time_ns())
             return
+        send = functools.partial(self._send_amend_now, order_id, meta, price, qty)
+        self._send_or_queue(_Queued(order_id, meta, send, False))
+
+    def _send_amend_now(self, order_id: int, meta: _Meta, price: int, qty: int) -> None:
         adapter, instrument = self._adapter(meta)
         try:
             future = adapter.submit_amend(

@@ -140,9 +140,12 @@ class OrderPersistence:
         qty_lots: int,
         now_ns: int,
         action: IntentAction,
+        more: bool = False,
     ) -> None:
         """A request about to be sent: journaled first (raises JournalError when it cannot
-        be: the caller must not send), then its rows."""
+        be: the caller must not send), then its rows. `more`: kept in the journal's buffer
+        until `flush()` (one write for a whole pass of the intent sink; nothing of it may be
+        sent before that flush)."""
         inst = self.instruments[index]
         seq = 0
         if self.journal is not None:
@@ -152,6 +155,7 @@ class OrderPersistence:
                     cid, inst.venue, inst.symbol, side, order_type, tif, price_ticks, qty_lots,
                     now_ns, action,
                 ),
+                more=more,
             )  # fmt: skip
         order = self._orders.get(cid)
         if action is IntentAction.NEW:
@@ -166,6 +170,11 @@ class OrderPersistence:
             )  # fmt: skip
         if action is IntentAction.NEW:
             self._row(cid, order, OrderStatus.PENDING_NEW, now_ns)
+
+    def flush(self) -> None:
+        """Write the intents kept with `more` (JournalError when it cannot: send none)."""
+        if self.journal is not None:
+            self.journal.flush()
 
     def change(  # noqa: PLR0917 - the change's fields
         self,

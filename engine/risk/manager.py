@@ -66,6 +66,10 @@ class OrderSink(Protocol):
 
     def cancel(self, order_id: int) -> bool: ...
 
+    def begin_batch(self) -> None: ...
+
+    def end_batch(self) -> None: ...
+
     def replace(  # noqa: PLR0917 - the intent row's fields, in its order
         self, order_id: int, index: int, side: int, order_type: int, tif: int, price: int,
         qty: int, tag: int,
@@ -193,6 +197,19 @@ class RiskManager(EventHandler):
         oms = self.oms
         core = self.core
         now = self.clock.time_ns()
+        if oms is not None:  # the pass's requests journaled in one write, then sent
+            oms.begin_batch()
+        try:
+            self._check_all(buffer, oms, core, now)
+        finally:
+            if oms is not None:
+                oms.end_batch()
+        buffer.clear()
+        self._check_state()
+
+    def _check_all(
+        self, buffer: IntentBuffer, oms: OrderSink | None, core: RiskCore, now: int
+    ) -> None:
         for i in range(len(buffer)):
             index, kind, side, order_type, tif, price, qty, tag, order_id = buffer.read(i)
             if kind == CANCEL:
@@ -223,8 +240,6 @@ class RiskManager(EventHandler):
                 code = codes.ARG
             if code != 0:
                 self._refused(code, index, now)
-        buffer.clear()
-        self._check_state()
 
     def _refused(self, code: int, index: int, now: int) -> None:
         if now - self._last_log.get(code, -LOG_EVERY_NS) >= LOG_EVERY_NS:
