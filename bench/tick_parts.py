@@ -3,44 +3,59 @@ in a loop, for reading beside the tick-to-trade cases (bench/cases/tick_to_trade
 ticks each start cold (the simulator ran in between).
 
 The parts run on the same engine objects as `tick_to_trade.internal` (bench/engine_rig.py:
-the simulator, the feed's frame handler and book, the dispatcher, risk manager, strategy,
-order manager and adapter), one at a time, each timed per call (perf_counter_ns around the
-call), the figure the median of 3,000 calls, best of 5 rounds, in ns. What a part would leave
-behind is undone between calls, untimed: intents cleared, request tasks not run (their
-coroutines closed) or cancelled, the replaced orders acknowledged by hand, the risk manager on
-a clock that moves 2 ms a call so its rate windows never refuse. A part that would need the
-venue (the adapter's request) sends into a no-op socket; the loopback socket write is timed
-apart. Diagnostic only: it reaches into the engine's private state to reset it.
+the simulator, the storage component with the order journal at fsync "interval", the feed's
+frame handler and book, the dispatcher, risk manager, strategy, order manager and adapter),
+one at a time, each timed per call (perf_counter_ns around the call), the figure the median of
+3,000 calls, best of 5 rounds, in ns. The requests are written for real, with picows, to a
+WebSocket server on loopback that drops what it gets (not the simulator: nothing answers);
+where a part writes, the loop runs one pass after each call (untimed) so the server reads:
+those parts start less warm than the others (the server's read, and for the intent sink the
+acknowledgements by hand, ran in between).
+What a part would leave behind is undone between calls, untimed: intents cleared, the
+adapter's pending requests dropped (their timers cancelled), the replaced orders acknowledged
+by hand (their CHANGE records journaled), the risk manager on a clock that moves 2 ms a call
+so its rate windows never refuse; between rounds the history writer is let flush. The bench's
+probe around `OrderPersistence.intent` is taken off first. Diagnostic only: it reaches into
+the engine's private state to reset it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import statistics
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp._websocket.writer import WebSocketWriter
+from picows import WSFrame, WSListener, WSTransport, ws_connect, ws_create_server
 
 from bench.cases.tick_to_trade import TouchQuoter
 from bench.engine_rig import SYMBOL, EngineRig, RigOptions
 from bench.moving_book import MovingBook
 from engine._core import orders as table_codes
 from engine._core.depth_decode import BinanceDepthDecoder
-from engine.gateway.adapter import OrderRequest
+from engine.clock import LiveClock
+from engine.gateway.adapter import OrderAck, OrderRequest
+from engine.gateway.ws import WsConnection
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.runtime.loop import new_event_loop
+from engine.storage.history import MarketHistory
+from engine.storage.journal import INTENT, IntentAction, encode_intent
 
 CALLS, ROUNDS = 3000, 5
+IDLE_CALLS = 500  # the journal append after an idle millisecond: one round
 Row = tuple[str, float]
 
 
-def timed(call: Callable[[], object], reset: Callable[[], object] | None = None) -> float:
-    """Median ns of one call, best of ROUNDS rounds of CALLS calls (`reset` untimed after
-    each)."""
+async def timed(
+    call: Callable[[], object],
+    reset: Callable[[], object] | None = None,
+    *,
+    drain: bool = False,
+    between: Callable[[], Any] | None = None,
+) -> float:
+    """Median ns of one call, best of ROUNDS rounds of CALLS calls (untimed after each call:
+    `reset`, then one loop pass if `drain`; after each round: `await between()`)."""
     best = float("inf")
     clock = time.perf_counter_ns
     for _ in range(ROUNDS):
@@ -51,7 +66,11 @@ def timed(call: Callable[[], object], reset: Callable[[], object] | None = None)
             values.append(clock() - start)
             if reset is not None:
                 reset()
+            if drain:
+                await asyncio.sleep(0)
         best = min(best, statistics.median(values))
+        if between is not None:
+            await between()
     return best
 
 
@@ -66,31 +85,11 @@ class _StepClock:
         return self.now
 
 
-class _NoSocket:
-    closed = False
+class _Drop(WSListener):
+    """The server's side: every frame dropped."""
 
-    async def send_frame(self, data: bytes, opcode: object) -> None:
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         return None
-
-
-class _NoTransport:
-    def write(self, data: bytes) -> None:
-        return None
-
-    def is_closing(self) -> bool:
-        return False
-
-
-def _first_step(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
-    """Run a fresh coroutine to its first suspension, then close it."""
-
-    def call() -> None:
-        coroutine = make()
-        with contextlib.suppress(StopIteration):
-            coroutine.send(None)
-        coroutine.close()
-
-    return call
 
 
 async def _parts() -> list[Row]:
@@ -109,7 +108,8 @@ async def _parts() -> list[Row]:
     books: list[MovingBook] = []
 
     def sync(feed: Any) -> None:
-        book = MovingBook(rig.instrument, base_ticks=6_500_000)  # type: ignore[arg-type]
+        assert rig.instrument is not None
+        book = MovingBook(rig.instrument, base_ticks=6_500_000)
         books.append(book)
         stream = feed.stream(SYMBOL)
         assert isinstance(stream.decoder, BinanceDepthDecoder)
@@ -119,23 +119,51 @@ async def _parts() -> list[Row]:
         feed.mark_ready(SYMBOL, "bench")
 
     await rig.start(sync)
+    server = await ws_create_server(lambda request: _Drop(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport, _ = await ws_connect(WSListener, f"ws://127.0.0.1:{port}/")
     rows: list[Row] = []
     try:
-        rows = await _measure(rig, books[0])
+        rows = await _measure(rig, books[0], transport)
     finally:
+        transport.disconnect()
+        server.close()
         await rig.close()
     return rows
 
 
-async def _measure(rig: EngineRig, book: MovingBook) -> list[Row]:
+async def _measure(rig: EngineRig, book: MovingBook, transport: WSTransport) -> list[Row]:
     loop = asyncio.get_running_loop()
     assert rig.feed is not None and rig.host is not None and rig.instrument is not None
+    assert rig.storage is not None and rig.storage.writer is not None
     handler = rig.feed.connections[0].frame_handler
     events, oms, risk, adapter = rig.events, rig.oms, rig.risk, rig.adapter
+    persistence, writer = rig.persistence, rig.storage.writer
+    journal = persistence.journal
+    assert journal is not None
+    vars(persistence).pop("intent", None)  # the rig's probe off: the method itself
     strategy, inst = rig.host.strategy, rig.instrument
     assert strategy is not None
     iid, buffer, order_book = inst.instrument_id, events.intents, rig.feed.books[SYMBOL]
+    (history,) = [h for h in rig.host._handlers if isinstance(h, MarketHistory)]
     rows: list[Row] = []
+
+    async def flushed() -> None:
+        """The history writer's rows written (on SQLite's thread) before the next round."""
+        for _ in range(200):
+            if not writer.pending:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+
+    async def part(
+        name: str,
+        call: Callable[[], object],
+        reset: Callable[[], object] | None = None,
+        *,
+        drain: bool = False,
+    ) -> None:
+        rows.append((name, await timed(call, reset, drain=drain, between=flushed)))
 
     # the engine's first quotes, answered
     handler.on_frame(book.frame(), time.time_ns())
@@ -146,28 +174,56 @@ async def _measure(rig: EngineRig, book: MovingBook) -> list[Row]:
     handler.on_book = None
     frames = [book.frame() for _ in range(CALLS * ROUNDS + 1)]
     position = iter(frames)
-    rows.append(("FrameHandler.on_frame (10+10 levels, 1,000-level book)", timed(
-        lambda: handler.on_frame(next(position), 0))))  # fmt: skip
+    await part(
+        "FrameHandler.on_frame (10+10 levels, 1,000-level book)",
+        lambda: handler.on_frame(next(position), 0),
+    )
     handler.on_frame(frames[-1], 0)  # an odd number of moves since the quotes: both must move
 
-    # 2. the dispatcher: risk mark + StrategyGuard(MarketMakingStrategy), both quotes moved
+    # 2. the dispatcher: stamps, risk mark, StrategyGuard(MarketMakingStrategy), both quotes
+    # moved, the market history (its last top forgotten after each call: a new row each time)
     events.set_intent_sink(None)
-    rows.append(("EventDispatcher.on_book (risk mark + strategy, 2 intents)", timed(
-        lambda: events.on_book(iid, order_book, 0), buffer.clear)))  # fmt: skip
-    rows.append(("  RiskManager.on_book (mark)", timed(lambda: risk.on_book(iid, order_book, 0))))
-    rows.append(("  MarketMakingStrategy.on_book (2 REPLACE intents)", timed(
-        lambda: strategy.on_book(iid, order_book, 0), buffer.clear)))  # fmt: skip
+    last = history._last
+
+    def forget() -> None:
+        buffer.clear()
+        last[0] = (0, 0, 0, 0)
+
+    await part(
+        "EventDispatcher.on_book (stamps, risk, strategy, history; 2 intents)",
+        lambda: events.on_book(iid, order_book, 0),
+        forget,
+    )
+    await part("  RiskManager.on_book (mark)", lambda: risk.on_book(iid, order_book, 0))
+    await part(
+        "  MarketMakingStrategy.on_book (2 REPLACE intents)",
+        lambda: strategy.on_book(iid, order_book, 0),
+        buffer.clear,
+    )
     touch = TouchQuoter({"offset_ticks": 5, "order_size": "0.0001"}, [iid])
     context = events.context_of(rig.host.guard)  # type: ignore[arg-type]
     assert context is not None
     touch.on_start(context)
-    rows.append(("  TouchQuoter.on_book (plain Python, 2 REPLACE intents)", timed(
-        lambda: touch.on_book(iid, order_book, 0), buffer.clear)))  # fmt: skip
+    await part(
+        "  TouchQuoter.on_book (plain Python, 2 REPLACE intents)",
+        lambda: touch.on_book(iid, order_book, 0),
+        buffer.clear,
+    )
+    await part(
+        "  MarketHistory.on_book (a bbo row and the cache)",
+        lambda: history.on_book(iid, order_book, 0),
+        forget,
+    )
 
-    # 3. the intent sink: two REPLACE intents -> risk checks -> OrderManager.replace x2
+    # 3. the intent sink: two REPLACE intents -> risk checks -> OrderManager.replace x2, each
+    # two journal records and one order.cancelReplace written (picows, loopback)
     risk.clock = _StepClock()  # type: ignore[assignment]
+    ws = adapter._ws
+    assert ws is not None
+    sink = WsConnection("ws://127.0.0.1/drop", ws.handler, clock=LiveClock())
+    sink._transport = transport  # connected: send_text writes to the dropping server
+    adapter._ws = sink
     live = [o.order_ref for o in oms.open_orders_of(0)]
-    spawn = oms._spawn
 
     def push() -> None:
         for ref in live:
@@ -175,8 +231,18 @@ async def _measure(rig: EngineRig, book: MovingBook) -> list[Row]:
             assert o is not None
             buffer.push_replace(0, ref, o.side, o.price_ticks + 1, o.qty_lots, o.client_tag, 3, 1)
 
+    def unanswered() -> None:
+        """The adapter's requests dropped unanswered: their timers cancelled."""
+        for entry in adapter._pending.values():
+            entry.timer.cancel()
+            adapter._shapes.pop(entry.other, None)
+            adapter._shapes.pop(entry.client_order_id, None)
+        adapter._pending.clear()
+        oms._inflight.clear()
+
     def acknowledge() -> None:
         """The venue's answers, by hand: the old orders cancelled, the new ones resting."""
+        unanswered()
         live.clear()
         for ref, meta in list(oms._meta.items()):
             status = oms.table.status_of(ref)
@@ -187,105 +253,158 @@ async def _measure(rig: EngineRig, book: MovingBook) -> list[Row]:
                 live.append(ref)
         push()
 
-    def unsent(coroutine: Coroutine[object, object, None]) -> None:
-        coroutine.close()
-        oms.counters.requests += 1
-
     push()
-    oms._spawn = unsent  # type: ignore[method-assign]
-    rows.append(("RiskManager.consume, 2 REPLACE -> OMS cancel + new x2 (no tasks)", timed(
-        lambda: risk.consume(buffer), acknowledge)))  # fmt: skip
-    oms._spawn = spawn  # type: ignore[method-assign]
-    values: list[int] = []
-    for _ in range(CALLS):
-        start = time.perf_counter_ns()
-        risk.consume(buffer)
-        values.append(time.perf_counter_ns() - start)
-        for task in list(oms._tasks):
-            task.cancel()
-        await asyncio.sleep(0)
-        acknowledge()
-    rows.append(("  the same with its 4 request tasks created", statistics.median(values)))
+    consume = risk.consume
+    await part(
+        "RiskManager.consume: 2 REPLACE -> journal x4 -> cancelReplace x2 written",
+        lambda: consume(buffer),
+        acknowledge,
+        drain=True,
+    )
+    persistence.journal = None
+    await part(
+        "  the same, the persistence without its journal (history rows kept)",
+        lambda: consume(buffer),
+        acknowledge,
+        drain=True,
+    )
+    persistence.journal = journal
+    submit = adapter.submit_replace
+
+    def bare(cancel_client_order_id: str, request: OrderRequest) -> asyncio.Future[OrderAck]:
+        return loop.create_future()
+
+    adapter.submit_replace = bare  # type: ignore[method-assign]
+    await part(
+        "  submit_replace a bare future (risk, OMS, persistence with journal)",
+        lambda: consume(buffer),
+        acknowledge,
+    )
+    persistence.journal = None
+    await part(
+        "  submit_replace a bare future, no journal (risk, OMS, history rows)",
+        lambda: consume(buffer),
+        acknowledge,
+    )
+    oms.persist = None
+    await part(
+        "  submit_replace a bare future, no persistence (risk, OMS)",
+        lambda: consume(buffer),
+        acknowledge,
+    )
+    oms.persist, persistence.journal = persistence, journal
+    adapter.submit_replace = submit  # type: ignore[method-assign]
+    acknowledge()
     buffer.clear()
 
-    # 4. one request through the adapter, to the wait for its answer (no-op socket)
-    ws = adapter._ws
-    adapter._ws = _NoSocket()  # type: ignore[assignment]
+    # 4. one request's parts: the journal, then the adapter (into the dropping server)
     cid = oms.client_order_id(oms.open_orders_of(0)[0].order_ref)
-    request = OrderRequest(
-        cid + "z", inst, OrderSide.BUY, OrderType.LIMIT_MAKER, 10, 6_499_000, TimeInForce.GTC
+    stamp_ns = time.time_ns()
+    shape = (OrderSide.BUY, OrderType.LIMIT_MAKER, TimeInForce.GTC)
+
+    def record(action: IntentAction) -> Callable[[], None]:
+        return lambda: persistence.intent(cid, 0, *shape, 6_499_000, 10, stamp_ns, action)
+
+    await part(
+        "OrderPersistence.intent CANCEL (journal record + history row)",
+        record(IntentAction.CANCEL),
     )
-    rows.append(("BinanceAdapter.cancel_order to its first suspension", timed(
-        _first_step(lambda: adapter.cancel_order(SYMBOL, cid)))))  # fmt: skip
-    rows.append(("BinanceAdapter.place_order to its first suspension", timed(
-        _first_step(lambda: adapter.place_order(request)))))  # fmt: skip
-    adapter._ws = ws
+    await part(
+        "OrderPersistence.intent NEW (journal record + 2 history rows)",
+        record(IntentAction.NEW),
+    )
+    fields = (cid, inst.venue, inst.symbol, *shape, 6_499_000, 10, stamp_ns, IntentAction.NEW)
+    payload = encode_intent(*fields)
+    await part("  encode_intent (orjson array)", lambda: encode_intent(*fields))
+    await part(
+        f"  Journal.append, one {len(payload)}-byte INTENT (a write)",
+        lambda: journal.append(INTENT, payload),
+    )
+
+    def four() -> None:
+        for _ in range(3):
+            journal.append(INTENT, payload, more=True)
+        journal.append(INTENT, payload)
+
+    await part("  Journal.append x4, more=True (a tick's records in one write)", four)
+    values = []
+    for _ in range(IDLE_CALLS):
+        await asyncio.sleep(0.001)
+        start = time.perf_counter_ns()
+        journal.append(INTENT, payload)
+        values.append(time.perf_counter_ns() - start)
+    rows.append((
+        f"  Journal.append after 1 ms idle (cold; median of {IDLE_CALLS})",
+        statistics.median(values),
+    ))  # fmt: skip
+
+    request = OrderRequest(cid + "z", inst, shape[0], shape[1], 10, 6_499_000, shape[2])
+    await part(
+        "BinanceAdapter.submit_replace (written)",
+        lambda: adapter.submit_replace(cid, request),
+        unanswered,
+        drain=True,
+    )
+    await part(
+        "BinanceAdapter.submit_order (written)",
+        lambda: adapter.submit_order(request),
+        unanswered,
+        drain=True,
+    )
+    await part(
+        "BinanceAdapter.submit_cancel (written)",
+        lambda: adapter.submit_cancel(SYMBOL, cid),
+        unanswered,
+        drain=True,
+    )
     templates = adapter._order_templates(inst)
     stamp = 1_765_000_000_000
-    rows.append(("  order.cancel template fill + HMAC-SHA256", timed(
-        lambda: templates.cancel(5, cid, timestamp_ms=stamp, signed=True))))  # fmt: skip
-    rows.append(("  order.place template fill + HMAC-SHA256", timed(lambda: templates.place(
-        5, OrderSide.BUY, OrderType.LIMIT_MAKER, TimeInForce.GTC, quantity_lots=10,
-        price_ticks=6_499_000, client_order_id=cid, timestamp_ms=1_765_000_000_000,
-        signed=True))))  # fmt: skip
-    rows.append(("  asyncio.wait_for set-up (to suspension)", timed(
-        _first_step(lambda: asyncio.wait_for(loop.create_future(), 5.0)))))  # fmt: skip
-    assert ws is not None
-    writer = WebSocketWriter(ws._writer.protocol, _NoTransport(), use_mask=True)  # type: ignore[arg-type]
-    data = templates.cancel(5, cid, timestamp_ms=1_765_000_000_000, signed=True)
-    rows.append((f"aiohttp client frame: header + mask ({len(data)} bytes), no socket", timed(
-        lambda: writer._write_websocket_frame(data, 1, 0))))  # fmt: skip
-    rows.append((f"socket.send of {len(data) + 14} bytes on loopback TCP", _socket_send(data)))
 
-    # 5. the event loop's part
-    async def nothing() -> None:
-        return None
+    def replace_bytes() -> bytes:
+        return templates.replace(
+            5, *shape, quantity_lots=10, price_ticks=6_499_000, client_order_id=cid + "z",
+            cancel_client_order_id=cid, timestamp_ms=stamp, signed=True,
+        )  # fmt: skip
 
-    values = []
-    for _ in range(CALLS):
-        coroutine = nothing()
-        start = time.perf_counter_ns()
-        task = loop.create_task(coroutine)
-        values.append(time.perf_counter_ns() - start)
-        await task
-    rows.append(("loop.create_task", statistics.median(values)))
-    values = []
-    for _ in range(CALLS):
-        ran = loop.create_future()
+    def place_bytes() -> bytes:
+        return templates.place(
+            5, *shape, quantity_lots=10, price_ticks=6_499_000, client_order_id=cid,
+            timestamp_ms=stamp, signed=True,
+        )  # fmt: skip
 
-        async def mark(ran: asyncio.Future[int] = ran) -> None:
-            ran.set_result(time.perf_counter_ns())
+    data = replace_bytes()
+    await part("  order.cancelReplace template fill + HMAC-SHA256", replace_bytes)
+    await part("  order.place template fill + HMAC-SHA256", place_bytes)
+    await part(
+        "  order.cancel template fill + HMAC-SHA256",
+        lambda: templates.cancel(5, cid, timestamp_ms=stamp, signed=True),
+    )
+    limiter, cost = adapter.limiter, adapter._replace_cost
+    await part(
+        "  RateLimiter.take_or_refuse (weight + 2 order counts)",
+        lambda: limiter.take_or_refuse(cost, "order.cancelReplace"),
+    )
+    await part(
+        f"  WsConnection.send_text, {len(data)} bytes (picows: mask + send)",
+        lambda: sink.send_text(data),
+        drain=True,
+    )
+    timers: list[asyncio.TimerHandle] = []
 
-        start = time.perf_counter_ns()
-        task = loop.create_task(mark())
-        values.append(await ran - start)
-        await task
-    rows.append(("create_task -> the task runs (one loop pass)", statistics.median(values)))
+    def answer_slot() -> None:
+        loop.create_future()
+        timers.append(loop.call_later(5.0, int))
+
+    def cancel_timers() -> None:
+        for timer in timers:
+            timer.cancel()
+        timers.clear()
+
+    await part(
+        "  loop.create_future + loop.call_later (the answer's slot)", answer_slot, cancel_timers
+    )
+    adapter._ws = ws
     return rows
-
-
-def _socket_send(data: bytes) -> float:
-    server = socket.create_server(("127.0.0.1", 0))
-    tx = socket.create_connection(server.getsockname())
-    rx, _ = server.accept()
-    server.close()
-    for s in (tx, rx):
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    rx.setblocking(False)
-    frame = bytes(14) + data
-
-    def drain() -> None:
-        try:
-            while rx.recv(1 << 20):
-                pass
-        except BlockingIOError:
-            pass
-
-    try:
-        return timed(lambda: tx.send(frame), drain)
-    finally:
-        tx.close()
-        rx.close()
 
 
 def main() -> None:
