@@ -519,7 +519,9 @@ class EventDispatcher(EventHandler):
     """
 
     def __init__(self, intent_capacity: int = DEFAULT_INTENT_CAPACITY) -> None:
-        self._handlers: list[EventHandler] = []
+        self._handlers: list[EventHandler] = []  # every handler, in the order added
+        self._early: list[EventHandler] = []  # get events before the intent sink runs
+        self._late: list[EventHandler] = []  # and after it
         self.handler_errors = 0
         self.sink_errors = 0
         self.intents = IntentBuffer(intent_capacity)
@@ -542,19 +544,25 @@ class EventDispatcher(EventHandler):
         """The instrument table given to start(): an intent's instrument index points here."""
         return self._instruments
 
-    def add(self, handler: EventHandler) -> None:
+    def add(self, handler: EventHandler, *, after_intents: bool = False) -> None:
+        """Deliver events to `handler`. `after_intents`: it gets each event after the intent
+        sink has taken what the others pushed (a recorder, a cache: nothing that quotes
+        waits for it); its own intents go at the next event."""
         if handler is self:
             raise ValueError("a dispatcher cannot dispatch to itself")
         self._handlers.append(handler)
+        (self._late if after_intents else self._early).append(handler)
         if self._timers is not None:
             try:
                 self._start_handler(handler)
             except BaseException:
                 self._handlers.remove(handler)
+                (self._late if after_intents else self._early).remove(handler)
                 raise
 
     def remove(self, handler: EventHandler) -> None:
         self._handlers.remove(handler)
+        (self._late if handler in self._late else self._early).remove(handler)
         self._stop_handler(handler)
 
     def context_of(self, handler: EventHandler) -> HandlerContext | None:
@@ -662,23 +670,33 @@ class EventDispatcher(EventHandler):
         log.exception("event handler %s.%s raised", type(handler).__name__, hook)
 
     def on_book(self, instrument_id: str, book: Any, timestamp_ns: int) -> None:
-        for h in self._handlers:
+        for h in self._early:
             try:
                 h.on_book(instrument_id, book, timestamp_ns)
             except Exception:
                 self._fail(h, "on_book")
         if self._sink is not None and len(self.intents):
             self._flush()
+        for h in self._late:
+            try:
+                h.on_book(instrument_id, book, timestamp_ns)
+            except Exception:
+                self._fail(h, "on_book")
 
     # The hot hook gets its own loop; the rest share one (a getattr per handler is fine there).
     def _emit(self, hook: str, *args: Any) -> None:
-        for h in self._handlers:
+        for h in self._early:
             try:
                 getattr(h, hook)(*args)
             except Exception:
                 self._fail(h, hook)
         if self._sink is not None and len(self.intents):
             self._flush()
+        for h in self._late:
+            try:
+                getattr(h, hook)(*args)
+            except Exception:
+                self._fail(h, hook)
 
     def on_market_data(self, data: MarketData) -> None:
         self._emit("on_market_data", data)

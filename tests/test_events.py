@@ -72,6 +72,41 @@ def test_dispatcher_calls_every_handler_synchronously_in_order() -> None:
     assert first.seen[0][1] == ("binance:BTCUSDT", book, 5)
 
 
+def test_handlers_after_intents_see_each_event_once_the_sink_took_the_intents() -> None:
+    """A recorder added with after_intents=True gets every event after the intent sink ran
+    for the early handlers' intents, so nothing that quotes waits for it; removed, it gets
+    nothing more."""
+    order: list[str] = []
+
+    class Quoter(EventHandler):
+        def on_start(self, context: HandlerContext) -> None:
+            self.context = context
+
+        def on_book(self, instrument_id: str, book: object, timestamp_ns: int) -> None:
+            order.append("quoter")
+            self.context.intents.push_new(0, BUY, 100, 1)
+
+    class Late(EventHandler):
+        def on_book(self, instrument_id: str, book: object, timestamp_ns: int) -> None:
+            order.append("late")
+
+        def on_trade(self, trade: Trade) -> None:
+            order.append("late trade")
+
+    bus, late = EventDispatcher(), Late()
+    bus.add(late, after_intents=True)
+    bus.add(Quoter())
+    bus.set_intent_sink(lambda buffer: (order.append("sink"), buffer.clear()))
+    bus.start(SimClock(0), instruments()[:1])
+    bus.on_book("binance:BTCUSDT", object(), 1)
+    bus.on_trade(_trade())
+    assert order == ["quoter", "sink", "late", "late trade"]
+    bus.remove(late)
+    bus.on_book("binance:BTCUSDT", object(), 2)
+    assert order[-2:] == ["quoter", "sink"]
+    bus.stop()
+
+
 def test_a_raising_handler_is_logged_and_does_not_stop_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -152,12 +152,14 @@ class StrategyHost(Component):
             log.warning("strategy.enabled = false: the engine watches the market, quotes nothing")
         self._handlers.append(HandlersDone(self.latency, self.clock))
         storage = self.trading.storage
-        if storage is not None:  # history and cache after the quotes: off the quoting path
-            self._handlers.append(
-                MarketHistory(storage.writer, storage.cache, config.database.market_data)
-            )
+        late: list[EventHandler] = []
+        if storage is not None:  # history and cache after the requests: off the quoting path
+            late.append(MarketHistory(storage.writer, storage.cache, config.database.market_data))
         for handler in self._handlers:
             self.events.add(handler)
+        for handler in late:
+            self.events.add(handler, after_intents=True)
+        self._handlers += late
         self.events.set_intent_sink(timed_sink(risk.consume, self.latency, self.clock))
         self.snapshots.start()
         self.status = StatusLine(self, config.strategy.status_interval_s)
