@@ -6,6 +6,9 @@ next start (matched at the venue as its own, not cancelled as another run's).
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +28,7 @@ from engine.oms.trading import TradingComponent
 from engine.sim.server import ACCOUNT, RunningSim, start_sim
 from engine.storage.backend import open_backend
 from engine.storage.component import StorageComponent
-from engine.storage.journal import Journal
+from engine.storage.journal import ChangeRecord, Journal, decode_order_event
 from engine.storage.schema import TODAYS_FILLS
 
 
@@ -177,3 +180,88 @@ key_source = "none"
         await backend.close()
     with Journal.open(tmp_path / "state" / "journal" / "orders.wal", "os") as journal:
         assert open_orders_in(journal, host.trading.manager.instruments) == []
+
+
+def _paper_config(tmp_path: Path, flush_interval_ms: int) -> Path:
+    path = tmp_path / "engine.toml"
+    path.write_text(
+        f"""
+[system]
+log_level = "warning"
+log_dir = "{tmp_path / "log"}"
+state_dir = "{tmp_path / "state"}"
+
+[database]
+sqlite_path = "{tmp_path / "paper.sqlite3"}"
+flush_interval_ms = {flush_interval_ms}
+batch_size = 100000
+
+[strategy]
+enabled = true
+status_interval_s = 0
+
+[strategy.parameters]
+order_size = "0.001"
+min_half_spread_ticks = 1.0
+requote_interval_s = 0.1
+
+[risk]
+max_order_notional = "5000"
+
+[venues.binance]
+enabled = true
+simulated = true
+symbols = ["BTCUSDT"]
+key_source = "none"
+"""
+    )
+    return path
+
+
+def _journal_fills(path: Path) -> set[str]:
+    with Journal.open(path, "os") as journal:
+        events = (decode_order_event(kind, p) for _, kind, p in journal.replay())
+        return {e.trade_id for e in events if isinstance(e, ChangeRecord) and e.fill_lots}
+
+
+async def test_an_engine_killed_mid_run_restarts_with_every_fill_and_event_once(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL while the writer holds rows (it would flush after 60 s): only the journal has
+    them. The next start writes them from the journal, each once, beside its own run's."""
+    path = _paper_config(tmp_path, 60_000)
+    wal = tmp_path / "state" / "journal" / "orders.wal"
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "engine", "run", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.sleep(6.0)  # the journal is locked while the engine runs: wait, then kill
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(10)
+    before = _journal_fills(wal)
+    assert len(before) >= 3, "the first run booked no fills"
+    killed = open_backend(load_config(path, environ={}).database)
+    await killed.start()
+    try:  # what the killed run had written: not its fills
+        assert not before & {r[0] for r in await killed.fetch("SELECT trade_id FROM fills")}
+    finally:
+        await killed.close()
+
+    again = Engine(ConfigStore(load_config(path, environ={})), config_path=path)
+    assert await again.run(duration=3.0, console_log=False) == 0
+    backend = open_backend(again.config.database)
+    await backend.start()
+    try:
+        stored = [row[0] for row in await backend.fetch("SELECT trade_id FROM fills")]
+        assert len(stored) == len(set(stored)), "a fill stored twice"
+        assert before <= set(stored), before - set(stored)
+        events = await backend.fetch(
+            "SELECT client_order_id, ts_ns, event, status, filled, count(*) FROM order_events "
+            "GROUP BY client_order_id, ts_ns, event, status, filled HAVING count(*) > 1"
+        )
+        assert events == [], "an order event stored twice"
+    finally:
+        await backend.close()

@@ -61,8 +61,9 @@ NOON = DAY0 + DAY_NS // 2 + 123_456_789  # ns precision survives
 EVE = DAY0 + DAY_NS - 1  # 2026-03-09 23:59:59.999999999
 INT64_MAX = 2**63 - 1
 
-V2 = Migration(
-    2,
+# a migration after the engine's latest: the upgrade path and "newer than the engine"
+V_NEXT = Migration(
+    LATEST_VERSION + 1,
     "index fills by venue and time",
     postgresql=('CREATE INDEX "fills_venue_ts_idx" ON "fills" ("venue", "ts_ns")',),
     sqlite=('CREATE INDEX "fills_venue_ts_idx" ON "fills" ("venue", "ts_ns")',),
@@ -265,7 +266,9 @@ async def test_migrates_from_empty_to_the_whole_schema(store: Store) -> None:
     assert await backend.schema_version() == 0
     await backend.start()
     assert await backend.schema_version() == LATEST_VERSION
-    assert await backend.fetch("SELECT version FROM schema_version") == [(1,)]
+    assert await backend.fetch("SELECT version FROM schema_version ORDER BY version") == [
+        (v,) for v in range(1, LATEST_VERSION + 1)
+    ]
     money = "numeric" if store.kind == "postgresql" else "DECIMAL_TEXT"
     ns = "bigint" if store.kind == "postgresql" else "INTEGER"
     for table, names in TABLES.items():
@@ -285,44 +288,56 @@ async def test_migrates_from_empty_to_the_whole_schema(store: Store) -> None:
     again = store.open()
     await again.connect()
     assert await again.migrate() == []
-    assert await again.fetch("SELECT version FROM schema_version") == [(1,)]
+    assert await again.fetch("SELECT version FROM schema_version ORDER BY version") == [
+        (v,) for v in range(1, LATEST_VERSION + 1)
+    ]
 
 
 async def test_upgrades_from_the_previous_version(store: Store) -> None:
-    v1 = await store.start(migrations=MIGRATIONS)
-    assert await v1.write("fills", [fill()]) == 1
-    assert "fills_venue_ts_idx" not in await indexes_of(v1, "fills")
-    await v1.close()
+    previous = await store.start(migrations=MIGRATIONS[:-1])
+    assert await previous.write("fills", [fill()]) == 1
+    await previous.close()
 
-    v2 = store.open(migrations=[*MIGRATIONS, V2])
-    await v2.connect()
-    assert await v2.schema_version() == 1
-    assert await v2.migrate() == [2]
-    assert await v2.schema_version() == 2
-    assert await v2.fetch("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
-    assert "fills_venue_ts_idx" in await indexes_of(v2, "fills")
-    assert await v2.fetch("SELECT trade_id FROM fills") == [("t-1",)]
+    current = store.open(migrations=MIGRATIONS)
+    await current.connect()
+    assert await current.schema_version() == LATEST_VERSION - 1
+    assert await current.migrate() == [LATEST_VERSION]
+    assert await current.fetch("SELECT trade_id FROM fills") == [("t-1",)]
+    # version 2: an order event rebuilt from the journal lands once
+    assert await current.write("order_events", [ROWS["order_events"]] * 2) == 1
+    assert await current.write("order_events", [ROWS["order_events"]]) == 0
+    await current.close()
+
+    later = store.open(migrations=[*MIGRATIONS, V_NEXT])
+    await later.connect()
+    assert await later.migrate() == [V_NEXT.version]
+    assert await later.schema_version() == V_NEXT.version
+    assert "fills_venue_ts_idx" in await indexes_of(later, "fills")
+    assert await later.fetch("SELECT trade_id FROM fills") == [("t-1",)]
 
 
 async def test_a_schema_newer_than_the_engine_is_refused(store: Store) -> None:
-    newer = await store.start(migrations=[*MIGRATIONS, V2])
+    newer = await store.start(migrations=[*MIGRATIONS, V_NEXT])
     await newer.close()
     older = store.open(migrations=MIGRATIONS)
     with pytest.raises(StorageConfigError) as err:
         await older.start()
     text = one_line(err)
-    assert "schema version 2 is newer than this engine knows (1)" in text
+    assert (
+        f"schema version {V_NEXT.version} is newer than this engine knows ({LATEST_VERSION})"
+        in text
+    )
     assert "upgrade the engine" in text
     where = "127.0.0.1:" if store.kind == "postgresql" else str(store.config.sqlite_path)
     assert where in text
-    check = store.open(migrations=[*MIGRATIONS, V2])
+    check = store.open(migrations=[*MIGRATIONS, V_NEXT])
     await check.connect()
-    assert await check.schema_version() == 2  # untouched
+    assert await check.schema_version() == V_NEXT.version  # untouched
 
 
 def test_migrations_must_be_numbered_in_order() -> None:
     with pytest.raises(ValueError, match=r"1\.\.n"):
-        open_backend(DatabaseConfig(sqlite_path="unused.sqlite3"), migrations=[V2])
+        open_backend(DatabaseConfig(sqlite_path="unused.sqlite3"), migrations=[V_NEXT])
 
 
 # ---- writes and reads --------------------------------------------------------------------
@@ -657,14 +672,20 @@ def test_db_cli_on_sqlite(
     assert "no database yet" in capsys.readouterr().out
     assert not db.exists()
     assert engine_main(["db", "migrate", "--config", str(config)]) == 0
-    assert f"sqlite {db}: schema migrated from version 0 to 1" in capsys.readouterr().out
+    assert (
+        f"sqlite {db}: schema migrated from version 0 to {LATEST_VERSION}"
+        in capsys.readouterr().out
+    )
     assert engine_main(["db", "status", "--config", str(config)]) == 0
-    assert "schema up to date at version 1" in capsys.readouterr().out
+    assert f"schema up to date at version {LATEST_VERSION}" in capsys.readouterr().out
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("INSERT INTO schema_version VALUES (7, 0)")
     assert engine_main(["db", "status", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "schema version 7 is newer than this engine knows (1)" in err
+    assert (
+        "\n" not in err
+        and f"schema version 7 is newer than this engine knows ({LATEST_VERSION})" in err
+    )
     assert engine_main(["db", "migrate", "--config", str(config)]) == 2
     assert "upgrade the engine" in capsys.readouterr().err
 
@@ -690,13 +711,13 @@ def test_db_cli_on_postgres(
         # asyncpg passes unknown URL parameters on as session settings
         monkeypatch.setenv("HFT__DATABASE__URL", f"{pg_dsn}?search_path={schema}")
         assert engine_main(["db", "status"]) == 1
-        assert "1 migration(s) pending" in capsys.readouterr().out
+        assert f"{LATEST_VERSION} migration(s) pending" in capsys.readouterr().out
         assert engine_main(["db", "migrate"]) == 0
         out = capsys.readouterr().out
-        assert "schema migrated from version 0 to 1" in out
+        assert f"schema migrated from version 0 to {LATEST_VERSION}" in out
         assert "fills: 4 (" in out  # today and partitions_ahead_days = 3
         assert engine_main(["db", "status"]) == 0
-        assert "schema up to date at version 1" in capsys.readouterr().out
+        assert f"schema up to date at version {LATEST_VERSION}" in capsys.readouterr().out
         port = _free_port()
         monkeypatch.setenv("HFT__DATABASE__URL", f"postgresql://postgres@127.0.0.1:{port}/x")
         assert engine_main(["db", "migrate"]) == 1

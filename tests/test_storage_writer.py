@@ -18,7 +18,11 @@ from netproxy import CuttableProxy
 from support import until
 
 from engine.config.schema import DatabaseConfig
+from engine.model.enums import OrderSide, OrderType, TimeInForce
+from engine.model.instrument import Instrument
+from engine.oms.persistence import OrderPersistence
 from engine.storage.backend import ManagedBackend, open_backend
+from engine.storage.journal import IntentAction, Journal
 from engine.storage.schema import TABLES
 from engine.storage.writer import StorageWriter
 
@@ -142,3 +146,45 @@ async def test_an_outage_drops_market_data_first_and_loses_no_order_row(
     await writer.stop()
     rows = await backend.fetch("SELECT trade_id FROM fills ORDER BY ts_ns")
     assert [r[0] for r in rows] == [f"t{n}" for n in range(130)]  # each fill exactly once
+
+
+@pytest.mark.services
+async def test_rows_left_to_the_journal_are_rebuilt_once_the_database_is_back(
+    pg_behind_proxy: tuple[ManagedBackend, CuttableProxy], tmp_path: Path
+) -> None:
+    """The order trail past the writer's cap while PostgreSQL is away: the rows leave memory,
+    the journal keeps them, and once the database answers again they are rebuilt from the
+    journal: every order and event stored, each once."""
+    backend, proxy = pg_behind_proxy
+    inst = Instrument(
+        "BTCUSDT", "binance", "BTC", "USDT", D("0.01"), D("0.00001"), D("0.00001"), D("5"), 2, 5
+    )
+    writer = StorageWriter(
+        backend, TABLES, batch_size=50, flush_interval_ms=20, max_buffered_rows=10
+    )
+    journal = Journal.open(tmp_path / "orders.wal", "os")
+    trail = OrderPersistence([inst], journal, writer)
+    writer.converters.update(trail.converters())
+    writer.start()
+    await proxy.cut()
+    for n in range(30):  # 30 orders: an event row and an orders row each, 60 rows > cap 10
+        trail.intent(
+            f"c{n}", 0, OrderSide.BUY, OrderType.LIMIT_MAKER, TimeInForce.GTC, 6_500_000 + n,
+            100, 1_800_000_000_000_000_000 + n, IntentAction.NEW,
+        )  # fmt: skip
+    assert trail.spilled_from > 0 and trail.safe_to_compact() < trail.spilled_from
+    await until(lambda: not writer.healthy, timeout=10)
+    assert trail.restore_spilled() == 0  # still away: nothing to do yet
+    await proxy.restore()
+    rounds = 0
+    while trail.spilled_from:  # each round rebuilds what fits under the cap, as the engine's
+        await until(lambda: writer.healthy and writer.pending == 0, timeout=30)  # 2 s check
+        assert trail.restore_spilled() > 0
+        rounds += 1
+    assert 1 < rounds <= 10
+    await writer.stop()
+    orders = await backend.fetch("SELECT client_order_id FROM orders ORDER BY created_ns")
+    assert [r[0] for r in orders] == [f"c{n}" for n in range(30)]
+    events = await backend.fetch("SELECT client_order_id FROM order_events")
+    assert sorted(r[0] for r in events) == sorted(f"c{n}" for n in range(30))  # each once
+    journal.close()

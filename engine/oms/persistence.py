@@ -92,6 +92,12 @@ class OrderPersistence:
         self._put_event = put("order_events") if put else None
         self._put_fill = put("fills") if put else None
         self.errors = 0
+        self.spilled_from = 0  # first journal record whose rows the writer left out (0: none)
+        self._replaying = 0  # the journal record rebuild() is turning into rows now
+        if writer is not None and journal is not None:  # a rebuild's helper has no journal
+            for buffer in writer.buffers.values():
+                if buffer.critical:
+                    buffer.on_spill = self.spilled
 
     # ------------------------------------------------------------------ the writer's side
 
@@ -254,6 +260,39 @@ class OrderPersistence:
             live.qty_lots, live.created_ns or now_ns, seq, live.filled_lots,
         )  # fmt: skip
 
+    def rebuild(self, journal: Journal, after_seq: int = 0) -> int:
+        """Put again the rows of every journal record after `after_seq` (at start: what the
+        last run may not have written; after a spill: what the writer left to the journal).
+        The same records give the same rows, which the database keeps once (fills and order
+        events by their keys, orders newest-wins). Returns the records replayed."""
+        replay = OrderPersistence(self.instruments, None, self.writer)
+        index = {(inst.venue, inst.symbol): n for n, inst in enumerate(self.instruments)}
+        count = 0
+        for seq, kind, payload in journal.replay(after_seq):
+            if kind not in (INTENT, CHANGE):
+                continue
+            self._replaying = seq  # a spill now starts at this record, not the newest
+            event = decode_order_event(kind, payload)
+            at = index.get((event.venue, event.symbol))
+            if at is None:
+                continue
+            if isinstance(event, IntentRecord):
+                replay.intent(
+                    event.client_order_id, at, event.side, event.order_type,
+                    event.time_in_force, event.price_ticks, event.qty_lots, event.ts_ns,
+                    event.action,
+                )  # fmt: skip
+            else:
+                replay.change(
+                    event.client_order_id, at, event.side, event.status, event.cum_lots,
+                    event.fill_lots, event.fill_price_ticks, event.trade_id, event.fee,
+                    event.fee_asset, event.venue_order_id, event.reason, event.ts_ns,
+                    event.recv_ns,
+                )  # fmt: skip
+            count += 1
+        self._replaying = 0
+        return count
+
     def safe_to_compact(self) -> int:
         """The newest journal record the database holds everything up to and no live order
         needs: 0 when nothing may go (the writer is behind or away)."""
@@ -264,7 +303,35 @@ class OrderPersistence:
         if writer is not None and (writer.pending or not writer.healthy):
             return 0
         oldest_live = min((o.intent_seq for o in self._orders.values()), default=last + 1)
-        return min(last, oldest_live - 1)
+        upto = min(last, oldest_live - 1)
+        if self.spilled_from:  # rows from there are in the journal only, not yet rebuilt
+            upto = min(upto, self.spilled_from - 1)
+        return upto
+
+    def spilled(self, table: str) -> None:
+        """The writer's on_spill: the database misses rows from the journal's newest record
+        on (the record being turned into rows right now)."""
+        if self.journal is not None and not self.spilled_from:
+            self.spilled_from = max(self._replaying or self.journal.last_seq, 1)
+            log.error(
+                "history rows left to the journal: the database is behind",
+                extra={"table": table, "from_seq": self.spilled_from},
+            )
+
+    def restore_spilled(self) -> int:
+        """Once the writer is healthy again, put back the rows left to the journal; records
+        replayed (0 when there was no spill or the database is still behind)."""
+        writer = self.writer
+        if not self.spilled_from or self.journal is None or writer is None:
+            return 0
+        if not writer.healthy:
+            return 0
+        start, self.spilled_from = self.spilled_from, 0
+        for buffer in writer.buffers.values():
+            buffer.spilling = False
+        count = self.rebuild(self.journal, start - 1)
+        log.warning("history rows rebuilt from the journal", extra={"records": count})
+        return count
 
 
 def open_orders_in(

@@ -43,6 +43,7 @@ RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
 TIME_SYNC_INTERVAL_S = 300.0  # clocks drift: the venue's time offset measured again
 COMPACT_EVERY_S = 60.0  # the journal drops what the database holds this often
+SPILL_CHECK_S = 2.0  # rows left to the journal are put back this soon after the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +112,13 @@ class TradingComponent(Component):
             on_venue_event=self.events.on_venue_event,
             persistence=self.persistence,
         )
-        if storage is not None and storage.journal is not None:
-            # the orders the last run left live: followed again before the venues reconcile
+        if storage is not None and storage.journal is not None and self.persistence is not None:
+            # the rows of what the journal holds (the last run may not have written them all:
+            # the database keeps each once), then the orders the last run left live, followed
+            # again before the venues reconcile
+            replayed = self.persistence.rebuild(storage.journal)
+            if replayed:
+                log.info("history rows rebuilt from the journal", extra={"records": replayed})
             self.manager.restore(open_orders_in(storage.journal, instruments))
             self._spawn(self._compact())
         for name in self.venues:
@@ -193,12 +199,20 @@ class TradingComponent(Component):
                 log.warning("time sync failed", extra={"venue": name, "error": str(exc)})
 
     async def _compact(self) -> None:
-        """Drop from the journal what the database holds and no live order needs."""
+        """Put back rows the writer left to the journal once the database is back (every
+        SPILL_CHECK_S), and drop from the journal what the database holds and no live order
+        needs (every COMPACT_EVERY_S)."""
+        checks = 0
         while True:
-            await self.clock.sleep_ns(int(COMPACT_EVERY_S * NS_PER_SECOND))
+            await self.clock.sleep_ns(int(SPILL_CHECK_S * NS_PER_SECOND))
             storage, persistence = self.storage, self.persistence
             if storage is None or storage.journal is None or persistence is None:
                 return
+            persistence.restore_spilled()
+            checks += 1
+            if checks * SPILL_CHECK_S < COMPACT_EVERY_S:
+                continue
+            checks = 0
             upto = persistence.safe_to_compact()
             if upto > self.compacted_to:
                 try:

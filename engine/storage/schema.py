@@ -25,7 +25,7 @@ migrations are applied in one transaction, recorded in `schema_version`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from engine.storage.names import identifier, quoted
@@ -249,8 +249,16 @@ _V1: tuple[Table, ...] = (
     ),
 )
 
-# The tables as the code writes them now (the latest version's columns).
-TABLE_SPECS: dict[str, Table] = {t.name: t for t in _V1}
+# Version 2: an order event has a key, so that rows rebuilt from the order journal (at start,
+# after a spill) land once: the same order, time, kind, state and filled quantity is the same
+# event (two fills of one order in one millisecond differ by their cumulative fill).
+_EVENT_KEY = ("client_order_id", "ts_ns", "event", "status", "filled")
+_V2_ORDER_EVENTS = replace(
+    next(t for t in _V1 if t.name == "order_events"), key=_EVENT_KEY, conflict=Conflict.IGNORE
+)
+
+# The tables as the code writes them now (the latest version's columns and keys).
+TABLE_SPECS: dict[str, Table] = {t.name: t for t in _V1} | {"order_events": _V2_ORDER_EVENTS}
 # table -> column names in order: the shape of the rows `Backend.write` takes. The nine
 # tables written through `write`; `schema_version` is kept by the migrations alone.
 TABLES: dict[str, tuple[str, ...]] = {t.name: t.column_names for t in TABLE_SPECS.values()}
@@ -332,6 +340,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "the whole schema: orders, order events, fills, positions, PnL, risk events, market data",
         postgresql=create_statements(_V1, postgres=True),
         sqlite=create_statements(_V1, postgres=False),
+    ),
+    Migration(
+        2,
+        "order events keyed: rows rebuilt from the journal are written once",
+        postgresql=(
+            f'ALTER TABLE "order_events" ADD CONSTRAINT "order_events_key" '
+            f"UNIQUE ({_column_list(_EVENT_KEY)})",
+        ),
+        sqlite=(
+            'CREATE UNIQUE INDEX "order_events_key" '
+            f'ON "order_events" ({_column_list(_EVENT_KEY)})',
+        ),
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
