@@ -44,7 +44,7 @@ log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes what is built for what is not (README lists them too).
 NOT_YET_WIRED = (
-    "depth snapshots and public trades in the history, the frame recorder",
+    "the frame recorder",
     "monitoring endpoint",
 )
 

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from support import until
 from test_trading_component import SYMBOL, Quoter, _venue
@@ -129,6 +131,7 @@ state_dir = "{tmp_path / "state"}"
 [database]
 sqlite_path = "{tmp_path / "paper.sqlite3"}"
 flush_interval_ms = 50
+depth_snapshot_interval_s = 1.0
 
 [strategy]
 enabled = true
@@ -176,6 +179,12 @@ key_source = "none"
             inst.notional_to_decimal(position.fees),
         )
         assert await backend.fetch("SELECT count(*) FROM pnl_snapshots") != [(0,)]
+        # the market as it was: public trades, and 20 levels a side every second
+        assert await backend.fetch("SELECT count(*) FROM market_trades") != [(0,)]
+        (bids, asks) = (await backend.fetch("SELECT bids, asks FROM depth_snapshots"))[-1]
+        bid_levels, ask_levels = orjson.loads(bids), orjson.loads(asks)
+        assert len(bid_levels) == len(ask_levels) == 20
+        assert Decimal(bid_levels[0][0]) < Decimal(ask_levels[0][0])
     finally:
         await backend.close()
     with Journal.open(tmp_path / "state" / "journal" / "orders.wal", "os") as journal:

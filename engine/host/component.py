@@ -154,7 +154,14 @@ class StrategyHost(Component):
         storage = self.trading.storage
         late: list[EventHandler] = []
         if storage is not None:  # history and cache after the requests: off the quoting path
-            late.append(MarketHistory(storage.writer, storage.cache, config.database.market_data))
+            late.append(
+                MarketHistory(
+                    storage.writer,
+                    storage.cache,
+                    config.database.market_data,
+                    config.database.depth_snapshot_interval_s,
+                )
+            )
         for handler in self._handlers:
             self.events.add(handler)
         for handler in late:

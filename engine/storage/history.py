@@ -1,6 +1,8 @@
 """Market history and the live cache from the engine's events: an event handler that keeps
 each instrument's best bid/offer in the history (`market_bbo`, one row per change of the top
-of book) and in the real-time cache, and tells the cache when a book's readiness changes.
+of book) and in the real-time cache, public trades (`market_trades`), a depth snapshot of
+each ready book every `depth_snapshot_interval_s` (`depth_snapshots`, DEPTH_LEVELS a side),
+and tells the cache when a book's readiness changes.
 
 On the hot path it compares the top with the last one kept and, when it moved, appends one
 tuple of grid ints to the writer's buffer and one to the cache (no I/O, no Decimal); the
@@ -12,17 +14,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.events import EventHandler, FeedStatus, HandlerContext
+import orjson
+
+from engine._core.book import ASK, BID
+from engine.events import EventHandler, FeedStatus, HandlerContext, Trade
+from engine.model.enums import OrderSide
 from engine.model.instrument import Instrument
 from engine.storage.cache import Cache
 from engine.storage.writer import StorageWriter
 
+DEPTH_LEVELS = 20
+DEPTH_TIMER = "history.depth"
+_SIDE_TEXT = {OrderSide.BUY: "BUY", OrderSide.SELL: "SELL"}
+
 
 class MarketHistory(EventHandler):
-    def __init__(self, writer: StorageWriter | None, cache: Cache, market_data: bool) -> None:
+    def __init__(
+        self,
+        writer: StorageWriter | None,
+        cache: Cache,
+        market_data: bool,
+        depth_interval_s: float = 0.0,
+    ) -> None:
         self.writer = writer
         self.cache = cache
         self.market_data = market_data and writer is not None
+        self.depth_interval_s = depth_interval_s
         self._index: dict[str, int] = {}
         self._last: list[tuple[int, int, int, int]] = []
         self._cached: list[Any] = []
@@ -53,7 +70,39 @@ class MarketHistory(EventHandler):
         if self.market_data and self.writer is not None:
             self.writer.converters.update(self.converters(self.instruments))
             self._put = self.writer.buffer("market_bbo").put
+            if self.depth_interval_s > 0:
+                context.timers.every(DEPTH_TIMER, int(self.depth_interval_s * 1e9))
         self.clock = context.clock
+        self.view = context.view
+
+    def on_trade(self, trade: Trade) -> None:
+        if self.market_data and self.writer is not None:
+            self.writer.put(
+                "market_trades",
+                (trade.timestamp_ns, trade.venue, trade.symbol, trade.price, trade.quantity,
+                 _SIDE_TEXT[trade.aggressor], trade.trade_id),
+            )  # fmt: skip
+
+    def on_timer(self, name: str, timestamp_ns: int) -> None:
+        if name != DEPTH_TIMER or self.writer is None:
+            return
+        now = self.clock.time_ns()
+        for index, inst in enumerate(self.instruments):
+            book = self.view.book(index)
+            if book is None:
+                continue
+            sides = []
+            for side in (BID, ASK):
+                levels = book.levels(side, DEPTH_LEVELS)
+                sides.append(
+                    orjson.dumps(
+                        [
+                            [format(inst.ticks_to_price(p), "f"), format(inst.lots_to_qty(q), "f")]
+                            for p, q in levels
+                        ]
+                    ).decode()
+                )
+            self.writer.put("depth_snapshots", (now, inst.venue, inst.symbol, sides[0], sides[1]))
 
     def on_book(self, instrument_id: str, book: Any, timestamp_ns: int) -> None:
         index = self._index.get(instrument_id)
