@@ -10,12 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import orjson
 import pytest
+import redis.asyncio as aioredis
+from netproxy import CuttableProxy
 from support import until
 from test_trading_component import SYMBOL, Quoter, _venue
 
@@ -274,3 +278,51 @@ async def test_an_engine_killed_mid_run_restarts_with_every_fill_and_event_once(
         assert events == [], "an order event stored twice"
     finally:
         await backend.close()
+
+
+@pytest.mark.services
+async def test_postgresql_away_mid_run_loses_no_order_or_fill(
+    tmp_path: Path, pg_dsn: str, redis_url: str
+) -> None:
+    """The engine on PostgreSQL (through a proxy the test cuts for 5 s mid-run) and Redis:
+    every fill it booked is in PostgreSQL once at the end, and the cache holds its book."""
+    schema = f"run_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_dsn)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    proxy = CuttableProxy("127.0.0.1", 5432)
+    port = await proxy.start()
+    url = pg_dsn.replace("127.0.0.1:5432", f"127.0.0.1:{port}") + f"?search_path={schema}"
+    prefix = f"hft-test-{uuid.uuid4().hex[:8]}:"
+    path = _paper_config(tmp_path, 50)
+    path.write_text(
+        path.read_text().replace("[database]\n", f'[database]\nurl = "{url}"\n')
+        + f'\n[cache]\nurl = "{redis_url}"\nkey_prefix = "{prefix}"\n'
+    )
+    engine = Engine(ConfigStore(load_config(path, environ={})), config_path=path)
+    run = asyncio.create_task(engine.run(console_log=False))
+    try:
+        await asyncio.sleep(4.0)
+        await proxy.cut()  # the database is gone for 5 s while the engine trades
+        await asyncio.sleep(5.0)
+        await proxy.restore()
+        await asyncio.sleep(4.0)
+    finally:
+        engine.request_stop("test")
+        assert await run == 0
+    host = engine.host
+    assert host is not None and host.trading.manager is not None
+    booked = host.trading.manager.positions[0].fills
+    assert booked > 0
+    conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": schema})
+    client = aioredis.from_url(redis_url)
+    try:
+        trades = [r["trade_id"] for r in await conn.fetch("SELECT trade_id FROM fills")]
+        assert len(trades) == len(set(trades)) == booked
+        assert await client.exists(f"{prefix}bbo:binance:BTCUSDT") == 1
+    finally:
+        await client.delete(*[k async for k in client.scan_iter(f"{prefix}*")] or ["none"])
+        await client.aclose()
+        await conn.close()
+        await proxy.cut()
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
