@@ -29,6 +29,7 @@ from engine.gateway.okx import instruments as okx_instruments
 from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarketData
 from engine.gateway.ws import WsOptions
 from engine.host.component import StrategyHost
+from engine.host.monitoring import build_monitor
 from engine.logs import LoggingHandle, setup_logging
 from engine.model.instrument import Instrument
 from engine.oms.trading import TradingComponent, VenueTrading
@@ -45,7 +46,7 @@ log = logging.getLogger("engine.app")
 # Said at start so nobody mistakes what is built for what is not (README lists them too).
 NOT_YET_WIRED = (
     "the frame recorder",
-    "monitoring endpoint",
+    "alerts, notifications and the control API",
 )
 
 
@@ -199,16 +200,21 @@ def build_components(
             trading, events, clock, lambda: instrument_table(feeds), storage=storage
         )
         components.append(trader)
-        components.append(
-            StrategyHost(
-                current or (lambda: config),
-                events,
-                clock,
-                trader,
-                lambda: [f.feed for f in feeds if f.feed is not None],
-                lambda: instrument_table(feeds),
-            )
+        host = StrategyHost(
+            current or (lambda: config),
+            events,
+            clock,
+            trader,
+            lambda: [f.feed for f in feeds if f.feed is not None],
+            lambda: instrument_table(feeds),
         )
+        components.append(host)
+        if config.monitor.enabled:  # /metrics, /status, /health: last up, first down
+            components.append(
+                build_monitor(
+                    config.monitor, host, lambda: [f.feed for f in feeds if f.feed is not None]
+                )
+            )
     return components
 
 

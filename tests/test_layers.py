@@ -57,6 +57,11 @@ RULES = [
     Rule("engine/host", ("engine.sim", "engine.app", "engine.gateway")),
     # storage keeps what it is given; it knows no venue, order manager or strategy
     Rule("engine/storage", (*UPPER, "engine.sim", "engine.app")),
+    # the monitor reads what it is handed at scrape time; it calls nothing of the engine
+    Rule(
+        "engine/monitor",
+        (*UPPER, "engine.sim", "engine.app", "engine.storage", "engine.data", "engine.wire"),
+    ),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from engine.app import Engine
 from engine.config import ConfigError, ConfigStore, load_config
+from engine.monitor import MonitorServer
 from engine.risk.halt import HaltStore
 from engine.strategy.market_making import MarketMakingStrategy
 
@@ -43,6 +45,9 @@ enabled = true
 simulated = true
 symbols = ["BTCUSDT"]
 key_source = "none"
+
+[monitor]
+port = 0
 """
 
 
@@ -108,6 +113,18 @@ async def test_reload_applies_good_parameters_and_refuses_bad_ones(tmp_path: Pat
         engine.reload_config()  # SIGHUP's path: refused and logged, the engine runs on
         assert host.running
 
+        # the monitor serves what the engine holds
+        monitor = next(c for c in engine.components if isinstance(c, MonitorServer))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{monitor.url}/metrics") as answer:
+                text = await answer.text()
+            assert 'hft_position_base{symbol="BTCUSDT",venue="binance"}' in text
+            assert 'hft_tick_to_trade_seconds_count{stage="total"}' in text
+            async with http.get(f"{monitor.url}/health") as answer:
+                assert answer.status == 200 and (await answer.json())["ready"] is True
+            async with http.get(f"{monitor.url}/status") as answer:
+                assert (await answer.json())["engine"]["risk_state"] == "ACTIVE"
+
         # risk limits are hot
         engine.store.update("risk.max_open_orders", 3)
         assert host.risk is not None
@@ -122,6 +139,10 @@ async def test_reload_applies_good_parameters_and_refuses_bad_ones(tmp_path: Pat
                 break
             await asyncio.sleep(0.02)
         assert record is not None and record.source == "operator"
+        async with aiohttp.ClientSession() as http:  # a halted engine is not ready
+            async with http.get(f"{monitor.url}/health") as answer:
+                assert answer.status == 503
+                assert "trading is HALTED" in (await answer.json())["reasons"]
     finally:
         engine.request_stop("test")
         assert await run == 0

@@ -1,0 +1,314 @@
+"""The monitor's endpoints on a real aiohttp server (loopback, port 0) with a real HTTP client.
+
+Sources are built from real objects: a Cython StageRecorder with recorded values and plain
+dicts, so what /metrics shows is compared with what was put in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine._core.latency import StageRecorder
+from engine.component import ComponentState
+from engine.config import MonitorConfig
+from engine.monitor import EngineMetrics, InstrumentMetrics, MonitorServer, Sources
+from engine.monitor.metrics import LATENCY_BUCKETS, latency_buckets
+
+# (decode, send) deltas in ns per tick: chosen away from bucket bounds (HDR edges are ~1 % wide)
+TICKS = [(3_000, 40_000), (7_000, 120_000), (20_000, 600_000), (4_000, 3_000_000)]
+
+
+def _recorder() -> StageRecorder:
+    rec = StageRecorder(["rx", "decode", "send"])
+    t = 1_000_000
+    for decode, send in TICKS:
+        assert rec.stamp(0, t) == 0
+        assert rec.stamp(1, t + decode) == 0
+        assert rec.stamp(2, t + decode + send) == 0
+        assert rec.finish() == 3  # stages stamped
+        t += 10_000_000
+    return rec
+
+
+def _sources(**overrides: Any) -> Sources:
+    rec = _recorder()
+    fields: dict[str, Any] = {
+        "instruments": lambda: [
+            InstrumentMetrics(
+                "binance",
+                "BTCUSDT",
+                position=Decimal("0.125"),
+                realized_pnl=Decimal("12.5"),
+                unrealized_pnl=Decimal("-3.25"),
+                fees=Decimal("0.75"),
+                open_orders=2,
+                fills=17,
+            ),
+            {"venue": "okx", "symbol": "ETH-USDT", "position": Decimal("-1.5"), "fills": 3},
+        ],
+        "oms_counters": lambda: {"orders_sent": 40, "orders_rejected": 2},
+        "risk_state": lambda: "REDUCING",
+        "refusals": lambda: {"notional": 5, "rate": 1},
+        "feeds": lambda: {"binance:BTCUSDT": True, "okx:ETH-USDT": False},
+        "latency": lambda: rec,
+    }
+    fields.update(overrides)
+    return Sources(**fields)
+
+
+def _samples(text: str) -> dict[str, Any]:
+    """{family name: family} from the exposition."""
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _value(family: Any, name: str, **labels: str) -> float:
+    for s in family.samples:
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+            return float(s.value)
+    raise AssertionError(f"no sample {name}{labels} in {family.samples}")
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Any]]:
+    servers: list[MonitorServer] = []
+
+    async def start(
+        sources: Sources | None = None,
+        status: Callable[[], dict[str, Any]] = dict,
+        health: Callable[[], tuple[bool, dict[str, Any]]] = lambda: (True, {}),
+        config: MonitorConfig | None = None,
+    ) -> MonitorServer:
+        metrics = EngineMetrics(sources or _sources(), probe_interval=0.005)
+        server = MonitorServer(config or MonitorConfig(port=0), metrics, status, health)
+        servers.append(server)
+        await server.start()
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+async def _get(server: MonitorServer, path: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}{path}") as resp:
+        return resp.status, resp.headers["Content-Type"], await resp.text()
+
+
+async def test_metrics_expose_sources(serve: Callable[..., Any]) -> None:
+    server = await serve()
+    status, ctype, text = await _get(server, "/metrics")
+    assert status == 200
+    assert ctype == CONTENT_TYPE_LATEST
+    fams = _samples(text)
+
+    btc = {"venue": "binance", "symbol": "BTCUSDT"}
+    eth = {"venue": "okx", "symbol": "ETH-USDT"}
+    assert _value(fams["hft_position_base"], "hft_position_base", **btc) == 0.125
+    assert _value(fams["hft_position_base"], "hft_position_base", **eth) == -1.5
+    assert _value(fams["hft_pnl_realized_quote"], "hft_pnl_realized_quote", **btc) == 12.5
+    assert _value(fams["hft_pnl_unrealized_quote"], "hft_pnl_unrealized_quote", **btc) == -3.25
+    assert _value(fams["hft_fees_quote"], "hft_fees_quote", **btc) == 0.75
+    assert _value(fams["hft_open_orders"], "hft_open_orders", **btc) == 2
+    assert _value(fams["hft_fills"], "hft_fills_total", **btc) == 17
+    assert _value(fams["hft_fills"], "hft_fills_total", **eth) == 3
+
+    assert _value(fams["hft_oms_orders_sent"], "hft_oms_orders_sent_total") == 40
+    assert _value(fams["hft_oms_orders_rejected"], "hft_oms_orders_rejected_total") == 2
+    assert _value(fams["hft_risk_state"], "hft_risk_state", state="REDUCING") == 1
+    refusals = fams["hft_risk_refusals"]
+    assert _value(refusals, "hft_risk_refusals_total", reason="notional") == 5
+    assert _value(refusals, "hft_risk_refusals_total", reason="rate") == 1
+    assert _value(fams["hft_feed_ready"], "hft_feed_ready", feed="binance:BTCUSDT") == 1
+    assert _value(fams["hft_feed_ready"], "hft_feed_ready", feed="okx:ETH-USDT") == 0
+
+    assert _value(fams["hft_process_cpu_seconds"], "hft_process_cpu_seconds_total", mode="user")
+    rss = _value(fams["hft_process_resident_memory_bytes"], "hft_process_resident_memory_bytes")
+    assert rss > 1_000_000
+
+
+async def test_tick_to_trade_histogram_from_stage_recorder(serve: Callable[..., Any]) -> None:
+    server = await serve()
+    fam = _samples((await _get(server, "/metrics"))[2])["hft_tick_to_trade_seconds"]
+    assert fam.type == "histogram"
+    per_stage = {
+        "decode": [d for d, _ in TICKS],
+        "send": [s for _, s in TICKS],
+        "total": [d + s for d, s in TICKS],
+    }
+    bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+    for stage, values_ns in per_stage.items():
+        for le, bound in zip(bounds, [*LATENCY_BUCKETS, float("inf")], strict=True):
+            expected = sum(1 for v in values_ns if v / 1e9 <= bound)
+            got = _value(fam, "hft_tick_to_trade_seconds_bucket", stage=stage, le=le)
+            assert got == expected, (stage, le)
+        count = _value(fam, "hft_tick_to_trade_seconds_count", stage=stage)
+        assert count == len(values_ns)
+        total_s = _value(fam, "hft_tick_to_trade_seconds_sum", stage=stage)
+        assert total_s == pytest.approx(sum(values_ns) / 1e9, rel=0.01)
+
+
+def test_latency_buckets_are_cumulative_and_end_in_inf() -> None:
+    # (upper edge ns, count): 9 µs, 10 µs exactly, 11 µs, 2 s (past the last bound)
+    out = latency_buckets([(9_000, 1), (10_000, 2), (11_000, 4), (2_000_000_000, 8)])
+    assert out[0] == ("1e-05", 3.0)
+    assert out[1] == ("2.5e-05", 7.0)
+    assert out[-2] == ("1.0", 7.0)
+    assert out[-1] == ("+Inf", 15.0)
+    assert [c for _, c in out] == sorted(c for _, c in out)
+    assert latency_buckets([])[-1] == ("+Inf", 0.0)
+
+
+async def test_metric_names_follow_conventions(serve: Callable[..., Any]) -> None:
+    server = await serve()
+    fams = _samples((await _get(server, "/metrics"))[2])
+    units = ("_seconds", "_bytes", "_base", "_quote")
+    for name, fam in fams.items():
+        assert name.startswith("hft_"), name
+        if fam.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in fam.samples), name
+        if fam.type == "histogram":
+            assert name.endswith("_seconds"), name
+    for name in (
+        "hft_process_cpu_seconds",
+        "hft_process_resident_memory_bytes",
+        "hft_event_loop_lag_seconds",
+        "hft_tick_to_trade_seconds",
+        "hft_position_base",
+        "hft_pnl_realized_quote",
+        "hft_pnl_unrealized_quote",
+        "hft_fees_quote",
+    ):
+        assert name in fams and name.endswith(units), name
+    lag = fams["hft_event_loop_lag_seconds"]
+    les = [s.labels["le"] for s in lag.samples if s.name.endswith("_bucket")]
+    assert les[0] == "1e-05" and les[-2] == "1.0" and les[-1] == "+Inf"
+
+
+async def test_missing_and_failing_sources(serve: Callable[..., Any]) -> None:
+    def broken() -> dict[str, int]:
+        raise RuntimeError("reader bug")
+
+    server = await serve(Sources(oms_counters=broken, latency=lambda: None))
+    status, _, text = await _get(server, "/metrics")
+    assert status == 200
+    fams = _samples(text)
+    assert "hft_position_base" not in fams and "hft_tick_to_trade_seconds" not in fams
+    errors = fams["hft_monitor_source_errors"]
+    assert _value(errors, "hft_monitor_source_errors_total", source="oms_counters") == 1
+    assert "hft_process_resident_memory_bytes" in fams
+
+
+async def test_status_json_keeps_decimals_exact(serve: Callable[..., Any]) -> None:
+    doc = {
+        "state": "ACTIVE",
+        "instruments": {"BTCUSDT": {"position": Decimal("0.10000000"), "pnl": Decimal("-1.5")}},
+        "uptime_s": 12.5,
+    }
+    server = await serve(status=lambda: doc)
+    status, ctype, text = await _get(server, "/status")
+    assert status == 200 and ctype.startswith("application/json")
+    got = orjson.loads(text)
+    assert got["instruments"]["BTCUSDT"] == {"position": "0.10000000", "pnl": "-1.5"}
+    assert got["state"] == "ACTIVE" and got["uptime_s"] == 12.5
+
+
+async def test_status_source_failure_is_500(serve: Callable[..., Any]) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    server = await serve(status=broken)
+    status, _, text = await _get(server, "/status")
+    assert status == 500 and "RuntimeError" in orjson.loads(text)["error"]
+
+
+async def test_health_ready_and_not_ready(serve: Callable[..., Any]) -> None:
+    state: dict[str, Any] = {"ready": True, "details": {"feeds": {"binance": "live"}}}
+    server = await serve(health=lambda: (state["ready"], state["details"]))
+    status, _, text = await _get(server, "/health")
+    assert status == 200
+    assert orjson.loads(text) == {"live": True, "ready": True, "feeds": {"binance": "live"}}
+
+    state["ready"] = False
+    state["details"] = {"reasons": ["feed binance:BTCUSDT stale for 7.0 s", "risk HALTED"]}
+    status, _, text = await _get(server, "/health")
+    assert status == 503
+    doc = orjson.loads(text)
+    assert doc["live"] is True and doc["ready"] is False
+    assert doc["reasons"] == ["feed binance:BTCUSDT stale for 7.0 s", "risk HALTED"]
+
+    status, _, text = await _get(server, "/health/live")
+    assert status == 200 and orjson.loads(text) == {"live": True}
+
+
+async def test_health_source_failure_is_not_ready(serve: Callable[..., Any]) -> None:
+    def broken() -> tuple[bool, dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    server = await serve(health=broken)
+    status, _, text = await _get(server, "/health")
+    assert status == 503
+    assert orjson.loads(text)["reasons"] == ["health check failed: RuntimeError"]
+
+
+async def test_loop_lag_probe_records_samples(serve: Callable[..., Any]) -> None:
+    server = await serve()
+    assert server.metrics.probing
+    for _ in range(200):
+        if server.metrics.loop_lag_samples >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert server.metrics.loop_lag_samples >= 3
+    fams = _samples((await _get(server, "/metrics"))[2])
+    count = _value(fams["hft_event_loop_lag_seconds"], "hft_event_loop_lag_seconds_count")
+    assert count >= 3
+    await server.stop()
+    assert not server.metrics.probing
+    stopped_at = server.metrics.loop_lag_samples
+    await asyncio.sleep(0.03)
+    assert server.metrics.loop_lag_samples == stopped_at
+
+
+async def test_port_in_use_is_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = MonitorServer(
+            MonitorConfig(port=port), EngineMetrics(Sources()), dict, lambda: (True, {})
+        )
+        with pytest.raises(OSError) as info:
+            await server.start()
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"127.0.0.1:{port}" in message
+    assert "monitor.port" in message and "already in use" in message
+    assert server.state is ComponentState.FAILED and server.port is None
+    assert not server.metrics.probing
+    await server.stop()
+
+
+async def test_disabled_starts_nothing(serve: Callable[..., Any]) -> None:
+    server = await serve(config=MonitorConfig(enabled=False, port=0))
+    assert server.running and server.port is None and server.url is None
+    assert not server.metrics.probing
+
+
+async def test_stop_closes_the_port(serve: Callable[..., Any]) -> None:
+    server = await serve()
+    url = server.url
+    assert (await _get(server, "/health/live"))[0] == 200
+    await server.stop()
+    assert server.port is None
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(f"{url}/health/live")
