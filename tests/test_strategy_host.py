@@ -139,10 +139,12 @@ async def test_reload_applies_good_parameters_and_refuses_bad_ones(tmp_path: Pat
                 break
             await asyncio.sleep(0.02)
         assert record is not None and record.source == "operator"
-        async with aiohttp.ClientSession() as http:  # a halted engine is not ready
-            async with http.get(f"{monitor.url}/health") as answer:
-                assert answer.status == 503
-                assert "trading is HALTED" in (await answer.json())["reasons"]
+        async with (  # a halted engine is not ready
+            aiohttp.ClientSession() as http,
+            http.get(f"{monitor.url}/health") as answer,
+        ):
+            assert answer.status == 503
+            assert "trading is HALTED" in (await answer.json())["reasons"]
     finally:
         engine.request_stop("test")
         assert await run == 0
