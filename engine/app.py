@@ -14,6 +14,7 @@ from engine import __version__
 from engine.clock import Clock, LiveClock
 from engine.component import Component
 from engine.config import ConfigError, ConfigStore, EngineConfig, VenueConfig, masked_dict
+from engine.config.schema import RecorderConfig
 from engine.config.venue_credentials import load_credentials
 from engine.data.feed import BookFeed, FeedOptions
 from engine.events import EventDispatcher, EventHandler
@@ -39,15 +40,13 @@ from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
 from engine.sim.server import RunningSim, SimOptions
 from engine.storage.component import StorageComponent
+from engine.storage.recorder import FrameRecorder
 from engine.wire.credentials import Credentials
 
 log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes what is built for what is not (README lists them too).
-NOT_YET_WIRED = (
-    "the frame recorder",
-    "alerts, notifications and the control API",
-)
+NOT_YET_WIRED = ("alerts, notifications and the control API",)
 
 
 INSTRUMENT_LOADERS: dict[str, InstrumentLoader] = {
@@ -63,13 +62,24 @@ def _ws_options(stale_after_s: float, keepalive_s: float) -> WsOptions:
     return WsOptions(stale_after_s=stale_after_s, keepalive_s=min(keepalive_s, stale_after_s / 2))
 
 
-def _feed_factory(
-    venue: str, config: VenueConfig, events: EventHandler, clock: Clock, stale_after_s: float
+def _feed_factory(  # noqa: PLR0917 - what a venue's feed is built from
+    venue: str,
+    config: VenueConfig,
+    events: EventHandler,
+    clock: Clock,
+    stale_after_s: float,
+    recorder: RecorderConfig | None = None,
 ) -> FeedFactory:
     """How to build `venue`'s book feed once its instruments are loaded."""
     options = FeedOptions(book_capacity=config.book_depth)
 
     def make(instruments: list[Instrument], rest: str, ws: str, ca_file: str) -> BookFeed:
+        feed = _make(instruments, rest, ws, ca_file)
+        if recorder is not None:  # `[recorder] enabled`: every raw frame to files
+            feed.frame_recorder = FrameRecorder.from_config(recorder, venue)
+        return feed
+
+    def _make(instruments: list[Instrument], rest: str, ws: str, ca_file: str) -> BookFeed:
         if venue == "binance":
             return binance_feed.BinanceBookFeed(
                 instruments,
@@ -166,7 +176,9 @@ def build_components(
             name,
             venue.symbols,
             INSTRUMENT_LOADERS[name],
-            _feed_factory(name, venue, events, clock, config.monitor.stale_feed_seconds),
+            _feed_factory(
+                name, venue, events, clock, config.monitor.stale_feed_seconds, config.recorder
+            ),
             lambda name=name, venue=venue: urls(name, venue),  # type: ignore[misc]
             ca_file=lambda name=name, venue=venue: ca_file(name, venue),  # type: ignore[misc]
             cache=None if name in simulators else instrument_cache,

@@ -6,6 +6,7 @@ next start (matched at the venue as its own, not cancelled as another run's).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from engine.sim.server import ACCOUNT, RunningSim, start_sim
 from engine.storage.backend import open_backend
 from engine.storage.component import StorageComponent
 from engine.storage.journal import ChangeRecord, Journal, decode_order_event
+from engine.storage.recorder import iter_frames, recordings
 from engine.storage.schema import TODAYS_FILLS
 
 
@@ -137,6 +139,10 @@ sqlite_path = "{tmp_path / "paper.sqlite3"}"
 flush_interval_ms = 50
 depth_snapshot_interval_s = 1.0
 
+[recorder]
+enabled = true
+directory = "{tmp_path / "frames"}"
+
 [strategy]
 enabled = true
 status_interval_s = 0
@@ -193,6 +199,12 @@ key_source = "none"
         await backend.close()
     with Journal.open(tmp_path / "state" / "journal" / "orders.wal", "os") as journal:
         assert open_orders_in(journal, host.trading.manager.instruments) == []
+    # every raw frame of the feed, as received: the replay's input
+    (recording,) = recordings(tmp_path / "frames", "binance")
+    frames = list(iter_frames(recording))
+    assert len(frames) > 100
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(frames))  # receive order
+    assert any(b'"stream"' in frame for _, frame in frames)  # Binance's combined streams
 
 
 def _paper_config(tmp_path: Path, flush_interval_ms: int) -> Path:

@@ -107,6 +107,8 @@ class BookFeed(Component):
         self.ready = dict.fromkeys(self.instruments, False)
         self.counters = {s: FeedCounters() for s in self.instruments}
         self.tap = Tap(self.options.tap_capacity)
+        # raw frames to files (engine/storage/recorder.py), set by the engine before start
+        self.frame_recorder: Any = None
         self._last_warning_ns: dict[str, int] = {}
         self.suppressed_warnings = 0
         self._last_trade_id: dict[str, int] = {}

@@ -122,6 +122,8 @@ class VenueMarketData(Component):
     async def _on_stop(self) -> None:
         if self.feed is not None:
             await self.feed.stop()
+            if self.feed.frame_recorder is not None:  # its last frame is on disk
+                self.feed.frame_recorder.close()
 
 
 def unreachable(exc: InstrumentLoadError) -> bool:

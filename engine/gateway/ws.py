@@ -31,7 +31,7 @@ import logging
 import random
 import ssl
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 
@@ -118,6 +118,7 @@ class WsConnection:
         self.options = options or WsOptions()
         self.counters = WsCounters()
         self.stats = WsStats()
+        self.recorder: Any = None  # a FrameRecorder: every frame kept raw, read at each connect
         self.close_reason = ""
         self.connected_ns = 0
         self._transport: WSTransport | None = None
@@ -202,7 +203,9 @@ class WsConnection:
     def _listener(self) -> FrameListener:
         # read per connect: a handler may replace its frame_handler between sockets
         handler = getattr(self.handler, "frame_handler", None)
-        return FrameListener(self, handler, self.stats, self.clock, type(self.clock) is LiveClock)
+        return FrameListener(
+            self, handler, self.stats, self.clock, type(self.clock) is LiveClock, self.recorder
+        )
 
     def _connected(self, transport: WSTransport) -> None:
         self._transport = transport

@@ -19,3 +19,4 @@ cdef class FrameListener(WSListener):
     cdef WsStats _stats
     cdef object _clock
     cdef bint _system_clock  # a live clock: read the system clocks in C (same values)
+    cdef object _recorder  # the raw frame recorder (engine/storage/recorder.py), or None

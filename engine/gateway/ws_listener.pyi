@@ -20,4 +20,5 @@ class FrameListener(WSListener):
         stats: WsStats,
         clock: Any,
         system_clock: bool,
+        recorder: Any = None,
     ) -> None: ...

@@ -7,6 +7,9 @@ could not finish (a trade, an ack, a resync, a handler error) or a connection wi
 handler builds a memoryview and enters Python (`WsConnection._slow_frame`). Control frames
 and the connection's life go to WsConnection as before.
 
+With a frame recorder (`[recorder] enabled`), every text or binary frame is appended to it
+first, as received, with its receive time (one `writev` of the picows buffer, no copy).
+
 Receive time is the connection's clock: with a live clock the system clocks are read in C
 (the values `time.time_ns()` / `time.monotonic_ns()` would give), any other clock (a
 simulated one) is asked through its Python methods.
@@ -39,13 +42,14 @@ cdef class FrameListener(WSListener):
     """One socket's listener; picows makes a new one per connect."""
 
     def __init__(self, conn, FrameHandler handler, WsStats stats not None, clock,
-                 bint system_clock):
+                 bint system_clock, recorder=None):
         super().__init__()
         self._conn = conn
         self._handler = handler
         self._stats = stats
         self._clock = clock
         self._system_clock = system_clock
+        self._recorder = recorder
 
     cpdef on_ws_connected(self, WSTransport transport):
         self._conn._connected(transport)
@@ -63,6 +67,8 @@ cdef class FrameListener(WSListener):
                 self._stats.last_message_ns = self._clock.monotonic_ns()
             self._stats.messages += 1
             self._stats.bytes += frame.payload_size
+            if self._recorder is not None:  # the raw bytes first, as received (no copy)
+                self._recorder.append(recv_ns, frame.get_payload_as_memoryview())
             if self._handler is not None:
                 status = self._handler.c_frame(<const unsigned char*>frame.payload_ptr,
                                                frame.payload_size, recv_ns)

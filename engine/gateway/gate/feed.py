@@ -285,6 +285,7 @@ class GateBookFeed(BookFeed):
                 venue=self.venue,
                 seed=None if self._seed is None else self._seed + i,
             )
+            connection.conn.recorder = self.frame_recorder
             connection.conn.start()
 
     async def _on_stop(self) -> None:

@@ -346,6 +346,7 @@ class OkxBookFeed(BookFeed):
             venue=self.venue,
             seed=self._seed,
         )
+        connection.conn.recorder = self.frame_recorder
         connection.conn.start()
 
     async def _on_stop(self) -> None:
