@@ -246,12 +246,27 @@ class OrderManager:
     ) -> bool:
         """The request into the journal before it is sent; False (the order REJECTED, nothing
         sent) when the journal cannot take it: an order we could lose is not placed."""
+        return self._journal(
+            order_id, meta, action, request.side, request.order_type, request.time_in_force,
+            request.price_ticks, request.quantity_lots,
+        )  # fmt: skip
+
+    def _journal(  # noqa: PLR0917 - the journaled request's fields
+        self,
+        order_id: int,
+        meta: _Meta,
+        action: IntentAction,
+        side: OrderSide,
+        order_type: OrderType,
+        tif: TimeInForce,
+        price: int,
+        qty: int,
+    ) -> bool:
         if self.persist is None:
             return True
         try:
             self.persist.intent(
-                meta.client_order_id, meta.index, request.side, request.order_type,
-                request.time_in_force, request.price_ticks, request.quantity_lots,
+                meta.client_order_id, meta.index, side, order_type, tif, price, qty,
                 self.clock.time_ns(), action, self._batch is not None,
             )  # fmt: skip
         except JournalError as exc:
@@ -408,8 +423,10 @@ class OrderManager:
         row = self.table.get(order_id)
         if row is None:
             return False
-        request = self._request(meta, row[2], row[3], row[4], price or row[6], qty or row[7])
-        return self._journaled(order_id, meta, request, action)
+        return self._journal(
+            order_id, meta, action, _SIDE[row[2]], _TYPE[row[3]], _TIF[row[4]],
+            price or row[6], qty or row[7],
+        )  # fmt: skip
 
     def _request(  # noqa: PLR0917 - the intent row's fields, in its order
         self, meta: _Meta, side: int, order_type: int, tif: int, price: int, qty: int
