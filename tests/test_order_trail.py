@@ -126,41 +126,10 @@ async def test_a_paper_run_leaves_its_orders_and_fills_in_the_database(tmp_path:
     """The engine quoting on the simulator for a few seconds: every fill the order manager
     booked is a row of `fills` (today's, by the documented query), every order a row of
     `orders` in a final state after the stop, and nothing is left live in the journal."""
-    path = tmp_path / "engine.toml"
+    path = _paper_config(tmp_path, 50)
     path.write_text(
-        f"""
-[system]
-log_level = "warning"
-log_dir = "{tmp_path / "log"}"
-state_dir = "{tmp_path / "state"}"
-
-[database]
-sqlite_path = "{tmp_path / "paper.sqlite3"}"
-flush_interval_ms = 50
-depth_snapshot_interval_s = 1.0
-
-[recorder]
-enabled = true
-directory = "{tmp_path / "frames"}"
-
-[strategy]
-enabled = true
-status_interval_s = 0
-
-[strategy.parameters]
-order_size = "0.001"
-min_half_spread_ticks = 1.0
-requote_interval_s = 0.1
-
-[risk]
-max_order_notional = "5000"
-
-[venues.binance]
-enabled = true
-simulated = true
-symbols = ["BTCUSDT"]
-key_source = "none"
-"""
+        path.read_text().replace("[database]\n", "[database]\ndepth_snapshot_interval_s = 1.0\n")
+        + f'\n[recorder]\nenabled = true\ndirectory = "{tmp_path / "frames"}"\n'
     )
     engine = Engine(ConfigStore(load_config(path, environ={})), config_path=path)
     assert await engine.run(duration=8.0, console_log=False) == 0
