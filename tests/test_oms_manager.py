@@ -295,3 +295,23 @@ async def test_a_batch_is_journaled_in_one_write_before_any_request_goes(
     kinds = [kind for _, kind, _ in journal.replay()]
     assert kinds[:2] == [INTENT, INTENT] and kinds.count(CHANGE) >= 2
     journal.close()
+
+
+async def test_a_batch_the_journal_cannot_write_sends_nothing(desk: Desk, tmp_path: Path) -> None:
+    """The journal's one write of a batch fails (here: its file is gone from under it): no
+    request of the batch goes out, and its new orders end REJECTED, naming the journal."""
+    d = desk
+    d.seed_book()
+    journal = Journal.open(tmp_path / "orders.wal", "os")
+    d.oms.persist = OrderPersistence([d.inst], journal, None)
+    journal.close()  # appends with `more` still buffer; the batch's write then fails
+    d.oms.begin_batch()
+    ids = [d.place(BUY, "60000", "0.001"), d.place(BUY, "60001", "0.001")]
+    d.oms.end_batch()
+    await d.oms.drain()
+    await asyncio.sleep(0.05)
+    assert d.sim.exchange.engine.open_orders(ACCOUNT) == []
+    assert all(d.oms.table.get(i) is None for i in ids)  # rejected and released
+    rejected = [u for i in ids for u in d.of(i) if u.status is OrderStatus.REJECTED]
+    assert len(rejected) == 2 and all("journal" in u.reason for u in rejected)
+    assert d.oms.counters.requests == 0
