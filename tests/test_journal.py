@@ -117,10 +117,14 @@ def test_more_batches_records_into_one_write(tmp_path: Path) -> None:
     with Journal.open(path, fsync="always") as j:
         j.append(1, b"a", more=True)
         j.append(1, b"bb", more=True)
-        assert path.stat().st_size == HEADER_SIZE  # nothing written yet
+        assert j.size == HEADER_SIZE  # nothing written yet
+        assert path.read_bytes()[HEADER_SIZE : HEADER_SIZE + 64] == bytes(64)  # the reserve
         assert j.syncs == 0
         j.append(1, b"ccc")  # the first without `more` writes all three, one fsync
-        assert path.stat().st_size == HEADER_SIZE + 3 * RECORD_OVERHEAD + 6
+        assert j.size == HEADER_SIZE + 3 * RECORD_OVERHEAD + 6
+        # in the page cache: another reader of the file sees the three records
+        written = path.read_bytes()[HEADER_SIZE : j.size]
+        assert written.count(b"bb") == written.count(b"ccc") == 1
         assert j.syncs == 1 and j.durable_seq == 3
         j.append(1, b"d", more=True)
         j.flush()
@@ -178,8 +182,10 @@ def test_torn_last_record_at_every_byte_offset(
                 assert warnings == []  # a clean end, nothing torn
             else:
                 assert len(warnings) == 1 and f"at byte {last_start} " in warnings[0], cut
-            assert target.stat().st_size == last_start  # the tail is cut off
+            assert j.size == last_start  # the tail is cut off
             assert j.append(7, b"after") == 4  # the torn record's sequence is reused
+        # close cuts the reserve: the file ends with the last record
+        assert target.stat().st_size == last_start + RECORD_OVERHEAD + 5
         assert replayed(target)[-1] == (4, 7, b"after")
 
 
@@ -194,12 +200,19 @@ def test_torn_tail_of_a_batch_and_zero_filled_tail(
     path.write_bytes(data[: starts[3] + 9])
     with caplog.at_level(logging.WARNING, LOGGER):
         assert replayed(path) == records[:3]
-    # the kernel extended the file but the blocks never got their data: zeros
+    # zeros after the last record: the reserve of a run that did not close, no warning
     path.write_bytes(data + bytes(4096))
     caplog.clear()
     with caplog.at_level(logging.WARNING, LOGGER):
         assert replayed(path) == records
-    assert any(f"at byte {starts[-1]} " in r.getMessage() for r in caplog.records)
+    assert caplog.records == []
+    assert path.stat().st_size == len(data)
+    # a torn record followed by zeros (the reserve) still says where it was cut
+    path.write_bytes(data[: starts[3] + 9] + bytes(4096))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, LOGGER):
+        assert replayed(path) == records[:3]
+    assert any(f"at byte {starts[3]} " in r.getMessage() for r in caplog.records)
     # random garbage that is no record
     path.write_bytes(data + os.urandom(300))
     assert replayed(path) == records
@@ -275,23 +288,23 @@ def test_header_checks(tmp_path: Path) -> None:
 def test_compaction_keeps_later_records_and_numbering(tmp_path: Path) -> None:
     path = tmp_path / "j.wal"
     records = fill(path, 10)
+    before = path.read_bytes()
     with Journal.open(path, fsync="interval", interval_ms=5) as j:
         assert j.compact(0) == 0
         assert j.compact(6) == 6
         assert list(j.replay()) == records[6:]
         assert j.records == 4
-        assert (
-            j.size
-            == path.stat().st_size
-            == HEADER_SIZE + offsets(records)[-1] - offsets(records)[6]
-        )
+        assert j.size == HEADER_SIZE + offsets(records)[-1] - offsets(records)[6]
+        # the records kept, byte for byte, in the new file (and its reserve after them)
+        assert path.read_bytes()[HEADER_SIZE : j.size] == before[offsets(records)[6] :]
         assert j.append(1, b"new") == 11
         assert j.compact(6) == 0  # already gone
     assert [r[0] for r in replayed(path)] == [7, 8, 9, 10, 11]
     with Journal.open(path, fsync="always") as j:
         assert j.compact(10**9) == 5  # past the end: everything, numbering kept
         assert list(j.replay()) == []
-        assert path.stat().st_size == HEADER_SIZE
+        assert j.size == HEADER_SIZE
+    assert path.stat().st_size == HEADER_SIZE
     with Journal.open(path, fsync="os") as j:
         assert j.last_seq == 11  # from the header's base sequence
         assert j.append(1, b"z") == 12
@@ -497,24 +510,35 @@ def test_file_too_large_at_append_loses_nothing_before_it(
     assert len(records) == int(ok) + 1 and records[-1] == (int(after), 2, b"after")
 
 
-def test_no_space_left_at_append(tmp_path: Path) -> None:
+def test_a_reservation_that_fails_writes_nothing(tmp_path: Path) -> None:
+    """Records go into space reserved ahead; when the next reservation fails (here: the
+    descriptor swapped for a device that cannot be reserved on), the append is refused
+    whole, the records before it stay, and the journal goes on once reserving works again."""
     path = tmp_path / "j.wal"
     j = Journal.open(path, fsync="os")
-    j.append(1, b"kept")
-    full = os.open("/dev/full", os.O_WRONLY)
+    saved = os.dup(j._fd)
+    device = os.open("/dev/full", os.O_WRONLY)
     try:
-        os.dup2(full, j._fd)  # the same descriptor now writes to a device that is always full
+        os.dup2(device, j._fd)
+        kept = 0
+        with pytest.raises(JournalWriteError) as err:
+            while True:  # the reserve (GROW_BYTES) takes these without a system call
+                j.append(1, b"k" * 1000)
+                kept += 1
+        # every record that fitted the reserve made at open (GROW_BYTES, to a page)
+        assert j._capacity >= jmod.GROW_BYTES
+        assert kept == (j._capacity - HEADER_SIZE) // (RECORD_OVERHEAD + 1000)
+        one_line(err.value, path)
+        assert "not journaled" in str(err.value) and f"at byte {j.size}" in str(err.value)
+        assert j.last_seq == kept  # the refused record's sequence is handed out again
+        os.dup2(saved, j._fd)  # space again
+        assert j.append(2, b"after") == kept + 1
     finally:
-        os.close(full)
-    with pytest.raises(JournalWriteError, match="No space left on device") as err:
-        j.append(1, b"lost")
-    one_line(err.value, path)
-    assert "disk full" in str(err.value)
-    # the partial write could not be cut off (the device has no size): refuse from now on
-    with pytest.raises(JournalWriteError, match="unusable"):
-        j.append(1, b"again")
+        os.close(device)
+        os.close(saved)
     j.close()
-    assert replayed(path) == [(1, 1, b"kept")]
+    records = replayed(path)
+    assert len(records) == kept + 1 and records[-1] == (kept + 1, 2, b"after")
 
 
 def test_too_little_free_space_is_refused_at_open(tmp_path: Path) -> None:

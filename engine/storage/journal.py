@@ -17,18 +17,26 @@ empty file). Record kinds are the caller's: 1 and 2 are the OMS's `INTENT` and `
 
 Guarantees:
 
-- `append` returns after the record is handed to the operating system (a `write` call), so
-  a crash of the process never loses it; a power loss loses nothing older than the fsync
+- `append` returns after the record is in the operating system's page cache: the file is
+  mapped shared (`mmap`) over space reserved ahead with `posix_fallocate`, so a record is a
+  copy into the mapping, no system call on the hot path, and a crash of the process never
+  loses it (the kernel owns those pages). A power loss loses nothing older than the fsync
   policy allows: "always" fsyncs inside `append`, "interval" from a background thread at
   most every `interval_ms` (`durable_seq` says how far), "os" leaves it to the kernel.
   With `more=True` the record waits in memory for the next `append` without it or
-  `flush()`, so a tick's intents reach the file in one `write` (and one fsync).
+  `flush()`, so a tick's intents reach the file in one copy (and one fsync).
+- Space is reserved `GROW_BYTES` at a time past the last record (zeros, cut off again at
+  `close`). Reserving is where a full disk shows, before any byte of a record is copied, so
+  no store into the mapping can fault; near a full disk the reservation shrinks to what the
+  record needs, so every byte the filesystem has is used.
 - At open, a torn or corrupt tail (nothing valid after it) is truncated with one warning
-  naming the byte offset; every record before it is kept. A corrupt record followed by
-  intact ones is a hard `JournalCorrupt` naming its offset: nothing is dropped silently.
-- A write that fails (disk full, file too large) raises `JournalWriteError` naming the path,
-  with the file cut back to its last whole record; a failed fsync leaves the journal
-  unusable (every later call raises), since the kernel may have dropped the unwritten pages.
+  naming the byte offset; every record before it is kept. Zeros after the last record are
+  the reserve of a run that did not close: cut without a warning. A corrupt record followed
+  by intact ones is a hard `JournalCorrupt` naming its offset: nothing is dropped silently.
+- An append that cannot reserve its space (disk full, file too large, a closed journal)
+  raises `JournalWriteError` naming the path, nothing of it in the file; a failed fsync
+  leaves the journal unusable (every later call raises), since the kernel may have dropped
+  the unwritten pages.
 - `compact` rewrites the file atomically (temporary file, fsync, rename, fsync of the
   directory); a crash at any step leaves either the old or the new file, both whole, and a
   stale temporary file is removed at the next open.
@@ -70,11 +78,12 @@ _CRC = struct.Struct("<I")
 _pack_head = _RECORD.pack
 _pack_crc = _CRC.pack
 _crc32 = zlib.crc32
-_os_write = os.write
 RECORD_OVERHEAD = RECORD_HEAD + _CRC.size  # 17 bytes around each payload
 MAX_PAYLOAD = 1 << 20  # a larger length field is corruption
 MIN_FREE_BYTES = 1 << 20  # open refuses a filesystem with less free space than this
 _COPY_CHUNK = 1 << 20
+GROW_BYTES = 1 << 20  # reserved ahead of the last record: one fallocate per ~5,000 records
+_PAGE = mmap.PAGESIZE
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
@@ -151,7 +160,9 @@ class Journal:
         self._last_seq = 0  # last sequence handed out
         self._written_seq = 0  # last sequence handed to the OS
         self._durable_seq = 0  # last sequence known fsynced
-        self._size = 0  # file size after the last whole record written
+        self._size = 0  # header and whole records written: the logical end
+        self._capacity = 0  # bytes reserved and mapped (the file's size while open)
+        self._map: mmap.mmap | None = None
         self._always = policy == "always"
         self._pending = bytearray()  # records appended with more=True, not yet written
         self._pending_first = 0  # the first sequence not yet written
@@ -193,7 +204,7 @@ class Journal:
         if not target.exists():
             _create(target, tmp)
         try:
-            fd = os.open(target, os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(target, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             raise JournalError(f"journal {target}: cannot open: {exc.strerror or exc}") from None
         try:
@@ -209,6 +220,7 @@ class Journal:
                 tmp.unlink()
             journal = cls(_OPEN_TOKEN, fd, target, fsync, interval_ms)
             journal._load()
+            journal._map_file()
         except BaseException:
             os.close(fd)
             raise
@@ -231,8 +243,10 @@ class Journal:
         with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as data:
             self._base_seq = _read_header(data, size, path)
             scan = _scan(data, size, self._base_seq, path)
+            # only zeros after the last record: the reserve of a run that did not close
+            torn = scan.good_end < size and _nonzero(data, scan.good_end, size)
         cut = scan.good_end < size
-        if cut:
+        if torn:
             log.warning(
                 "journal %s: torn or corrupt tail record at byte %d truncated (%d bytes); "
                 "the %d records before it are kept",
@@ -247,7 +261,7 @@ class Journal:
             _fdatasync(fd)
         except OSError as exc:
             raise JournalWriteError(
-                f"journal {path}: cannot {'truncate its torn tail' if cut else 'fsync'} at "
+                f"journal {path}: cannot {'truncate its tail' if cut else 'fsync'} at "
                 f"byte {scan.good_end}: {_reason(exc)}",
                 exc.errno,
             ) from None
@@ -303,16 +317,19 @@ class Journal:
             if more:
                 return seq
             self._write(pending)
-        else:  # one record: one write from no buffer, inlined (this is the hot path)
-            record = head + payload + tail
-            try:
-                done = _os_write(self._fd, record)
-                if done != len(record):  # a short write (at a size limit): finish, or fail
-                    _write_all(self._fd, record[done:])
-            except OSError as exc:
+        else:  # one record, copied in from no buffer, inlined (this is the hot path)
+            start = self._size
+            body = start + RECORD_HEAD
+            end = body + length + 4
+            if end > self._capacity:
                 self._pending_first = seq
-                self._failed(exc)
-            self._size += len(record)
+                self._reserve(end)
+            mapped = self._map
+            assert mapped is not None
+            mapped[start:body] = head
+            mapped[body : end - 4] = payload
+            mapped[end - 4 : end] = tail
+            self._size = end
             self.records += 1
             self._written_seq = seq
         if self._always:
@@ -338,42 +355,66 @@ class Journal:
             self._sync_fd()
 
     def _write(self, data: bytearray) -> None:
-        """Write the pending records (`_pending_first` to `_last_seq`) whole, or none."""
+        """Copy in the pending records (`_pending_first` to `_last_seq`) whole, or none."""
         count = self._last_seq - self._pending_first + 1
-        try:
-            done = _os_write(self._fd, data)
-            if done != len(data):  # a short write (at a size limit): finish, or fail
-                _write_all(self._fd, bytes(data[done:]))
-        except OSError as exc:
-            self._failed(exc)
-        self._size += len(data)
+        start = self._size
+        end = start + len(data)
+        if end > self._capacity:
+            self._reserve(end)
+        mapped = self._map
+        assert mapped is not None
+        mapped[start:end] = data
+        self._size = end
         data.clear()
         self.records += count
         self._written_seq = self._last_seq
 
+    def _reserve(self, end: int) -> None:
+        """Reserve the file up to at least `end` (GROW_BYTES more while the disk has them,
+        else just what is needed) and map it; raises (`_failed`) with nothing written."""
+        target = -(-max(end, self._capacity + GROW_BYTES) // _PAGE) * _PAGE
+        try:
+            try:
+                os.posix_fallocate(self._fd, self._capacity, target - self._capacity)
+            except OSError as exc:
+                if exc.errno not in _DISK_FULL:
+                    raise
+                target = end  # near a full disk: only the bytes this append needs
+                os.posix_fallocate(self._fd, self._capacity, target - self._capacity)
+        except OSError as exc:
+            self._failed(exc)
+        self._remap(target)
+
+    def _remap(self, capacity: int) -> None:
+        mapped = self._map
+        if mapped is None:
+            self._map = mmap.mmap(self._fd, capacity)  # shared, read-write
+        else:
+            mapped.resize(capacity)  # the file is that long already: only the mapping grows
+        self._capacity = capacity
+
+    def _map_file(self) -> None:
+        """Map the file from its header to its logical end, with GROW_BYTES reserved after
+        it (or none, when the disk has no room: the first append then says so)."""
+        self._capacity = self._size
+        self._map = mmap.mmap(self._fd, self._size)
+        with contextlib.suppress(JournalWriteError):
+            self._reserve(self._size + 1)
+
     def _failed(self, exc: OSError) -> NoReturn:
-        """A write failed: cut the file back to its last whole record, hand the sequences
-        from `_pending_first` out again, and raise."""
+        """No room for the records from `_pending_first` on: hand their sequences out
+        again and raise; nothing of them is in the file."""
         count = self._last_seq - self._pending_first + 1
         self._pending.clear()
         self._last_seq = self._written_seq
-        self._cut_back()
+        with contextlib.suppress(OSError):  # a failed reservation may have grown the file
+            if os.fstat(self._fd).st_size != self._capacity:
+                os.ftruncate(self._fd, self._capacity)
         raise JournalWriteError(
             f"journal {self.path}: cannot append {count} record(s) at byte {self._size}: "
             f"{_reason(exc)}; they are not journaled",
             exc.errno,
         ) from None
-
-    def _cut_back(self) -> None:
-        """After a failed write: drop whatever part of it reached the file."""
-        try:
-            if os.fstat(self._fd).st_size != self._size:
-                os.ftruncate(self._fd, self._size)
-        except OSError as exc:
-            self._broken = (
-                f"journal {self.path}: unusable: a failed write left bytes after byte "
-                f"{self._size} that could not be cut ({exc.strerror or exc}); restart to repair"
-            )
 
     def _sync_fd(self) -> None:
         written = self._written_seq
@@ -469,12 +510,16 @@ class Journal:
                     exc.errno,
                 ) from None
             old, self._fd = self._fd, new_fd
+            if self._map is not None:
+                self._map.close()
+                self._map = None
             os.close(old)
         try:  # the rename is durable once the directory is
             _fsync_dir(self.path.parent)
         except OSError as exc:  # either file is whole: a crash now keeps one or the other
             log.warning("journal %s: fsync of its directory failed: %s", self.path, exc.strerror)
         self._size = HEADER_SIZE + (self._size - cut)
+        self._map_file()
         self._base_seq = upto
         self.records -= dropped
         self._durable_seq = self._written_seq
@@ -514,8 +559,8 @@ class Journal:
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
-        """Flush, fsync (unless the policy is "os"), stop the interval thread, unlock and
-        close. Idempotent."""
+        """Flush, fsync (unless the policy is "os"), stop the interval thread, cut the
+        reserve off, unlock and close. Idempotent."""
         if self._fd < 0:
             return
         try:
@@ -528,6 +573,12 @@ class Journal:
             if self._thread is not None:
                 self._thread.join()
             with self._lock:
+                if self._map is not None:
+                    self._map.close()
+                    self._map = None
+                self._capacity = 0  # an append after close fails to reserve: one line
+                with contextlib.suppress(OSError):  # zeros after the end are read as none
+                    os.ftruncate(self._fd, self._size)
                 os.close(self._fd)  # releases the flock
                 self._fd = -1
 
@@ -604,6 +655,14 @@ def _read_header(data: mmap.mmap, size: int, path: Path) -> int:
     if version < 1 or header_size != HEADER_SIZE or crc != zlib.crc32(data[: HEADER_SIZE - 4]):
         raise JournalCorrupt(f"journal {path}: header is corrupt (bad checksum or size)")
     return int(base_seq)
+
+
+def _nonzero(data: mmap.mmap, start: int, end: int) -> bool:
+    """Whether any byte in data[start:end] is not zero (read a chunk at a time)."""
+    for off in range(start, end, _COPY_CHUNK):
+        if data[off : min(end, off + _COPY_CHUNK)].count(0) != min(end - off, _COPY_CHUNK):
+            return True
+    return False
 
 
 def _record_at(data: mmap.mmap, off: int, size: int, lo: int, hi: int) -> int:
