@@ -27,7 +27,9 @@ Python call and a clock read or two:
   `OrderPersistence.flush` (their one write): the time inside them summed per tick, the
   journal's share;
 - the `send_text` of the adapter's WS API connection (engine.gateway.ws.WsConnection on
-  picows): stamped when it returned, i.e. the request's frame masked and written to the socket.
+  picows): stamped when it returned, i.e. the request's frame masked and written to the socket;
+  while the OMS corks the connection for a pass of the intent sink (its requests framed into
+  one buffer), its `uncork` instead: the pass's frames written in one write, each stamped then.
   The tick ends at the write of its last request.
 
 Outside the tick the adapter's `on_report` and the frames of its WS API connection are
@@ -341,10 +343,21 @@ class EngineRig:
 
         def stamped_send(text: str | bytes) -> bool:
             sent = send_text(text)
-            probe.sent(time.perf_counter_ns())  # the adapter sends requests only (no pings)
+            if not ws.corked:  # written now (corked: when the OMS uncorks, below)
+                probe.sent(time.perf_counter_ns())  # the adapter sends requests only (no pings)
             return sent
 
         ws.send_text = stamped_send  # type: ignore[method-assign]
+        uncork = ws.uncork
+
+        def stamped_uncork() -> int:
+            frames = uncork()
+            now = time.perf_counter_ns()
+            for _ in range(frames):  # the pass's requests, written together
+                probe.sent(now)
+            return frames
+
+        ws.uncork = stamped_uncork  # type: ignore[method-assign]
         changed = self._changed = asyncio.Event()
         on_report = adapter.on_report
 

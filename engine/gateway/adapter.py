@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine._core.reports import ReportDecoder
 from engine.clock import Clock
@@ -28,6 +28,9 @@ from engine.gateway.ratelimit import RateLimiter, venue_limiter
 from engine.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.model.instrument import Instrument
 from engine.wire.credentials import Credentials
+
+if TYPE_CHECKING:
+    from engine.gateway.ws import WsConnection
 
 log = logging.getLogger("engine.gateway")
 
@@ -258,6 +261,13 @@ class ExchangeAdapter(abc.ABC):
     # sending (RateLimited "local", InvalidOrder) raises from the call itself. None: the
     # session is not up (or the adapter has no such path); the caller awaits the async
     # method instead (REST fallback, reconnect, clock resync and retry live there).
+
+    @property
+    def order_session(self) -> WsConnection | None:
+        """The WebSocket trading session the `submit_*` methods write to, or None (none up,
+        or no such path): the OMS corks it around a pass of the intent sink, so the pass's
+        requests leave in one write."""
+        return None
 
     def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
         del request

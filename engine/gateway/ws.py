@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import ssl
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from picows import WSCloseCode, WSError, WSMsgType, WSTransport, ws_connect
 from engine._core.frame_handler import FrameHandler
 from engine.clock import NS_PER_SECOND, Clock, LiveClock
 from engine.gateway.tls import TlsVerifyError, certificate_error, ssl_for
+from engine.gateway.ws_batch import FrameBatch
 from engine.gateway.ws_listener import FrameListener, WsStats
 
 log = logging.getLogger("engine.gateway.ws")
@@ -128,6 +130,9 @@ class WsConnection:
         self._stopping = False
         self._connected_event = asyncio.Event()
         self._tls_refused = asyncio.Event()
+        # between cork() and uncork() text frames are framed here and written together
+        self._batch: FrameBatch | None = None
+        self._corked = False
 
     # -- public ---------------------------------------------------------------------------
 
@@ -185,12 +190,51 @@ class WsConnection:
         raise TimeoutError(f"{self.name}: not connected after {timeout:g}s")
 
     def send_text(self, text: str | bytes) -> bool:
-        """Send one text frame; False when not connected (the caller's state will resync)."""
+        """Send one text frame (corked: frame it for `uncork`); False when not connected (the
+        caller's state will resync)."""
         if not self.connected:
             return False
+        data = text.encode() if isinstance(text, str) else text
+        if self._corked:
+            assert self._batch is not None
+            self._batch.add_text(data)
+            return True
         assert self._transport is not None
-        self._transport.send(WSMsgType.TEXT, text.encode() if isinstance(text, str) else text)
+        self._transport.send(WSMsgType.TEXT, data)
         return True
+
+    @property
+    def corked(self) -> bool:
+        return self._corked
+
+    def cork(self) -> None:
+        """Hold text frames until `uncork()`: the requests of one intent-sink pass then cost
+        one socket write, not one each (the frames are built by engine/gateway/ws_batch.pyx,
+        masked as picows masks them). Cork and uncork within one synchronous pass: nothing
+        else may write on the connection in between."""
+        if self._batch is None:
+            self._batch = FrameBatch(int.from_bytes(os.urandom(8), "little") or 1)
+        self._corked = True
+
+    def uncork(self) -> int:
+        """Write the held frames in one write; how many (0: none held, or the connection
+        went away, its requests then time out as any unanswered request does)."""
+        self._corked = False
+        batch = self._batch
+        if batch is None or not batch.frames:
+            return 0
+        frames = batch.frames
+        transport = self._transport
+        if (
+            transport is None
+            or transport.is_disconnected
+            or transport.is_close_frame_sent
+            or (socket := transport.underlying_transport).is_closing()
+        ):
+            batch.clear()
+            return 0
+        socket.write(batch.take())
+        return frames
 
     def reconnect(self, reason: str) -> None:
         """Drop the socket now; the run loop connects again (and `on_open` resubscribes)."""

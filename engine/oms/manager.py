@@ -216,8 +216,9 @@ class OrderManager:
             self._batch = []
 
     def end_batch(self) -> None:
-        """Make the batch's intents durable in one journal write, then send them all; when
-        the journal cannot take them, none is sent (new orders REJECTED)."""
+        """Make the batch's intents durable in one journal write, then send them all, in one
+        socket write per trading session; when the journal cannot take them, none is sent
+        (new orders REJECTED)."""
         batch, self._batch = self._batch, None
         if not batch:
             return
@@ -238,8 +239,23 @@ class OrderManager:
                     if queued.old_id:
                         self.table.request_failed(queued.old_id, now)
                 return
-        for queued in batch:
-            queued.send()
+        if len(batch) == 1:
+            batch[0].send()
+            return
+        # the pass's requests leave in one write per trading session (cork, send, uncork)
+        sessions = [
+            session
+            for adapter in self.adapters.values()
+            if (session := adapter.order_session) is not None and session.connected
+        ]
+        for session in sessions:
+            session.cork()
+        try:
+            for queued in batch:
+                queued.send()
+        finally:
+            for session in sessions:
+                session.uncork()
 
     def _journaled(
         self, order_id: int, meta: _Meta, request: OrderRequest, action: IntentAction

@@ -387,6 +387,10 @@ class BinanceAdapter(ExchangeAdapter):
 
     # -- orders: the hot path --------------------------------------------------------------
 
+    @property
+    def order_session(self) -> WsConnection | None:
+        return self._ws
+
     def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
         """`order.place`, written before the call returns (ExchangeAdapter's hot path)."""
         if not self._ws_ready or self.rest_only or self._skewed:

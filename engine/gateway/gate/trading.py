@@ -701,6 +701,10 @@ class GateAdapter(ExchangeAdapter):
 
     # the hot path: synchronous order entry (ExchangeAdapter) ---------------------------
 
+    @property
+    def order_session(self) -> WsConnection | None:
+        return self._ws
+
     def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
         """Write a `spot.order_place` now; the future resolves to its result (not its ack)."""
         if self.rest_orders or not self._session_up:

@@ -596,6 +596,10 @@ class OkxAdapter(ExchangeAdapter):
     def _orders_on_ws(self) -> bool:
         return self._session_up and not self.rest_only
 
+    @property
+    def order_session(self) -> WsConnection | None:
+        return self._ws
+
     def submit_order(self, request: OrderRequest) -> asyncio.Future[OrderAck] | None:
         """Write an `order` request now (see ExchangeAdapter: the hot path)."""
         if not self._session_up or self.rest_only:
