@@ -62,6 +62,33 @@ RULES = [
         "engine/monitor",
         (*UPPER, "engine.sim", "engine.app", "engine.storage", "engine.data", "engine.wire"),
     ),
+    # alerts read signals and act through callables they are handed, like the monitor
+    Rule(
+        "engine/alerts",
+        (
+            *UPPER,
+            "engine.sim",
+            "engine.app",
+            "engine.storage",
+            "engine.data",
+            "engine.wire",
+            "engine.monitor",
+        ),
+    ),
+    # notifications format and send what they are given; they know no alert rule
+    Rule(
+        "engine/notify",
+        (
+            *UPPER,
+            "engine.sim",
+            "engine.app",
+            "engine.storage",
+            "engine.data",
+            "engine.wire",
+            "engine.monitor",
+            "engine.alerts",
+        ),
+    ),
 ]
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd")

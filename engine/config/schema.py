@@ -312,16 +312,176 @@ def default_venues() -> dict[str, VenueConfig]:
     }
 
 
+# -- alerts and notifications (docs/ALERTS.md) ------------------------------------------------
+
+SEVERITIES = ("info", "warning", "critical")
+RULE_KINDS = ("daily_loss", "feed_stale", "reject_rate", "latency_p99", "rate_limit")
+ANOMALY_SIGNALS = ("latency", "pnl_change", "message_rate")
+ACTIONS = ("notify", "pause", "emergency_stop", "reconnect_feed", "resync_book", "restart_venue")
+# recovery actions act on the alert's subject, so only kinds whose subject is a feed or venue
+RECOVERY_KINDS = {
+    "reconnect_feed": ("feed_stale",),
+    "resync_book": ("feed_stale",),
+    "restart_venue": ("feed_stale", "rate_limit"),
+}
+ESCALATIONS = ("none", "notify", "pause", "emergency_stop")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRuleConfig:
+    enabled: bool = setting(True, "evaluate this rule", hot=True)
+    threshold: float = setting(
+        0.0,
+        "fires above this value, in the kind's unit: daily_loss quote currency (0 = "
+        "risk.max_daily_loss), feed_stale seconds (0 = monitor.stale_feed_seconds), "
+        "reject_rate a fraction 0..1, latency_p99 microseconds, rate_limit a fraction 0..1",
+        hot=True,
+        bounds=(0, None),
+    )
+    window_s: float = setting(
+        60.0, "reject_rate and latency_p99: the window measured", hot=True, bounds=(1, 86_400)
+    )
+    min_count: int = setting(
+        20,
+        "reject_rate, latency_p99: orders or samples the window needs before it is judged",
+        hot=True,
+        bounds=(1, 1_000_000),
+    )
+    for_s: float = setting(
+        0.0, "the breach must last this long before the alert fires", hot=True, bounds=(0, 86_400)
+    )
+    clear_s: float = setting(
+        10.0,
+        "the value must stay clear this long before the alert resolves (a flapping signal "
+        "stays one alert)",
+        hot=True,
+        bounds=(0, 86_400),
+    )
+    hysteresis: float = setting(
+        0.1,
+        "clear means below threshold * (1 - hysteresis)",
+        hot=True,
+        bounds=(0, 1),
+    )
+    action: str = setting("notify", "what firing does besides notifying", hot=True, choices=ACTIONS)
+    severity: str = setting("warning", "the notification's severity", hot=True, choices=SEVERITIES)
+    retries: int = setting(
+        3, "action attempts after the first before escalating", hot=True, bounds=(0, 100)
+    )
+    backoff_s: float = setting(
+        2.0, "wait before the second attempt; doubles each time", hot=True, bounds=(0.01, 3600)
+    )
+    backoff_max_s: float = setting(
+        60.0, "longest wait between two attempts", hot=True, bounds=(0.01, 86_400)
+    )
+    escalate: str = setting(
+        "notify",
+        "when the action keeps failing: a critical notification (notify), plus pause or "
+        "emergency_stop; none = log only",
+        hot=True,
+        choices=ESCALATIONS,
+    )
+
+
+def default_rules() -> dict[str, AlertRuleConfig]:
+    """One rule per kind; files overlay these."""
+    return {
+        "daily_loss": AlertRuleConfig(action="emergency_stop", severity="critical", clear_s=0.0),
+        "feed_stale": AlertRuleConfig(action="reconnect_feed", escalate="notify", clear_s=5.0),
+        "reject_rate": AlertRuleConfig(threshold=0.5, window_s=60.0),
+        "latency_p99": AlertRuleConfig(threshold=5000.0, window_s=60.0, min_count=100),
+        "rate_limit": AlertRuleConfig(threshold=0.9, clear_s=30.0),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyConfig:
+    enabled: bool = setting(True, "watch this signal", hot=True)
+    window: int = setting(
+        120, "evaluations in the rolling mean and deviation", hot=True, bounds=(3, 100_000)
+    )
+    threshold: float = setting(
+        6.0, "fires when |z| exceeds this", hot=True, bounds=(0, None), exclusive_min=True
+    )
+    min_samples: int = setting(
+        30, "evaluations needed before any z-score is judged", hot=True, bounds=(2, 100_000)
+    )
+    clear_s: float = setting(
+        30.0, "|z| must stay below the threshold this long to resolve", hot=True, bounds=(0, 86_400)
+    )
+    severity: str = setting("warning", "the notification's severity", hot=True, choices=SEVERITIES)
+
+
+def default_anomalies() -> dict[str, AnomalyConfig]:
+    return {name: AnomalyConfig() for name in ANOMALY_SIGNALS}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    enabled: bool = setting(True, "evaluate the alert rules (needs a trading venue)")
+    interval_s: float = setting(1.0, "seconds between two evaluations", bounds=(0.01, 3600))
+    recent: int = setting(200, "alerts kept for the status page", bounds=(1, 100_000))
+    rules: dict[str, AlertRuleConfig] = section(
+        default_rules, "threshold rules, one per kind", choices=RULE_KINDS
+    )
+    anomalies: dict[str, AnomalyConfig] = section(
+        default_anomalies, "rolling z-score detectors", choices=ANOMALY_SIGNALS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    enabled: bool = setting(True, "send notifications (the log sink is always on when enabled)")
+    min_severity: str = setting(
+        "info", "notifications below this severity are not sent", hot=True, choices=SEVERITIES
+    )
+    queue_size: int = setting(
+        1000, "notifications waiting for the sinks; more are dropped", bounds=(1, 1_000_000)
+    )
+    timeout_s: float = setting(
+        5.0, "longest a sink may take per notification", hot=True, bounds=(0.01, 600)
+    )
+    storm_window_s: float = setting(
+        60.0,
+        "repeats of one alert within this window are sent as one summary (0 = send all)",
+        hot=True,
+        bounds=(0, 86_400),
+    )
+    webhook_url_env: str = setting(
+        "",
+        "NAME of the env variable holding a webhook URL (JSON POST); '' = "
+        "monitor.alert_webhook_env",
+        check=checks.env_name,
+    )
+    slack_webhook_env: str = setting(
+        "", "NAME of the env variable holding a Slack incoming-webhook URL", check=checks.env_name
+    )
+    telegram_token_env: str = setting(
+        "", "NAME of the env variable holding a Telegram bot token", check=checks.env_name
+    )
+    telegram_chat_id: str = setting("", "Telegram chat the bot writes to")
+    telegram_api_url: str = setting(
+        "https://api.telegram.org", "Telegram Bot API base URL", check=_HTTP
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorConfig:
     enabled: bool = setting(True, "serve the metrics endpoint")
     host: str = setting("127.0.0.1", "metrics endpoint address", check=checks.not_empty)
     port: int = setting(9464, "metrics endpoint port (0 = any free port)", bounds=(0, 65_535))
     alert_webhook_env: str = setting(
-        "", "NAME of the env variable holding the alert webhook URL", check=checks.env_name
+        "",
+        "NAME of the env variable holding the alert webhook URL (older name of "
+        "notify.webhook_url_env, used when that one is '')",
+        check=checks.env_name,
     )
     stale_feed_seconds: float = setting(
-        5.0, "alert when a feed is silent this long", hot=True, bounds=(0.1, 3600.0)
+        5.0,
+        "a feed silent this long is reconnected by its transport, and is the stale-feed "
+        "alert's threshold when alerts.rules.feed_stale.threshold is 0",
+        hot=True,
+        bounds=(0.1, 3600.0),
     )
 
 
@@ -334,7 +494,9 @@ class EngineConfig:
     strategy: StrategyConfig = section(StrategyConfig, "the trading strategy")
     risk: RiskConfig = section(RiskConfig, "pre-trade limits and the kill switch")
     venues: dict[str, VenueConfig] = section(default_venues, "exchanges", choices=VENUE_NAMES)
-    monitor: MonitorConfig = section(MonitorConfig, "metrics and alerts")
+    monitor: MonitorConfig = section(MonitorConfig, "metrics, status and health")
+    alerts: AlertsConfig = section(AlertsConfig, "alert rules, anomaly detection, recovery")
+    notify: NotifyConfig = section(NotifyConfig, "notification sinks")
 
 
 # (key with the problem, problem, other keys involved): the loader names the source of
@@ -364,6 +526,7 @@ def cross_checks(cfg: EngineConfig) -> Iterator[Problem]:
             "needs a venue to quote on: an enabled venue with symbols",
             tuple(f"venues.{n}.symbols" for n in cfg.venues),
         )
+    yield from _alert_checks(cfg)
     if strategy.enabled and strategy.venue:
         venue_cfg = cfg.venues.get(strategy.venue)
         if venue_cfg is None or not venue_cfg.enabled:
@@ -373,3 +536,28 @@ def cross_checks(cfg: EngineConfig) -> Iterator[Problem]:
                 f"(enabled: {', '.join(n for n, v in cfg.venues.items() if v.enabled) or 'none'})",
                 ("strategy.enabled", *(f"venues.{n}.enabled" for n in cfg.venues)),
             )
+
+
+def _alert_checks(cfg: EngineConfig) -> Iterator[Problem]:
+    for kind, rule in cfg.alerts.rules.items():
+        at = f"alerts.rules.{kind}"
+        kinds = RECOVERY_KINDS.get(rule.action)
+        if kinds is not None and kind not in kinds:
+            yield (
+                f"{at}.action",
+                f"{rule.action} acts on a feed or venue; it is for {', '.join(kinds)} only",
+                (),
+            )
+        if rule.backoff_max_s < rule.backoff_s:
+            yield f"{at}.backoff_max_s", "must be >= backoff_s", (f"{at}.backoff_s",)
+    for name, anomaly in cfg.alerts.anomalies.items():
+        if anomaly.min_samples > anomaly.window:
+            at = f"alerts.anomalies.{name}"
+            yield f"{at}.min_samples", "must be <= window", (f"{at}.window",)
+    notify = cfg.notify
+    if notify.telegram_token_env and not notify.telegram_chat_id:
+        yield (
+            "notify.telegram_chat_id",
+            "is required when notify.telegram_token_env is set",
+            ("notify.telegram_token_env",),
+        )
