@@ -1,6 +1,8 @@
 """Command line: `python -m engine --config config/prod.toml` and friends
 (`check-config FILE`, `keys init|add|list|remove|passwd --file FILE`: see engine/keys_cli.py,
-`kill --config FILE [--reset|--status]`, the emergency stop: see engine/kill_cli.py).
+`kill --config FILE [--reset|--status]`, the emergency stop: see engine/kill_cli.py;
+`ctl [--url URL] status|kill|pause|resume|set|reload`, the control API's client: see
+engine/ctl_cli.py).
 
 Exit codes: 0 success, 1 the engine failed while running, 2 bad usage or bad config (one
 line on stderr saying what is wrong and where).
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__, db_cli, keys_cli, kill_cli
+from engine import __version__, ctl_cli, db_cli, keys_cli, kill_cli
 from engine.config import ConfigError, ConfigStore, load_config, render_toml
 
 EXIT_OK = 0
@@ -72,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     db_cli.add_arguments(db)
+    ctl = sub.add_parser(
+        "ctl",
+        help="drive a running engine over its control API: status|kill|pause|resume|set|reload",
+        description=(
+            "The control API's client (docs/CONTROL.md). The token is HFT_CONTROL_TOKEN. "
+            "set KEY=VALUE reads VALUE as TOML where it is one, else as a string. Exit codes: "
+            "0 done, 1 refused by the engine, 2 bad usage or the engine unreachable."
+        ),
+    )
+    ctl_cli.add_arguments(ctl)
     return parser
 
 
@@ -150,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return kill_cli.main(args, args.config)
     if args.command == "db":
         return db_cli.main(args, args.config)
+    if args.command == "ctl":
+        return ctl_cli.main(args)
     path = getattr(args, "run_config", None) or args.config
     duration = getattr(args, "run_duration", None) or args.duration
     return run_engine(path, duration)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from engine import __version__
+from engine.alerts import AlertsComponent, build_alerts
 from engine.clock import Clock, LiveClock
 from engine.component import Component
 from engine.config import ConfigError, ConfigStore, EngineConfig, VenueConfig, masked_dict
@@ -29,12 +30,13 @@ from engine.gateway.okx import feed as okx_feed
 from engine.gateway.okx import instruments as okx_instruments
 from engine.gateway.venue_data import FeedFactory, InstrumentLoader, VenueMarketData
 from engine.gateway.ws import WsOptions
+from engine.host.alerting import alert_actions, alert_signals
 from engine.host.component import StrategyHost
-from engine.host.monitoring import build_monitor
+from engine.host.monitoring import EngineHooks, build_monitor
 from engine.logs import LoggingHandle, setup_logging
 from engine.model.instrument import Instrument
 from engine.oms.trading import TradingComponent, VenueTrading
-from engine.risk.halt import SOURCE_OPERATOR, SOURCE_SIGNAL, PidFile
+from engine.risk.halt import SOURCE_API, SOURCE_OPERATOR, SOURCE_SIGNAL, PidFile
 from engine.runtime.affinity import pin_process
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
@@ -46,7 +48,7 @@ from engine.wire.credentials import Credentials
 log = logging.getLogger("engine.app")
 
 # Said at start so nobody mistakes what is built for what is not (README lists them too).
-NOT_YET_WIRED = ("alerts, notifications and the control API",)
+NOT_YET_WIRED = ("alert recovery by venue-session restart",)
 
 
 INSTRUMENT_LOADERS: dict[str, InstrumentLoader] = {
@@ -120,9 +122,11 @@ def build_components(
     events: EventDispatcher,
     clock: Clock,
     current: Callable[[], EngineConfig] | None = None,
+    hooks: EngineHooks | None = None,
 ) -> list[Component]:
     """The components this config asks for, in start order: simulated venues before the
-    feeds that connect to them. Everything built here gets the engine's clock and events.
+    feeds that connect to them. Everything built here gets the engine's clock and events;
+    `hooks` (the engine's emergency stop, config store and reload) arm the control API.
 
     A simulated venue serves TLS as a real one does (https://, wss://, a CA made at its
     start), and the venue's clients verify it against that CA's file; a real venue's are
@@ -221,10 +225,24 @@ def build_components(
             lambda: instrument_table(feeds),
         )
         components.append(host)
-        if config.monitor.enabled:  # /metrics, /status, /health: last up, first down
+        live_feeds = lambda: [f.feed for f in feeds if f.feed is not None]  # noqa: E731
+        alerts: AlertsComponent | None = None
+        if config.alerts.enabled:  # after trading (it reads it), stopped before it
+            alerts = build_alerts(
+                current or (lambda: config),
+                alert_signals(host, live_feeds, clock),
+                alert_actions(host, live_feeds),
+                clock=clock,
+            )
+            components.append(alerts)
+        if config.monitor.enabled:  # /metrics, /status, /health, /: last up, first down
             components.append(
                 build_monitor(
-                    config.monitor, host, lambda: [f.feed for f in feeds if f.feed is not None]
+                    config.monitor,
+                    host,
+                    live_feeds,
+                    hooks,
+                    alerts=alerts.recent if alerts is not None else None,
                 )
             )
     return components
@@ -249,8 +267,11 @@ class Engine:
         self.config_path = config_path
         self.clock: Clock = LiveClock()
         self.events = EventDispatcher()
+        hooks = EngineHooks(
+            store, lambda reason: self.emergency_stop(reason, SOURCE_API), self.reload
+        )
         self.components: list[Component] = build_components(
-            store.current, self.events, self.clock, lambda: self.store.current
+            store.current, self.events, self.clock, lambda: self.store.current, hooks
         )
         self.pidfile = PidFile(Path(store.current.system.state_dir))
         self._started: list[Component] = []
@@ -267,24 +288,32 @@ class Engine:
             log.info("stop requested", extra={"reason": reason})
             self._stop.set()
 
+    def reload(self) -> EngineConfig:
+        """Re-read the config file (the control API's reload): only hot keys may change;
+        ConfigError refuses it, with nothing changed."""
+        if self.config_path is None:
+            raise ConfigError("the engine runs on built-in defaults: there is no file to reload")
+        new = self.store.reload(self.config_path)
+        log.info("config reloaded", extra={"path": str(self.config_path)})
+        return new
+
     def reload_config(self) -> None:
         """Hot update from the file (SIGHUP): only hot keys may change."""
         if self.config_path is None:
             log.warning("config reload ignored: the engine runs on built-in defaults")
             return
         try:
-            self.store.reload(self.config_path)
+            self.reload()
         except ConfigError as exc:
             log.error("config reload refused: %s", exc)
-        else:
-            log.info("config reloaded", extra={"path": str(self.config_path)})
 
     @property
     def host(self) -> StrategyHost | None:
         return next((c for c in self.components if isinstance(c, StrategyHost)), None)
 
     def emergency_stop(self, reason: str, source: str = SOURCE_SIGNAL) -> None:
-        """SIGUSR1, `python -m engine kill`, risk.kill_switch: halt, cancel everything."""
+        """SIGUSR1, `python -m engine kill`, risk.kill_switch, the control API (source api):
+        halt, cancel everything."""
         host = self.host
         if host is None or not host.running:
             log.error("emergency stop: no trading to stop", extra={"reason": reason})

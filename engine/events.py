@@ -140,7 +140,8 @@ class TradingView(Protocol):
         """The live orders of one instrument."""
 
     def trading_state(self) -> str:
-        """The risk state: "ACTIVE", "REDUCING" or "HALTED"."""
+        """The risk state: "ACTIVE", "REDUCING" or "HALTED"; "PAUSED" while an operator has
+        paused quoting (the control API; HALTED wins over it)."""
 
 
 class NoTrading:

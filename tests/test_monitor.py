@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +25,16 @@ from engine._core.latency import StageRecorder
 from engine.component import ComponentState
 from engine.config import MonitorConfig
 from engine.monitor import EngineMetrics, InstrumentMetrics, MonitorServer, Sources
-from engine.monitor.metrics import LATENCY_BUCKETS, latency_buckets
+from engine.monitor.metrics import (
+    LATENCY_BUCKETS,
+    BookMetrics,
+    ConnectionMetrics,
+    InventoryMetrics,
+    LimitUsage,
+    OrderMetrics,
+    RateLimitMetrics,
+    latency_buckets,
+)
 
 # (decode, send) deltas in ns per tick: chosen away from bucket bounds (HDR edges are ~1 % wide)
 TICKS = [(3_000, 40_000), (7_000, 120_000), (20_000, 600_000), (4_000, 3_000_000)]
@@ -61,6 +73,40 @@ def _sources(**overrides: Any) -> Sources:
         "refusals": lambda: {"notional": 5, "rate": 1},
         "feeds": lambda: {"binance:BTCUSDT": True, "okx:ETH-USDT": False},
         "latency": lambda: rec,
+        "connections": lambda: [
+            ConnectionMetrics("binance", "binance:0", True, 120, 45_000, 2, 1, 3, 1, 0)
+        ],
+        "books": lambda: [
+            BookMetrics("binance", "BTCUSDT", {"resyncs": 4, "checksum_failures": 1}, 0.0125),
+            BookMetrics("okx", "ETH-USDT", {"resyncs": 0}, None),
+        ],
+        "orders": lambda: [
+            OrderMetrics(
+                "binance",
+                "BTCUSDT",
+                {"new": 30, "rejected": 10, "filled": 6, "canceled": 12, "expired": 2},
+                Decimal("99.5"),
+                Decimal("100.5"),
+                Decimal("100.25"),
+            ),
+            OrderMetrics("okx", "ETH-USDT", {}),
+        ],
+        "rejects": lambda: {("binance", "post_only_would_cross"): 7, ("binance", "auth"): 3},
+        "rate_limits": lambda: [
+            RateLimitMetrics(
+                "binance",
+                {"weight": (1200, 4800), "orders_10s": (0, 80)},
+                {"refused": 2, "blocked": 1},
+            )
+        ],
+        "limits": lambda: [
+            LimitUsage("position", 3, 4, "binance", "BTCUSDT"),
+            LimitUsage("daily_loss", Decimal("25"), Decimal("100")),
+            LimitUsage("drawdown", 5, 0),  # a maximum of 0 cannot be divided by: left out
+        ],
+        "inventory": lambda: [
+            InventoryMetrics("binance", "BTCUSDT", Decimal("-500"), Decimal("-0.25"), None)
+        ],
     }
     fields.update(overrides)
     return Sources(**fields)
@@ -312,3 +358,97 @@ async def test_stop_closes_the_port(serve: Callable[..., Any]) -> None:
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(f"{url}/health/live")
+
+
+async def test_feed_order_risk_families_from_rows(serve: Callable[..., Any]) -> None:
+    fams = _samples((await _get(await serve(), "/metrics"))[2])
+    conn = {"venue": "binance", "connection": "binance:0"}
+    for family, expected in (
+        ("hft_feed_messages", 120),
+        ("hft_feed_received_bytes", 45_000),
+        ("hft_feed_connects", 2),
+        ("hft_feed_reconnects", 1),
+        ("hft_feed_connect_failures", 3),
+        ("hft_feed_stale", 1),
+        ("hft_feed_rotations", 0),
+    ):
+        assert _value(fams[family], f"{family}_total", **conn) == expected, family
+    assert _value(fams["hft_feed_connected"], "hft_feed_connected", **conn) == 1
+
+    btc = {"venue": "binance", "symbol": "BTCUSDT"}
+    eth = {"venue": "okx", "symbol": "ETH-USDT"}
+    resyncs = fams["hft_feed_book_resyncs"]
+    assert _value(resyncs, "hft_feed_book_resyncs_total", **btc) == 4
+    assert _value(resyncs, "hft_feed_book_resyncs_total", **eth) == 0
+    checksum = fams["hft_feed_book_checksum_failures"]
+    assert _value(checksum, "hft_feed_book_checksum_failures_total", **btc) == 1
+    lag = fams["hft_feed_exchange_lag_seconds"]
+    assert _value(lag, "hft_feed_exchange_lag_seconds", **btc) == 0.0125
+    assert len(lag.samples) == 1  # a book never stamped has no lag
+
+    updates = fams["hft_order_updates"]
+    assert _value(updates, "hft_order_updates_total", status="rejected", **btc) == 10
+    assert _value(fams["hft_order_success_ratio"], "hft_order_success_ratio", **btc) == 0.75
+    assert _value(fams["hft_order_fill_ratio"], "hft_order_fill_ratio", **btc) == 0.3
+    assert len(fams["hft_order_success_ratio"].samples) == 1  # ETH: nothing to divide
+    price = fams["hft_order_best_price_quote"]
+    assert _value(price, "hft_order_best_price_quote", side="bid", **btc) == 99.5
+    assert _value(price, "hft_order_best_price_quote", side="ask", **btc) == 100.5
+    assert _value(fams["hft_mid_price_quote"], "hft_mid_price_quote", **btc) == 100.25
+    rejects = fams["hft_order_rejects"]
+    assert _value(rejects, "hft_order_rejects_total", reason="post_only_would_cross") == 7
+
+    weight = {"venue": "binance", "bucket": "weight"}
+    assert (
+        _value(fams["hft_rate_limit_used_tokens"], "hft_rate_limit_used_tokens", **weight) == 1200
+    )
+    usage = fams["hft_rate_limit_usage_ratio"]
+    assert _value(usage, "hft_rate_limit_usage_ratio", **weight) == 0.25
+    events = fams["hft_rate_limit_events"]
+    assert _value(events, "hft_rate_limit_events_total", venue="binance", event="refused") == 2
+
+    limits = fams["hft_risk_limit_usage_ratio"]
+    assert _value(limits, "hft_risk_limit_usage_ratio", limit="position", **btc) == 0.75
+    daily = _value(limits, "hft_risk_limit_usage_ratio", limit="daily_loss", venue="", symbol="")
+    assert daily == 0.25
+    assert {s.labels["limit"] for s in limits.samples} == {"position", "daily_loss"}
+
+    assert _value(fams["hft_inventory_value_quote"], "hft_inventory_value_quote", **btc) == -500
+    share = fams["hft_inventory_share_ratio"]
+    assert _value(share, "hft_inventory_share_ratio", **btc) == -0.25
+    assert fams["hft_return_on_capital_ratio"].samples == []
+
+
+def _proc_io() -> tuple[int, int]:
+    """(read_bytes, write_bytes) of this process, as the kernel says it."""
+    pairs = (line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    fields = {k: v for k, v in pairs}
+    return int(fields["read_bytes"]), int(fields["write_bytes"])
+
+
+async def test_hot_thread_cpu_disk_and_network(serve: Callable[..., Any]) -> None:
+    server = await serve()  # the probe starts on this thread: it is the event-loop thread
+    deadline = time.thread_time() + 0.05
+    while time.thread_time() < deadline:  # burn CPU on this thread only
+        sum(range(1000))
+    before_io = _proc_io()
+    fams = _samples((await _get(server, "/metrics"))[2])
+    after_io = _proc_io()
+    cpu = fams["hft_thread_cpu_seconds"]
+    loop_cpu = sum(_value(cpu, "hft_thread_cpu_seconds_total", thread="event_loop", mode=m)
+                   for m in ("user", "system"))  # fmt: skip
+    # the kernel counts thread CPU in clock ticks (10 ms): compare with this thread's own clock
+    assert loop_cpu >= 0.04
+    assert loop_cpu == pytest.approx(time.thread_time(), abs=0.05)
+    assert {s.labels["thread"] for s in cpu.samples} == {"event_loop"}
+    assert server.metrics._process.threads["event_loop"] == threading.get_native_id()
+
+    read = _value(fams["hft_process_disk_read_bytes"], "hft_process_disk_read_bytes_total")
+    written = _value(fams["hft_process_disk_written_bytes"], "hft_process_disk_written_bytes_total")
+    assert before_io[0] <= read <= after_io[0]
+    assert before_io[1] <= written <= after_io[1]
+    sent = _value(fams["hft_host_network_sent_bytes"], "hft_host_network_sent_bytes_total")
+    received = fams["hft_host_network_received_bytes"]
+    # our own request to /metrics went over loopback: the host has sent and received bytes
+    assert sent > 0
+    assert _value(received, "hft_host_network_received_bytes_total") > 0

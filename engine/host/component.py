@@ -8,8 +8,13 @@ risk manager gets its limits, the strategy its instruments (`strategy.venue` / `
 the intent sink, handing what passes to the order manager. A persisted halt
 (engine/risk/halt.py) halts the risk core before the first event.
 
-The emergency stop (a limit, SIGUSR1, `python -m engine kill`, later the control API) halts
-the core at once, then cancels every open order on every venue and persists the halt.
+The emergency stop (a limit, SIGUSR1, `python -m engine kill`, the control API) halts the
+core at once, then cancels every open order on every venue and persists the halt.
+
+A pause (the control API) is lighter: quoting stops until a resume, risk stays as it is and
+nothing is persisted. The strategy reads "PAUSED" from `trading_state()`, the intent sink lets
+only cancels through (so a strategy that ignores the state still places nothing), and every
+open order is cancelled.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine._core.intents import CANCEL, IntentBuffer
 from engine._core.latency import StageRecorder
 from engine.clock import Clock
 from engine.component import Component
@@ -74,6 +80,34 @@ def quoted_instruments(config: EngineConfig, instruments: Sequence[Instrument]) 
     return chosen
 
 
+PAUSED = "PAUSED"
+
+
+class HostView(EngineView):
+    """The engine's view with the operator's pause on top of the risk state: "PAUSED" while
+    paused, whatever risk says, except HALTED, which stays the stronger word."""
+
+    paused = False
+
+    def trading_state(self) -> str:
+        state = super().trading_state()
+        return PAUSED if self.paused and state != "HALTED" else state
+
+
+def cancels_only(sink: Callable[[IntentBuffer], None]) -> Callable[[IntentBuffer], None]:
+    """`sink` fed only the pending cancels: the paused engine's intent sink. New orders and
+    replaces are dropped (a replace would place an order)."""
+
+    def consume(buffer: IntentBuffer) -> None:
+        for row in buffer.drain():
+            if row[1] == CANCEL:  # (instrument, kind, ..., tag, order_id)
+                buffer.push_cancel(row[0], row[8], row[7])
+        if len(buffer):
+            sink(buffer)
+
+    return consume
+
+
 class StrategyHost(Component):
     def __init__(  # noqa: PLR0917 - the engine's parts it stands on, in start order
         self,
@@ -94,7 +128,8 @@ class StrategyHost(Component):
         self.risk: RiskManager | None = None
         self.strategy: EventHandler | None = None
         self.guard: StrategyGuard | None = None
-        self.view: EngineView | None = None
+        self.view: HostView | None = None
+        self._sink: Callable[[IntentBuffer], None] | None = None
         self.halts = HaltStore(Path(config().system.state_dir))
         self.status: StatusLine | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -117,7 +152,7 @@ class StrategyHost(Component):
         )
         risk.oms = oms  # type: ignore[assignment]  # OrderManager is an OrderSink
         self.risk = risk
-        self.view = EngineView(instruments, self._feeds, oms, risk)
+        self.view = HostView(instruments, self._feeds, oms, risk)
         record = self.halts.load()
         if record is not None:
             risk.core.halt()
@@ -167,7 +202,8 @@ class StrategyHost(Component):
         for handler in late:
             self.events.add(handler, after_intents=True)
         self._handlers += late
-        self.events.set_intent_sink(timed_sink(risk.consume, self.latency, self.clock))
+        self._sink = timed_sink(risk.consume, self.latency, self.clock)
+        self.events.set_intent_sink(self._sink)
         self.snapshots.start()
         self.status = StatusLine(self, config.strategy.status_interval_s)
         self.status.latency = self.latency.total
@@ -239,6 +275,38 @@ class StrategyHost(Component):
             return
         self.risk.resume()
         self.snapshots.risk_event("resume", 0, "operator reset", self.risk.state_name)
+
+    # ------------------------------------------------------------------ pause
+
+    @property
+    def paused(self) -> bool:
+        return self.view is not None and self.view.paused
+
+    def pause(self, reason: str) -> bool:
+        """Stop quoting until `resume`: the strategy sees PAUSED, only cancels pass, every open
+        order is cancelled. Risk is untouched and nothing is persisted (a restart quotes).
+        False when already paused or not started."""
+        if self.view is None or self._sink is None or self.view.paused:
+            return False
+        self.view.paused = True
+        self.events.set_intent_sink(cancels_only(self._sink))
+        log.warning("quoting paused: cancelling every open order", extra={"reason": reason})
+        self._spawn(self._cancel_for_pause())
+        return True
+
+    async def _cancel_for_pause(self) -> None:
+        cancelled = await self.trading.cancel_everything()
+        log.warning("quoting paused: orders cancelled", extra={"cancelled": cancelled})
+
+    def resume(self, reason: str) -> bool:
+        """Quote again after `pause` (a HALTED risk state still stops it: that takes
+        `python -m engine kill --reset`). False when not paused."""
+        if self.view is None or self._sink is None or not self.view.paused:
+            return False
+        self.view.paused = False
+        self.events.set_intent_sink(self._sink)
+        log.warning("quoting resumed", extra={"reason": reason})
+        return True
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -1,21 +1,86 @@
 """The monitor's view of the engine (docs/MONITORING.md): what `/metrics`, `/status` and
 `/health` read from the strategy host, the order manager, the risk manager and the feeds, at
-scrape time only."""
+scrape time only; and, given the engine's own hooks, what the control API may do
+(docs/CONTROL.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from engine.config import MonitorConfig
+import orjson
+
+from engine.config import ConfigStore, EngineConfig, MonitorConfig
 from engine.data.feed import BookFeed
 from engine.host.component import StrategyHost
+from engine.host.metric_sources import add_metric_sources, with_quotes
 from engine.monitor import EngineMetrics, InstrumentMetrics, MonitorServer, Sources
+from engine.monitor.control import AuditEvent, ControlApi, Controls
+
+
+@dataclass(frozen=True, slots=True)
+class EngineHooks:
+    """What only the engine itself (engine/app.py) can do for the control API."""
+
+    store: ConfigStore
+    emergency_stop: Callable[[str], None]  # reason
+    reload: Callable[[], EngineConfig]
+
+
+def _json_text(doc: Mapping[str, Any] | None) -> str | None:
+    return None if doc is None else orjson.dumps(doc, default=str).decode()
+
+
+def audit_sink(host: StrategyHost) -> Callable[[AuditEvent], None]:
+    """An audited control request into `audit_events`, through the storage writer (off the
+    event loop's path, never dropped)."""
+
+    def put(event: AuditEvent) -> None:
+        storage = host.trading.storage
+        if storage is None or storage.writer is None:
+            return
+        row = (event.ts_ns, event.action, event.who, event.outcome,
+               _json_text(event.before), _json_text(event.after), event.detail)  # fmt: skip
+        storage.writer.put("audit_events", row)
+
+    return put
+
+
+def build_control(
+    hooks: EngineHooks, host: StrategyHost, environ: Mapping[str, str] | None = None
+) -> ControlApi:
+    """The control API over the host and the engine's hooks; the token is read now."""
+
+    def risk_state() -> str:
+        return host.risk.state_name if host.risk is not None else "ACTIVE"
+
+    controls = Controls(
+        store=hooks.store,
+        emergency_stop=hooks.emergency_stop,
+        reload=hooks.reload,
+        pause=host.pause,
+        resume=host.resume,
+        paused=lambda: host.paused,
+        risk_state=risk_state,
+        status=lambda: host.status.snapshot() if host.status is not None else {},
+        audit=audit_sink(host),
+        now_ns=host.clock.time_ns,
+    )
+    return ControlApi.from_env(controls, environ)
 
 
 def build_monitor(
-    config: MonitorConfig, host: StrategyHost, feeds: Callable[[], Sequence[BookFeed]]
+    config: MonitorConfig,
+    host: StrategyHost,
+    feeds: Callable[[], Sequence[BookFeed]],
+    hooks: EngineHooks | None = None,
+    *,
+    alerts: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> MonitorServer:
+    """The monitor over the host and the feeds; `hooks` arm the control API, `alerts` (the
+    alert engine's recent ones, newest first) feed the status page."""
+
     def instruments() -> list[InstrumentMetrics]:
         oms, view = host.trading.manager, host.view
         if oms is None or view is None:
@@ -66,7 +131,8 @@ def build_monitor(
             for index in sorted(host.risk.traded):
                 if view.book(index) is None:
                     reasons.append(f"book not ready: {view.instruments[index].instrument_id}")
-        return not reasons, {"reasons": reasons}
+        # a pause is deliberate and the engine still serves: said, but still ready
+        return not reasons, {"reasons": reasons, "paused": host.paused}
 
     sources = Sources(
         instruments=instruments,
@@ -76,4 +142,13 @@ def build_monitor(
         feeds=feed_states,
         latency=lambda: host.latency,
     )
-    return MonitorServer(config, EngineMetrics(sources), status, health)
+    add_metric_sources(sources, host, feeds)
+    control = build_control(hooks, host) if hooks is not None else None
+    return MonitorServer(
+        config,
+        EngineMetrics(sources),
+        with_quotes(status, host, feeds),
+        health,
+        control,
+        alerts=alerts,
+    )

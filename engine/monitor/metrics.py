@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
@@ -79,6 +80,79 @@ class InstrumentMetrics:
 InstrumentRow = InstrumentMetrics | Mapping[str, object]
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionMetrics:
+    """One feed connection (one WebSocket, many symbols): its transport counters."""
+
+    venue: str
+    connection: str
+    connected: bool = False
+    messages: int = 0
+    bytes: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    stale: int = 0
+    rotations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BookMetrics:
+    """One book of a feed: what the feed counted against it (`FeedCounters` by name) and
+    the receive time minus the exchange time of the last frame that changed it."""
+
+    venue: str
+    symbol: str
+    counters: Mapping[str, int] = field(default_factory=dict)
+    exchange_lag_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderMetrics:
+    """One instrument's orders: updates told to the strategy by status (lower-case name),
+    our best working buy and sell prices, and the book's mid (None: none)."""
+
+    venue: str
+    symbol: str
+    updates: Mapping[str, int] = field(default_factory=dict)
+    best_bid: Decimal | float | None = None
+    best_ask: Decimal | float | None = None
+    mid: Decimal | float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitMetrics:
+    """One venue's request budgets: bucket -> (tokens used in its window, capacity), and
+    its limiter's counters (throttled, refused, waited, blocked)."""
+
+    venue: str
+    buckets: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    events: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUsage:
+    """How much of one risk limit is used; venue and symbol are "" for an engine-wide one."""
+
+    limit: str
+    used: Decimal | float
+    maximum: Decimal | float
+    venue: str = ""
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryMetrics:
+    """One instrument's inventory at the mid: its value (quote), its share of the capital
+    and the return on that capital (ratios; None when there is no capital to divide by)."""
+
+    venue: str
+    symbol: str
+    value: Decimal | float
+    share: Decimal | float | None = None
+    return_on_capital: Decimal | float | None = None
+
+
 @dataclass(slots=True)
 class Sources:
     """What the engine lets the monitor read; each is called once per scrape, any may be None.
@@ -89,6 +163,12 @@ class Sources:
     refusals: risk refusals by reason, {"notional": n, ...}.
     feeds: readiness per feed, {"binance:BTCUSDT": True, ...}.
     latency: the hot path's StageRecorder, or None when latency is not recorded.
+    connections, books: feed transport and per-book counters.
+    orders: order updates by status, our best prices and the mid, per instrument.
+    rejects: new orders the venue refused, {(venue, reason): n}.
+    rate_limits: request budgets per venue.
+    limits: risk limit usage.
+    inventory: inventory value, share and return on capital per instrument.
     A source that raises is skipped for that scrape (`hft_monitor_source_errors_total` counts
     it): a broken reader must not take /metrics down.
     """
@@ -99,6 +179,13 @@ class Sources:
     refusals: Callable[[], Mapping[str, int]] | None = None
     feeds: Callable[[], Mapping[str, bool]] | None = None
     latency: Callable[[], StageRecorder | None] | None = None
+    connections: Callable[[], Sequence[ConnectionMetrics]] | None = None
+    books: Callable[[], Sequence[BookMetrics]] | None = None
+    orders: Callable[[], Sequence[OrderMetrics]] | None = None
+    rejects: Callable[[], Mapping[tuple[str, str], int]] | None = None
+    rate_limits: Callable[[], Sequence[RateLimitMetrics]] | None = None
+    limits: Callable[[], Sequence[LimitUsage]] | None = None
+    inventory: Callable[[], Sequence[InventoryMetrics]] | None = None
 
 
 def _num(value: object) -> float:
@@ -217,6 +304,32 @@ class _SourcesCollector(Collector):
         recorder = self._call("latency", s.latency)
         if isinstance(recorder, StageRecorder):
             yield from self._latency(recorder)
+        connections = self._call("connections", s.connections)
+        if connections is not None:
+            yield from _connections(p, connections)
+        books = self._call("books", s.books)
+        if books is not None:
+            yield from _books(p, books)
+        orders = self._call("orders", s.orders)
+        if orders is not None:
+            yield from _orders(p, orders)
+        rejects = self._call("rejects", s.rejects)
+        if rejects is not None:
+            c = CounterMetricFamily(
+                f"{p}_order_rejects", "new orders the venue refused", labels=["venue", "reason"]
+            )
+            for (venue, reason), n in sorted(rejects.items()):
+                c.add_metric([venue, reason], float(n))
+            yield c
+        rate_limits = self._call("rate_limits", s.rate_limits)
+        if rate_limits is not None:
+            yield from _rate_limits(p, rate_limits)
+        limits = self._call("limits", s.limits)
+        if limits is not None:
+            yield from _limit_usage(p, limits)
+        inventory = self._call("inventory", s.inventory)
+        if inventory is not None:
+            yield from _inventory(p, inventory)
         errors = CounterMetricFamily(
             f"{p}_monitor_source_errors",
             "scrapes where a monitor source raised, by source",
@@ -266,26 +379,242 @@ class _SourcesCollector(Collector):
         yield h
 
 
+# ConnectionMetrics counter fields -> (metric name part, help)
+_CONNECTION_COUNTERS = (
+    ("messages", "feed_messages", "text and binary frames received"),
+    ("bytes", "feed_received_bytes", "payload bytes received"),
+    ("connects", "feed_connects", "sockets opened"),
+    ("reconnects", "feed_reconnects", "sockets lost and opened again"),
+    ("connect_failures", "feed_connect_failures", "connection attempts that failed"),
+    ("stale", "feed_stale", "sockets dropped for silence (stale_after_s without a frame)"),
+    ("rotations", "feed_rotations", "sockets replaced before the venue's lifetime cut"),
+)
+
+
+def _connections(p: str, rows: Sequence[ConnectionMetrics]) -> Iterator[Metric]:
+    labels = ["venue", "connection"]
+    families = [
+        (attr, CounterMetricFamily(f"{p}_{name}", text, labels=labels))
+        for attr, name, text in _CONNECTION_COUNTERS
+    ]
+    up = GaugeMetricFamily(f"{p}_feed_connected", "1 while the socket is open", labels=labels)
+    for r in rows:
+        key = [r.venue, r.connection]
+        for attr, family in families:
+            family.add_metric(key, float(getattr(r, attr)))
+        up.add_metric(key, 1.0 if r.connected else 0.0)
+    yield from (family for _, family in families)
+    yield up
+
+
+def _books(p: str, rows: Sequence[BookMetrics]) -> Iterator[Metric]:
+    labels = ["venue", "symbol"]
+    counters: dict[str, CounterMetricFamily] = {}
+    lag = GaugeMetricFamily(
+        f"{p}_feed_exchange_lag_seconds",
+        "receive time minus exchange time of the last frame that changed the book",
+        labels=labels,
+    )
+    for r in rows:
+        key = [r.venue, r.symbol]
+        for name, n in sorted(r.counters.items()):
+            part = _metric_part(name)
+            family = counters.get(part)
+            if family is None:
+                family = counters[part] = CounterMetricFamily(
+                    f"{p}_feed_book_{part}", f"feed book counter {name}", labels=labels
+                )
+            family.add_metric(key, float(n))
+        if r.exchange_lag_s is not None:
+            lag.add_metric(key, float(r.exchange_lag_s))
+    yield from counters.values()
+    yield lag
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den > 0 else None
+
+
+def _orders(p: str, rows: Sequence[OrderMetrics]) -> Iterator[Metric]:
+    labels = ["venue", "symbol"]
+    updates = CounterMetricFamily(
+        f"{p}_order_updates",
+        "order updates told to the strategy, by status",
+        labels=[*labels, "status"],
+    )
+    success = GaugeMetricFamily(
+        f"{p}_order_success_ratio",
+        "acknowledged / (acknowledged + rejected) new orders, since start",
+        labels=labels,
+    )
+    fill = GaugeMetricFamily(
+        f"{p}_order_fill_ratio",
+        "orders that ended filled / orders that ended filled, canceled or expired, since start",
+        labels=labels,
+    )
+    price = GaugeMetricFamily(
+        f"{p}_order_best_price_quote",
+        "our best working order price per side",
+        labels=[*labels, "side"],
+    )
+    mid = GaugeMetricFamily(f"{p}_mid_price_quote", "the book's mid price", labels=labels)
+    for r in rows:
+        key = [r.venue, r.symbol]
+        u = r.updates
+        for status, n in sorted(u.items()):
+            updates.add_metric([*key, status], float(n))
+        ok = _ratio(u.get("new", 0), u.get("new", 0) + u.get("rejected", 0))
+        if ok is not None:
+            success.add_metric(key, ok)
+        ended = u.get("filled", 0) + u.get("canceled", 0) + u.get("expired", 0)
+        filled = _ratio(u.get("filled", 0), ended)
+        if filled is not None:
+            fill.add_metric(key, filled)
+        for side, value in (("bid", r.best_bid), ("ask", r.best_ask)):
+            if value is not None:
+                price.add_metric([*key, side], _num(value))
+        if r.mid is not None:
+            mid.add_metric(key, _num(r.mid))
+    yield from (updates, success, fill, price, mid)
+
+
+def _rate_limits(p: str, rows: Sequence[RateLimitMetrics]) -> Iterator[Metric]:
+    labels = ["venue", "bucket"]
+    used = GaugeMetricFamily(
+        f"{p}_rate_limit_used_tokens", "tokens spent in the bucket's window", labels=labels
+    )
+    capacity = GaugeMetricFamily(
+        f"{p}_rate_limit_capacity_tokens",
+        "tokens the bucket allows per window (the venue's limit times the safety share)",
+        labels=labels,
+    )
+    usage = GaugeMetricFamily(
+        f"{p}_rate_limit_usage_ratio", "used / capacity of the bucket", labels=labels
+    )
+    events = CounterMetricFamily(
+        f"{p}_rate_limit_events",
+        "requests throttled, refused locally, waited for tokens; 429/418 answers (blocked)",
+        labels=["venue", "event"],
+    )
+    for r in rows:
+        for bucket, (n, cap) in sorted(r.buckets.items()):
+            key = [r.venue, bucket]
+            used.add_metric(key, float(n))
+            capacity.add_metric(key, float(cap))
+            if cap > 0:
+                usage.add_metric(key, n / cap)
+        for event, n in sorted(r.events.items()):
+            events.add_metric([r.venue, event], float(n))
+    yield from (used, capacity, usage, events)
+
+
+def _limit_usage(p: str, rows: Sequence[LimitUsage]) -> Iterator[Metric]:
+    g = GaugeMetricFamily(
+        f"{p}_risk_limit_usage_ratio",
+        "used / maximum of a risk limit (venue and symbol empty: engine-wide)",
+        labels=["limit", "venue", "symbol"],
+    )
+    for r in rows:
+        maximum = _num(r.maximum)
+        if maximum > 0:
+            g.add_metric([r.limit, r.venue, r.symbol], _num(r.used) / maximum)
+    yield g
+
+
+def _inventory(p: str, rows: Sequence[InventoryMetrics]) -> Iterator[Metric]:
+    labels = ["venue", "symbol"]
+    value = GaugeMetricFamily(
+        f"{p}_inventory_value_quote", "net position valued at the mid", labels=labels
+    )
+    share = GaugeMetricFamily(
+        f"{p}_inventory_share_ratio",
+        "inventory value / capital, signed (see docs/MONITORING.md for the capital)",
+        labels=labels,
+    )
+    roc = GaugeMetricFamily(
+        f"{p}_return_on_capital_ratio",
+        "(realized + unrealized PnL) / capital (see docs/MONITORING.md)",
+        labels=labels,
+    )
+    for r in rows:
+        key = [r.venue, r.symbol]
+        value.add_metric(key, _num(r.value))
+        if r.share is not None:
+            share.add_metric(key, _num(r.share))
+        if r.return_on_capital is not None:
+            roc.add_metric(key, _num(r.return_on_capital))
+    yield from (value, share, roc)
+
+
 class _ProcessCollector(Collector):
-    """CPU seconds and RSS of this process via psutil (portable, unlike /proc parsing)."""
+    """This process via psutil (portable, unlike /proc parsing): CPU seconds, RSS, the CPU
+    of named threads (matched by native thread id), disk I/O, and the host's network bytes
+    (a process has no network counters of its own; the feeds count their own bytes)."""
 
     def __init__(self, prefix: str, pid: int | None = None) -> None:
         self.p = prefix
         self.process = psutil.Process(pid if pid is not None else os.getpid())
+        self.threads: dict[str, int] = {}  # name -> native thread id, read at each scrape
 
     def collect(self) -> Iterator[Metric]:
+        p = self.p
         with self.process.oneshot():
             cpu = self.process.cpu_times()
             rss = self.process.memory_info().rss
+            threads = self.process.threads() if self.threads else []
+            io = _io_counters(self.process)
         c = CounterMetricFamily(
-            f"{self.p}_process_cpu_seconds", "process CPU time in seconds", labels=["mode"]
+            f"{p}_process_cpu_seconds", "process CPU time in seconds", labels=["mode"]
         )
         c.add_metric(["user"], cpu.user)
         c.add_metric(["system"], cpu.system)
         yield c
         yield GaugeMetricFamily(
-            f"{self.p}_process_resident_memory_bytes", "resident set size in bytes", value=rss
+            f"{p}_process_resident_memory_bytes", "resident set size in bytes", value=rss
         )
+        t = CounterMetricFamily(
+            f"{p}_thread_cpu_seconds",
+            "CPU time of a named thread (event_loop: the hot thread)",
+            labels=["thread", "mode"],
+        )
+        by_id = {th.id: th for th in threads}
+        for name, native_id in sorted(self.threads.items()):
+            th = by_id.get(native_id)
+            if th is not None:
+                t.add_metric([name, "user"], th.user_time)
+                t.add_metric([name, "system"], th.system_time)
+        yield t
+        if io is not None:
+            yield CounterMetricFamily(
+                f"{p}_process_disk_read_bytes", "bytes read from storage", value=io[0]
+            )
+            yield CounterMetricFamily(
+                f"{p}_process_disk_written_bytes", "bytes written to storage", value=io[1]
+            )
+        net = psutil.net_io_counters()
+        if net is not None:
+            yield CounterMetricFamily(
+                f"{p}_host_network_sent_bytes",
+                "bytes sent by every interface",
+                value=net.bytes_sent,
+            )
+            yield CounterMetricFamily(
+                f"{p}_host_network_received_bytes",
+                "bytes received by every interface",
+                value=net.bytes_recv,
+            )
+
+
+def _io_counters(process: psutil.Process) -> tuple[int, int] | None:
+    """(read, written) storage bytes; None where the platform does not say (macOS)."""
+    io_counters = getattr(process, "io_counters", None)
+    if io_counters is None:
+        return None
+    try:
+        io = io_counters()
+    except psutil.Error:
+        return None
+    return int(io.read_bytes), int(io.write_bytes)
 
 
 class EngineMetrics:
@@ -310,7 +639,8 @@ class EngineMetrics:
             registry=self.registry,
         )
         self._sources_collector = _SourcesCollector(self.sources, prefix)
-        self.registry.register(_ProcessCollector(prefix))
+        self._process = _ProcessCollector(prefix)
+        self.registry.register(self._process)
         self.registry.register(self._sources_collector)
         self._probe: asyncio.Task[None] | None = None
         self.loop_lag_samples = 0
@@ -322,7 +652,13 @@ class EngineMetrics:
     def probing(self) -> bool:
         return self._probe is not None and not self._probe.done()
 
+    def watch_thread(self, name: str, native_id: int | None = None) -> None:
+        """Expose the CPU time of a thread (default: the calling one) under `name`."""
+        self._process.threads[name] = threading.get_native_id() if native_id is None else native_id
+
     def start_loop_probe(self) -> None:
+        """Start the lag probe; the calling thread runs the loop: it is the hot thread."""
+        self.watch_thread("event_loop")
         if self.probing:
             return
         self._probe = asyncio.get_running_loop().create_task(

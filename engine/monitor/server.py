@@ -1,8 +1,10 @@
-"""The monitor's HTTP endpoints: /metrics, /status, /health, /health/live.
+"""The monitor's HTTP endpoints: /metrics, /status, /health, /health/live, and the status
+page at / (engine/monitor/page.py).
 
-Read-only by design: nothing served here changes the engine (the control API is separate and
-authenticated). The server binds `monitor.host` (127.0.0.1 by default) so it is not reachable
-from the network unless an operator says so.
+Read-only by design: nothing served here changes the engine. The control API
+(engine/monitor/control.py, docs/CONTROL.md) shares the server when given, on its own
+authenticated /control routes; the others stay open. The server binds `monitor.host`
+(127.0.0.1 by default) so it is not reachable from the network unless an operator says so.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -19,9 +21,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from engine.component import Component
 from engine.config import MonitorConfig
 from engine.monitor.metrics import EngineMetrics
+from engine.monitor.page import make_page_handler
+
+if TYPE_CHECKING:  # control.py imports `dumps` from here
+    from engine.monitor.control import ControlApi
 
 StatusFn = Callable[[], dict[str, Any]]
 HealthFn = Callable[[], tuple[bool, dict[str, Any]]]
+AlertsFn = Callable[[], list[dict[str, Any]]]
 
 _JSON = "application/json"
 
@@ -60,12 +67,17 @@ class MonitorServer(Component):
         metrics: EngineMetrics,
         status: StatusFn,
         health: HealthFn,
+        control: ControlApi | None = None,
+        *,
+        alerts: AlertsFn | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.metrics = metrics
         self._status = status
         self._health = health
+        self.control = control
+        self._alerts: AlertsFn = alerts if alerts is not None else list
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -83,6 +95,9 @@ class MonitorServer(Component):
         app.router.add_get("/status", self._get_status)
         app.router.add_get("/health", self._get_health)
         app.router.add_get("/health/live", self._get_live)
+        app.router.add_get("/", make_page_handler(self._status, self._alerts))
+        if self.control is not None:
+            self.control.register(app)
         return app
 
     async def _on_start(self) -> None:

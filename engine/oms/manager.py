@@ -147,6 +147,10 @@ class OrderManager:
         self.fees_in_base = [Decimal(0) for _ in self.instruments]  # also counted in PnL
         self.fees_other: dict[str, Decimal] = {}  # a third asset (BNB, GT...): not in PnL
         self.counters = OmsCounters()
+        # for monitoring (docs/MONITORING.md): order updates told, per instrument and
+        # table status code; new orders the venue refused, per (venue, error class)
+        self.updates = [[0] * (table_codes.EXPIRED + 1) for _ in self.instruments]
+        self.rejects: dict[tuple[str, str], int] = {}
         self._index = {(i.venue, i.symbol): n for n, i in enumerate(self.instruments)}
         self._meta: dict[int, _Meta] = {}
         self._tags: dict[int, int] = {}  # client tag -> the live order it opened last
@@ -524,6 +528,8 @@ class OrderManager:
         if isinstance(exc, RateLimited):
             self._rate_limited(exc, "new order")
         self.counters.rejected += 1
+        key = (exc.venue, type(exc).__name__)
+        self.rejects[key] = self.rejects.get(key, 0) + 1
         self._apply(order_id, meta, OrderStatus.REJECTED, -1, reason=str(exc))
 
     def _cancel_answered(
@@ -918,6 +924,7 @@ class OrderManager:
         row = self.table.get(order_id)
         if row is None:
             return
+        self.updates[meta.index][row[5]] += 1
         fill = report is not None and report.is_fill
         if self.persist is not None:
             now = self.clock.time_ns()

@@ -42,7 +42,11 @@ SOURCE_CLI = "cli"  # `python -m engine kill`
 SOURCE_API = "api"  # the control API
 SOURCE_OPERATOR = "operator"  # an operator's reset
 SOURCE_STORE = "store"  # the store itself: halt.json unreadable, halted to be safe
-SOURCES = (SOURCE_LIMIT, SOURCE_SIGNAL, SOURCE_CLI, SOURCE_API, SOURCE_OPERATOR, SOURCE_STORE)
+SOURCE_ALERT = "alert"  # an alert rule's action (docs/ALERTS.md)
+SOURCES = (
+    SOURCE_LIMIT, SOURCE_SIGNAL, SOURCE_CLI, SOURCE_API, SOURCE_OPERATOR, SOURCE_STORE,
+    SOURCE_ALERT,
+)  # fmt: skip
 
 # what a process's command line must mention to be taken for an engine
 ENGINE_MARK = b"engine"

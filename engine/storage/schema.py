@@ -257,9 +257,31 @@ _V2_ORDER_EVENTS = replace(
     next(t for t in _V1 if t.name == "order_events"), key=_EVENT_KEY, conflict=Conflict.IGNORE
 )
 
+# Version 3: the control API's audit trail (docs/CONTROL.md), one row per request: what was
+# asked, by whom (the client's address), how it ended, and the values before and after (JSON
+# text, secrets masked). Day-partitioned on PostgreSQL like every other table.
+_V3_AUDIT_EVENTS = Table(
+    "audit_events",
+    (
+        _ns("ts_ns"),
+        _t("action"),
+        _t("who"),
+        _t("outcome"),
+        _t("before"),
+        _t("after"),
+        _t("detail"),
+    ),
+    partition_column="ts_ns",
+    indexes=(("action", "ts_ns"),),
+)
+
 # The tables as the code writes them now (the latest version's columns and keys).
-TABLE_SPECS: dict[str, Table] = {t.name: t for t in _V1} | {"order_events": _V2_ORDER_EVENTS}
-# table -> column names in order: the shape of the rows `Backend.write` takes. The nine
+TABLE_SPECS: dict[str, Table] = (
+    {t.name: t for t in _V1}
+    | {"order_events": _V2_ORDER_EVENTS}
+    | {_V3_AUDIT_EVENTS.name: _V3_AUDIT_EVENTS}
+)
+# table -> column names in order: the shape of the rows `Backend.write` takes. The ten
 # tables written through `write`; `schema_version` is kept by the migrations alone.
 TABLES: dict[str, tuple[str, ...]] = {t.name: t.column_names for t in TABLE_SPECS.values()}
 PARTITION_COLUMN: dict[str, str] = {t.name: t.partition_column for t in TABLE_SPECS.values()}
@@ -352,6 +374,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             'CREATE UNIQUE INDEX "order_events_key" '
             f'ON "order_events" ({_column_list(_EVENT_KEY)})',
         ),
+    ),
+    Migration(
+        3,
+        "audit events: the control API's requests, who asked and what changed",
+        postgresql=create_statements((_V3_AUDIT_EVENTS,), postgres=True),
+        sqlite=create_statements((_V3_AUDIT_EVENTS,), postgres=False),
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

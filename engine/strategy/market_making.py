@@ -9,11 +9,11 @@ price, size or age is off, then amended (or cancelled and placed anew where the 
 amend). A slot with a request in flight is left alone, so requests never pile up.
 
 Quotes are pulled (every live order cancelled, nothing new) while the instrument's book is
-not ready or has not moved for `stale_book_s`, while trading is HALTED, and a side is not
-quoted while REDUCING forbids it. An order that cannot be cancelled at the pull (its request
-still in flight) is cancelled as soon as it can be: on the instrument's next order update or
-check timer, until none is left. After a fill the instrument places nothing new for
-`fill_cooldown_s`.
+not ready or has not moved for `stale_book_s`, while trading is HALTED or PAUSED (an
+operator's pause, docs/CONTROL.md), and a side is not quoted while REDUCING forbids it. An
+order that cannot be cancelled at the pull (its request still in flight) is cancelled as
+soon as it can be: on the instrument's next order update or check timer, until none is left.
+After a fill the instrument places nothing new for `fill_cooldown_s`.
 
 With a cross-venue reference ("<venue>:<symbol>"), the reference's book events requote us as
 our own do: that is where the price moves first.
@@ -36,6 +36,7 @@ log = logging.getLogger("engine.strategy")
 
 CHECK_TIMER = "mm.check"  # staleness and order age, when the book is quiet
 CHECK_INTERVAL_NS = NS // 2
+_STOPPED = frozenset({"HALTED", "PAUSED"})  # trading states that place nothing
 _KEEP = quoting.KEEP
 _CANCEL = quoting.CANCEL
 
@@ -259,9 +260,9 @@ class MarketMakingStrategy(Strategy):
     def _requote(self, state: _Book, now: int) -> None:
         view = self.context.view
         trading = view.trading_state()
-        if trading == "HALTED":
+        if trading in _STOPPED:
             if state.quoting or state.pulled:
-                self._pull(state, "trading halted")
+                self._pull(state, f"trading {trading.lower()}")
             return
         bids, asks = state.quoter.quotes()
         if trading == "REDUCING":  # only the side that brings the position back to flat
