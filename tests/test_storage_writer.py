@@ -23,6 +23,7 @@ from engine.model.instrument import Instrument
 from engine.oms.persistence import OrderPersistence
 from engine.storage.backend import ManagedBackend, open_backend
 from engine.storage.journal import IntentAction, Journal
+from engine.storage.postgres import ROWS_PER_STEP
 from engine.storage.schema import TABLES
 from engine.storage.writer import StorageWriter
 
@@ -188,3 +189,53 @@ async def test_rows_left_to_the_journal_are_rebuilt_once_the_database_is_back(
     events = await backend.fetch("SELECT client_order_id FROM order_events")
     assert sorted(r[0] for r in events) == sorted(f"c{n}" for n in range(30))  # each once
     journal.close()
+
+
+@pytest.mark.services
+async def test_a_large_batch_hands_the_loop_back_while_it_is_written(
+    pg_behind_proxy: tuple[ManagedBackend, CuttableProxy],
+) -> None:
+    """One batch of 1,000 rows is converted and encoded a slice at a time (the loop runs
+    between slices: no flush holds it for a whole batch) and still goes in one COPY. The
+    rows note which pass of a ticker task they are converted and encoded in."""
+    backend, _proxy = pg_behind_proxy
+    passes = 0
+    converted_in: set[int] = set()
+    encoded_in: set[int] = set()
+
+    class Spy(tuple):  # type: ignore[type-arg]
+        """A row that notes the ticker's pass when the driver reads its first field."""
+
+        def __getitem__(self, index: Any) -> Any:
+            if index == 0:
+                encoded_in.add(passes)
+            return super().__getitem__(index)
+
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        converted_in.add(passes)
+        return Spy(row)
+
+    writer = StorageWriter(
+        backend, ["market_bbo"], batch_size=1000, flush_interval_ms=60_000,
+        converters={"market_bbo": convert},
+    )  # fmt: skip
+    stop = asyncio.Event()
+
+    async def ticker() -> None:  # one increment per pass of the loop it gets
+        nonlocal passes
+        while not stop.is_set():
+            passes += 1
+            await asyncio.sleep(0)
+
+    for n in range(1000):
+        writer.put("market_bbo", bbo(n))
+    ticking = asyncio.get_running_loop().create_task(ticker())
+    writer.start()  # the full batch wakes it at once
+    await until(lambda: writer.buffers["market_bbo"].counters.written == 1000, timeout=10)
+    stop.set()
+    await ticking
+    await writer.stop()
+    assert writer.buffers["market_bbo"].counters.batches == 1  # one transaction, one COPY
+    slices = -(-1000 // ROWS_PER_STEP)
+    assert len(converted_in) >= slices and len(encoded_in) >= slices, (converted_in, encoded_in)
+    assert await backend.fetch("SELECT count(*) FROM market_bbo") == [(1000,)]

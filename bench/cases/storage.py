@@ -5,10 +5,19 @@
   what a first version would write.
 - `storage.pg_copy`: ns per trade row, sustained through the writer into PostgreSQL (COPY
   in batches of `BATCH_ROWS`), against row-by-row `INSERT` on one connection, in the same
-  run. A loop-lag probe (a task asking for 1 ms sleeps) runs during the writer's batches:
-  `max_loop_lag_ms` is the worst extra wait it saw, i.e. the longest the event loop was held
-  by a flush. Needs PostgreSQL (`HFT_TEST_PG_DSN`, default postgresql://postgres@127.0.0.1/test);
-  without it the case says so and is skipped.
+  run. How long a flush holds the event loop, two ways: the writer task's steps timed
+  (bench/loop_hold.py), `p999_flush_hold_cpu_ms` / `max_flush_hold_cpu_ms` in the thread's
+  CPU time (the writer's own work between two awaits: converting, the driver encoding the
+  COPY), `flush_steps_over_1ms_cpu` how many steps took longer, `max_flush_hold_wall_ms` the
+  longest in wall time (plus whatever the machine took meanwhile); and a loop-lag probe (a
+  task asking for 1 ms sleeps), `max_loop_lag_ms` / `p99_loop_lag_ms` the extra wait it
+  saw, for any reason (the producer's bursts, the database server taking the CPU on a
+  2-core machine). Python's garbage collections are timed apart (`gc_collections`,
+  `gc_max_pause_ms`) and taken out of the flush's steps: a collection pauses the whole
+  process wherever it falls. `cpu_steal_ms` is the time the hypervisor took the machine's
+  CPUs meanwhile (a step's CPU time includes such spells). Needs PostgreSQL
+  (`HFT_TEST_PG_DSN`, default postgresql://postgres@127.0.0.1/test); without it the case
+  says so and is skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from bench.loop_hold import StepTimes, steal_ns, timed
 from bench.runner import Pair, case
 from engine.config.schema import DatabaseConfig
 from engine.storage.backend import StorageUnavailable, open_backend
@@ -114,6 +124,10 @@ def pg_copy() -> Pair:
     conn = loop.run_until_complete(asyncpg.connect(PG_DSN, server_settings={"search_path": schema}))
     counter = {"n": 0}
     lags: list[float] = []
+    all_lags: list[float] = []
+    holds_all: list[int] = []
+    holds = StepTimes()
+    steal_at_start = steal_ns()
     report: dict[str, Any] = {}
 
     async def through_writer(n: int) -> None:
@@ -122,6 +136,9 @@ def pg_copy() -> Pair:
         )
         stop = asyncio.Event()
         probe = asyncio.get_running_loop().create_task(_probe(lags, stop))
+        run = writer._run
+        writer._run = lambda: timed(run(), holds)  # type: ignore[method-assign]
+        holds.gc.install()
         writer.start()
         put = writer.buffer("market_trades").put
         start = counter["n"]
@@ -132,6 +149,7 @@ def pg_copy() -> Pair:
                 await asyncio.sleep(0)  # a market-data burst, then the loop runs
         counter["n"] = start + n
         await writer.stop()
+        holds.gc.remove()
         stop.set()
         await probe
         if writer.counters()["market_trades"]["written"] != n:
@@ -151,7 +169,29 @@ def pg_copy() -> Pair:
         if lags:
             worst = max(report.get("max_loop_lag_ms", 0.0), max(lags) * 1e3)
             report["max_loop_lag_ms"] = round(worst, 3)
+            all_lags.extend(lags)
+            ordered = sorted(all_lags)
+            report["p99_loop_lag_ms"] = round(ordered[int(len(ordered) * 0.99)] * 1e3, 3)
         lags.clear()
+        if holds.steps:
+            for key, ns in (
+                ("max_flush_hold_cpu_ms", holds.max_cpu_ns),
+                ("max_flush_hold_wall_ms", holds.max_wall_ns),
+            ):
+                report[key] = round(max(report.get(key, 0.0), ns / 1e6), 3)
+            report["flush_steps"] = report.get("flush_steps", 0) + holds.steps
+            report["gc_collections"] = report.get("gc_collections", 0) + holds.gc.count
+            report["gc_max_pause_ms"] = round(
+                max(report.get("gc_max_pause_ms", 0.0), holds.gc.max_ns / 1e6), 3
+            )
+            over = sum(1 for ns in holds.cpu if ns > 1_000_000)
+            report["flush_steps_over_1ms_cpu"] = report.get("flush_steps_over_1ms_cpu", 0) + over
+            holds_all.extend(holds.cpu)
+            ordered_holds = sorted(holds_all)
+            p999 = ordered_holds[int(len(ordered_holds) * 0.999)]
+            report["p999_flush_hold_cpu_ms"] = round(p999 / 1e6, 3)
+            report["cpu_steal_ms"] = round((steal_ns() - steal_at_start) / 1e6, 1)
+        holds.clear()
 
     return Pair(
         lambda n: loop.run_until_complete(through_writer(n)),

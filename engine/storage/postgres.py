@@ -9,7 +9,11 @@ day is more than `retention_days` before today. A row whose day has no partition
 of old orders, a clock far off) makes its partition on the spot: the batch is rolled back,
 the missing days are created, the batch is written again — never lost for want of a table.
 
-Writes, one transaction each, all rows through `copy_records_to_table` (binary COPY):
+Writes, one transaction each, all rows through `copy_records_to_table` (binary COPY). The
+driver encodes the rows on the event loop; they reach it as an asynchronous iterable that
+hands the loop back every `ROWS_PER_STEP` rows, so a batch of any size holds the loop only
+as long as a slice takes to encode (bench: storage.pg_copy `max_flush_hold_cpu_ms`), in one
+COPY all the same:
 - plain tables: COPY straight into the partitioned table;
 - fills: COPY into a per-connection temp table (`ON COMMIT DELETE ROWS`), then
   `INSERT INTO fills SELECT ... ON CONFLICT DO NOTHING`: a fill already stored, or twice in
@@ -27,7 +31,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -107,6 +111,21 @@ def _where(url: str) -> _Where:
 def _first_line(exc: BaseException, secret: str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.replace(secret, "***") if secret else text
+
+
+ROWS_PER_STEP = 64  # rows the driver encodes between two passes of the event loop
+
+
+async def in_steps(
+    rows: Sequence[tuple[Any, ...]], per_step: int = ROWS_PER_STEP
+) -> AsyncIterator[tuple[Any, ...]]:
+    """`rows` for `copy_records_to_table`, the event loop run between slices of `per_step`:
+    the driver encodes a row as it takes it, so no slice holds the loop for long."""
+    for start in range(0, len(rows), per_step):
+        if start:
+            await asyncio.sleep(0)
+        for row in rows[start : start + per_step]:
+            yield row
 
 
 def _status_count(status: str) -> int:
@@ -388,6 +407,7 @@ class PostgresBackend:
             log.info("storage: dropped %d partitions past retention: %s", len(dropped), dropped)
 
     # ---- writes ----------------------------------------------------------------------
+    # (in_steps, below: the rows of a COPY with the loop handed back between slices)
 
     def _plan(self, spec: Table) -> Callable[[asyncpg.Connection, Sequence[tuple[Any, ...]]], Any]:
         columns = spec.column_names
@@ -396,7 +416,9 @@ class PostgresBackend:
         if spec.conflict is Conflict.NONE:
 
             async def copy(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-                status = await conn.copy_records_to_table(spec.name, records=rows, columns=columns)
+                status = await conn.copy_records_to_table(
+                    spec.name, records=in_steps(rows), columns=columns
+                )
                 return _status_count(status)
 
             return copy
@@ -433,7 +455,7 @@ class PostgresBackend:
 
         async def stage_and_merge(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
             await conn.execute(stage_ddl)
-            await conn.copy_records_to_table(stage_name, records=rows, columns=columns)
+            await conn.copy_records_to_table(stage_name, records=in_steps(rows), columns=columns)
             return _status_count(await conn.execute(merge))
 
         return stage_and_merge

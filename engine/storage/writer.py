@@ -188,9 +188,8 @@ class StorageWriter:
         convert = self.converters.get(buffer.table)
         try:
             started = time.perf_counter()
-            written = await self.backend.write(
-                buffer.table, rows if convert is None else [convert(r) for r in rows]
-            )
+            table_rows = rows if convert is None else await _converted(rows, convert)
+            written = await self.backend.write(buffer.table, table_rows)
             self.longest_write_s = max(self.longest_write_s, time.perf_counter() - started)
         except StorageUnavailable as exc:
             buffer.counters.failures += 1
@@ -248,3 +247,19 @@ class StorageWriter:
             }
             for t, b in self.buffers.items()
         }
+
+
+CONVERT_PER_STEP = 64  # rows converted between two passes of the event loop
+
+
+async def _converted(
+    rows: list[tuple[Any, ...]], convert: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """`convert` over `rows`, the event loop run between slices (a batch's Decimals would
+    hold it for milliseconds at once)."""
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), CONVERT_PER_STEP):
+        if start:
+            await asyncio.sleep(0)
+        out.extend(map(convert, rows[start : start + CONVERT_PER_STEP]))
+    return out
