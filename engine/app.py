@@ -38,6 +38,7 @@ from engine.model.instrument import Instrument
 from engine.oms.trading import TradingComponent, VenueTrading
 from engine.risk.halt import SOURCE_API, SOURCE_OPERATOR, SOURCE_SIGNAL, PidFile
 from engine.runtime.affinity import pin_process
+from engine.runtime.gc_policy import freeze_after_start
 from engine.runtime.loop import loop_name
 from engine.sim.component import SimulatorComponent
 from engine.sim.server import RunningSim, SimOptions
@@ -426,6 +427,8 @@ class Engine:
             )
         except ValueError as exc:  # a strategy refusing its parameters: configuration
             raise ConfigError(str(exc)) from exc
+        if self.config.system.gc_freeze:  # what started lives for the run: never walked again
+            freeze_after_start()
 
     async def _stop_components(self) -> None:
         self.events.stop()

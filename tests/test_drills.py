@@ -98,6 +98,9 @@ async def _start_adopting_engine(
     # logged once every component started: the switch was armed before
     await engine.wait_log("engine running")
     assert not engine.find("venue not reachable"), engine.records()
+    # system.gc_freeze (default): what started is out of the collector's walks from now on
+    frozen = engine.find("startup objects frozen out of garbage collection")
+    assert len(frozen) == 1 and frozen[0]["frozen"] > 10_000, frozen
     return engine
 
 

@@ -50,6 +50,9 @@ class SystemConfig:
     cpus: list[int] = setting(
         [], "CPUs to pin the process to; [] leaves the affinity alone", check=checks.cpus
     )
+    gc_freeze: bool = setting(
+        True, "freeze the objects alive after start out of garbage collection (no long pauses)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
