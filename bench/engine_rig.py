@@ -74,6 +74,7 @@ from engine.oms.manager import OrderManager
 from engine.oms.persistence import OrderPersistence
 from engine.oms.trading import TradingComponent, VenueTrading
 from engine.risk.manager import RiskManager
+from engine.runtime.gc_policy import freeze_after_start
 from engine.sim.server import ACCOUNT, RunningSim, SimOptions, launch
 from engine.sim.venues.binance import venue_state
 from engine.storage.component import StorageComponent
@@ -282,6 +283,8 @@ class EngineRig:
             self.trading.persistence.journal = None  # its history rows and market history stay
         await self.host.start()
         self.events.start(self.clock, instruments, self.host.view)
+        if config.system.gc_freeze:  # as the engine does once started (engine/app.py)
+            freeze_after_start()
         adapter = self.adapter  # an amend or a one-request replace per quote, else cancel + new
         self.per_tick = 2 if adapter.amends_in_place or adapter.replaces_in_one_request else 4
         self._instrument()
