@@ -93,7 +93,11 @@ class OrderPersistence:
         self._put_fill = put("fills") if put else None
         self.errors = 0
         self.spilled_from = 0  # first journal record whose rows the writer left out (0: none)
+        # the orders as they stood at spilled_from: a rebuild from there needs them to make the
+        # `orders` rows of orders opened before it (their INTENT is not replayed)
+        self._spilled_orders: dict[str, _Order] = {}
         self._replaying = 0  # the journal record rebuild() is turning into rows now
+        self._replay: OrderPersistence | None = None  # the helper rebuild() fills meanwhile
         if writer is not None and journal is not None:  # a rebuild's helper has no journal
             for buffer in writer.buffers.values():
                 if buffer.critical:
@@ -260,12 +264,17 @@ class OrderPersistence:
             live.qty_lots, live.created_ns or now_ns, seq, live.filled_lots,
         )  # fmt: skip
 
-    def rebuild(self, journal: Journal, after_seq: int = 0) -> int:
+    def rebuild(
+        self, journal: Journal, after_seq: int = 0, orders: dict[str, _Order] | None = None
+    ) -> int:
         """Put again the rows of every journal record after `after_seq` (at start: what the
-        last run may not have written; after a spill: what the writer left to the journal).
-        The same records give the same rows, which the database keeps once (fills and order
-        events by their keys, orders newest-wins). Returns the records replayed."""
+        last run may not have written; after a spill: what the writer left to the journal,
+        with `orders` as they stood there). The same records give the same rows, which the
+        database keeps once (fills and order events by their keys, orders newest-wins).
+        Returns the records replayed."""
         replay = OrderPersistence(self.instruments, None, self.writer)
+        replay._orders = {cid: replace(order) for cid, order in (orders or {}).items()}
+        self._replay = replay
         index = {(inst.venue, inst.symbol): n for n, inst in enumerate(self.instruments)}
         count = 0
         for seq, kind, payload in journal.replay(after_seq):
@@ -291,6 +300,7 @@ class OrderPersistence:
                 )  # fmt: skip
             count += 1
         self._replaying = 0
+        self._replay = None
         return count
 
     def safe_to_compact(self) -> int:
@@ -313,6 +323,10 @@ class OrderPersistence:
         on (the record being turned into rows right now)."""
         if self.journal is not None and not self.spilled_from:
             self.spilled_from = max(self._replaying or self.journal.last_seq, 1)
+            # copies: replaying spilled_from again over them changes nothing (the same state,
+            # fill and id are set again)
+            known = self._replay._orders if self._replay is not None else self._orders
+            self._spilled_orders = {cid: replace(order) for cid, order in known.items()}
             log.error(
                 "history rows left to the journal: the database is behind",
                 extra={"table": table, "from_seq": self.spilled_from},
@@ -327,9 +341,10 @@ class OrderPersistence:
         if not writer.healthy:
             return 0
         start, self.spilled_from = self.spilled_from, 0
+        orders, self._spilled_orders = self._spilled_orders, {}
         for buffer in writer.buffers.values():
             buffer.spilling = False
-        count = self.rebuild(self.journal, start - 1)
+        count = self.rebuild(self.journal, start - 1, orders)
         log.warning("history rows rebuilt from the journal", extra={"records": count})
         return count
 
