@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine._core.latency import StageRecorder
+from engine._core.latency import Histogram, StageRecorder
 from engine.monitor import EngineMetrics, InstrumentMetrics, Sources
 from engine.monitor.metrics import (
     BookMetrics,
@@ -51,9 +51,17 @@ def _recorder() -> StageRecorder:
     return rec
 
 
+def _round_trip() -> Histogram:
+    hist = Histogram()
+    for ns in (180_000, 250_000, 2_000_000):
+        hist.record(ns)
+    return hist
+
+
 def _full_sources() -> Sources:
     """Every source filled, with the label values the engine gives them."""
     rec = _recorder()
+    round_trip = _round_trip()
     btc = ("binance", "BTCUSDT")
     return Sources(
         instruments=lambda: [InstrumentMetrics(*btc, Decimal("0.01"), 1, 2, 0.1, 2, 5)],
@@ -77,6 +85,7 @@ def _full_sources() -> Sources:
         rate_limits=lambda: [RateLimitMetrics("binance", {"weight": (10, 4800)}, {"refused": 0})],
         limits=lambda: [LimitUsage("position", 1, 2, *btc), LimitUsage("daily_loss", 0, 100)],
         inventory=lambda: [InventoryMetrics(*btc, 1000, 0.5, 0.01)],
+        round_trips=lambda: {"binance": round_trip},
     )
 
 
@@ -173,6 +182,7 @@ def test_every_queried_metric_and_label_exists_in_a_real_scrape(
     used = {name for _, e in expressions for name, _ in _SELECTOR.findall(e)}
     assert "hft_tick_to_trade_seconds_bucket" in used
     assert any("histogram_quantile" in e and "hft_tick_to_trade" in e for _, e in expressions)
+    assert "hft_venue_round_trip_seconds_bucket" in used
     assert len(used) >= 25  # most of what /metrics has is on a panel
 
 

@@ -131,6 +131,7 @@ async def test_detailed_metrics_agree_with_the_running_engine(tmp_path: Path) ->
         _check_rate_limits(fams, host)
         _check_risk_and_inventory(fams, host)
         _check_status_quotes(host, _feeds(engine))
+        _check_round_trips(fams, host)
     finally:
         engine.request_stop("test over")
         assert await asyncio.wait_for(run, 60) == 0
@@ -213,6 +214,22 @@ def _check_orders(fams: dict[str, Any], host: StrategyHost) -> None:
     assert book is not None
     mid = inst.ticks_to_price(book.mid_x2()) / 2
     assert _value(fams, "hft_mid_price_quote", **btc) == float(mid)
+
+
+def _check_round_trips(fams: dict[str, Any], host: StrategyHost) -> None:
+    """The venue round trip of the run's orders, cancels and amends: in /metrics as the
+    order manager holds it, and in /status; on loopback well under a second."""
+    oms = host.trading.manager
+    assert oms is not None and host.status is not None
+    hist = oms.round_trips["binance"]
+    family = "hft_venue_round_trip_seconds"
+    count = _value(fams, family, f"{family}_count", venue="binance")
+    assert count == hist.count > 0
+    assert _value(fams, family, f"{family}_bucket", venue="binance", le="+Inf") == count
+    assert _value(fams, family, f"{family}_sum", venue="binance") > 0
+    assert 0 < hist.percentile(50) < 1_000_000_000
+    shown = host.status.snapshot()["engine"]["venue_round_trip_us"]["binance"]
+    assert shown["count"] == hist.count and 0 < shown["p50"] <= shown["p99"] < 1_000_000
 
 
 def _check_rate_limits(fams: dict[str, Any], host: StrategyHost) -> None:

@@ -1,7 +1,8 @@
 """What the alert engine reads and may do (docs/ALERTS.md), from where it lives: the strategy
 host (risk, orders, latency, rate limiters) and the feeds. Read once per evaluation, never on
 the hot path; every action answers False when it could not act, so the alert retries and
-escalates."""
+escalates. A venue's trading session is restarted by the trading component
+(`TradingComponent.restart`, engine/oms/trading.py), never by reaching into its adapter."""
 
 from __future__ import annotations
 
@@ -129,10 +130,32 @@ def alert_actions(host: StrategyHost, feeds: Feeds) -> Actions:
         host.emergency_stop(reason, SOURCE_ALERT)
         return True
 
+    async def restart_venue(venue: str) -> bool:
+        """The venue's feed connections reconnect (each resyncs its books) and its trading
+        session restarts (TradingComponent.restart); the answer is the session's. A venue
+        that does not trade answers whether it had a feed connection to reconnect."""
+        reconnected = 0
+        for conn in _venue_connections(feeds(), venue):
+            conn.reconnect("alert: restart venue")
+            reconnected += 1
+        if venue in host.trading.adapters:
+            return await host.trading.restart(venue)
+        return reconnected > 0
+
     return Actions(
         pause=pause,
         emergency_stop=emergency_stop,
         reconnect_feed=reconnect_feed,
         resync_book=resync_book,
-        restart_venue=None,  # not built: needs a public TradingComponent.restart(venue)
+        restart_venue=restart_venue,
     )
+
+
+def _venue_connections(feeds: Sequence[BookFeed], venue: str) -> list[_Connection]:
+    """Every feed connection of `venue`, each once (one connection carries many books)."""
+    seen: dict[int, _Connection] = {}
+    for feed in feeds:
+        if feed.venue == venue:
+            for conn in _connections(feed).values():
+                seen[id(conn)] = conn
+    return list(seen.values())

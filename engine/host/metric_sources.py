@@ -1,7 +1,8 @@
 """The monitor's detailed figures (docs/MONITORING.md): feed connections and books, orders,
 rate limits, risk limit usage and inventory, read from where they live at scrape time only.
 
-`add_metric_sources` fills the `Sources` fields the first slice left empty; `with_quotes`
+`add_metric_sources` fills the `Sources` fields the first slice left empty (and the venue
+round trips); `with_quotes`
 adds our best prices and each book's feed state to the status document (the status page
 shows them). Nothing here changes the engine.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from engine._core.latency import Histogram
 from engine._core.risk import NO_LIMIT
 from engine.data.feed import BookFeed
 from engine.host.component import StrategyHost
@@ -40,6 +42,13 @@ def add_metric_sources(sources: Sources, host: StrategyHost, feeds: Feeds) -> No
     sources.rate_limits = lambda: rate_limits(host)
     sources.limits = lambda: limit_usage(host)
     sources.inventory = lambda: inventory(host)
+    sources.round_trips = lambda: round_trips(host)
+
+
+def round_trips(host: StrategyHost) -> dict[str, Histogram]:
+    """Per venue, the order manager's request -> answer histogram (empty before trading)."""
+    oms = host.trading.manager
+    return dict(oms.round_trips) if oms is not None else {}
 
 
 def connections(feeds: Sequence[BookFeed]) -> list[ConnectionMetrics]:

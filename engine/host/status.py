@@ -12,12 +12,22 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from engine._core.latency import Histogram
 from engine.clock import NS_PER_SECOND
 
 if TYPE_CHECKING:
     from engine.host.component import StrategyHost
 
 log = logging.getLogger("engine.status")
+
+
+def _round_trip_us(hist: Histogram) -> dict[str, Any]:
+    """A venue's request -> answer times: samples, p50, p99 and the largest, in µs (the
+    upper edge of the HDR bucket holding each)."""
+    if hist.count == 0:
+        return {"count": 0}
+    p50, p99 = hist.percentiles([50.0, 99.0])
+    return {"count": hist.count, "p50": p50 / 1000, "p99": p99 / 1000, "max": hist.max / 1000}
 
 
 class StatusLine:
@@ -96,6 +106,9 @@ class StatusLine:
         if oms is not None:
             engine["orders_sent"] = oms.counters.requests
             engine["rejected"] = oms.counters.rejected
+            engine["venue_round_trip_us"] = {
+                venue: _round_trip_us(hist) for venue, hist in sorted(oms.round_trips.items())
+            }
         return {"engine": engine, "symbols": symbols}
 
     def emit(self) -> None:

@@ -28,6 +28,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from engine._core.latency import Histogram as LatencyHistogram
 from engine._core.latency import StageRecorder
 from engine._core.risk_limits import STATE_NAMES
 
@@ -57,6 +58,28 @@ LOOP_LAG_BUCKETS: tuple[float, ...] = (
 
 # tick-to-trade stages, in seconds; +Inf is added by the exposition
 LATENCY_BUCKETS: tuple[float, ...] = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0)
+
+# venue round trip, in seconds: tens of µs resolve a venue on loopback or in the same rack,
+# seconds an overloaded one; +Inf is added by the exposition
+ROUND_TRIP_BUCKETS: tuple[float, ...] = (
+    2.5e-5,
+    5e-5,
+    1e-4,
+    2.5e-4,
+    5e-4,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    1e-2,
+    2.5e-2,
+    5e-2,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
 
 # risk state name -> gauge value (ACTIVE 0, REDUCING 1, HALTED 2), from the risk core's table
 RISK_STATE_VALUES: dict[str, int] = {name: code for code, name in STATE_NAMES.items()}
@@ -169,6 +192,7 @@ class Sources:
     rate_limits: request budgets per venue.
     limits: risk limit usage.
     inventory: inventory value, share and return on capital per instrument.
+    round_trips: per venue, the HDR histogram of request -> answer times (ns).
     A source that raises is skipped for that scrape (`hft_monitor_source_errors_total` counts
     it): a broken reader must not take /metrics down.
     """
@@ -186,6 +210,7 @@ class Sources:
     rate_limits: Callable[[], Sequence[RateLimitMetrics]] | None = None
     limits: Callable[[], Sequence[LimitUsage]] | None = None
     inventory: Callable[[], Sequence[InventoryMetrics]] | None = None
+    round_trips: Callable[[], Mapping[str, LatencyHistogram]] | None = None
 
 
 def _num(value: object) -> float:
@@ -330,6 +355,9 @@ class _SourcesCollector(Collector):
         inventory = self._call("inventory", s.inventory)
         if inventory is not None:
             yield from _inventory(p, inventory)
+        round_trips = self._call("round_trips", s.round_trips)
+        if round_trips is not None:
+            yield _round_trips(p, round_trips)
         errors = CounterMetricFamily(
             f"{p}_monitor_source_errors",
             "scrapes where a monitor source raised, by source",
@@ -373,10 +401,25 @@ class _SourcesCollector(Collector):
             labels=["stage"],
         )
         for stage, hist in recorder.histograms.items():
-            # the HDR histogram keeps no exact sum: mean * count is exact to float rounding
-            total_s = hist.mean * hist.count / 1e9 if hist.count else 0.0
-            h.add_metric([stage], latency_buckets(hist.buckets()), sum_value=total_s)
+            h.add_metric([stage], latency_buckets(hist.buckets()), sum_value=_hdr_sum_s(hist))
         yield h
+
+
+def _hdr_sum_s(hist: LatencyHistogram) -> float:
+    """The HDR histogram keeps no exact sum: mean * count is exact to float rounding."""
+    return hist.mean * hist.count / 1e9 if hist.count else 0.0
+
+
+def _round_trips(p: str, histograms: Mapping[str, LatencyHistogram]) -> Metric:
+    h = HistogramMetricFamily(
+        f"{p}_venue_round_trip_seconds",
+        "order request handed to the venue's trading session -> its answer, per venue",
+        labels=["venue"],
+    )
+    for venue, hist in sorted(histograms.items()):
+        buckets = latency_buckets(hist.buckets(), ROUND_TRIP_BUCKETS)
+        h.add_metric([venue], buckets, sum_value=_hdr_sum_s(hist))
+    return h
 
 
 # ConnectionMetrics counter fields -> (metric name part, help)

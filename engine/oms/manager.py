@@ -27,6 +27,7 @@ from engine._core import orders as table_codes
 from engine._core.fills import FillLedger
 from engine._core.fixedpoint import FixedPointOverflowError
 from engine._core.intents import CANCEL, NEW, REPLACE, IntentBuffer
+from engine._core.latency import Histogram
 from engine._core.orders import OrderTable
 from engine._core.position import PositionCore
 from engine.clock import Clock
@@ -171,6 +172,9 @@ class OrderManager:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[asyncio.Future[OrderAck]] = set()  # written, answer not yet in
+        # venue round trip per venue (docs/MONITORING.md): a request handed to the trading
+        # session -> its answer's callback, on the engine clock; no answer, no sample
+        self.round_trips: dict[str, Histogram] = {venue: Histogram() for venue in self.adapters}
         # the venue time of the newest trade booked per instrument: where a catch-up starts
         self._started_ns = clock.time_ns()
         self._last_fill_ns = [0] * len(self.instruments)
@@ -344,7 +348,9 @@ class OrderManager:
         if future is None:
             self._spawn(self._send_cancel(order_id, meta))
         else:
-            self._track(future, functools.partial(self._cancel_answered, order_id, meta))
+            self._track(
+                future, functools.partial(self._cancel_answered, order_id, meta), adapter.venue
+            )
 
     def replace(  # noqa: PLR0917 - the intent row's fields, in its order
         self,
@@ -433,7 +439,7 @@ class OrderManager:
             self._spawn(self._send_replace(old_id, old, new_id, request))
         else:
             answered = functools.partial(self._replace_answered, old_id, old, new_id, meta)
-            self._track(future, answered)
+            self._track(future, answered, adapter.venue)
 
     def _journal_about(
         self, order_id: int, meta: _Meta, action: IntentAction, price: int = 0, qty: int = 0
@@ -479,14 +485,24 @@ class OrderManager:
         self,
         future: asyncio.Future[OrderAck],
         answered: Callable[[asyncio.Future[OrderAck]], None],
+        venue: str,
     ) -> None:
-        """A request the adapter wrote: `answered` gets its future once the answer is in."""
+        """A request the adapter wrote: `answered` gets its future once the answer is in;
+        the time it took goes into the venue's round-trip histogram."""
         self.counters.requests += 1
         self._inflight.add(future)
+        round_trip = self.round_trips.get(venue)
+        if round_trip is None:  # an adapter added after the manager was built
+            round_trip = self.round_trips[venue] = Histogram()
+        clock = self.clock
+        sent_ns = clock.monotonic_ns()
 
         def done(future: asyncio.Future[OrderAck]) -> None:
             self._inflight.discard(future)
             if not future.cancelled():
+                # a timeout or a closed session is no answer: not a round trip
+                if not isinstance(future.exception(), VenueUnavailable):
+                    round_trip.record(clock.monotonic_ns() - sent_ns)
                 answered(future)
 
         future.add_done_callback(done)
@@ -507,7 +523,8 @@ class OrderManager:
         if future is None:
             self._spawn(self._send_new(order_id, request))
         else:
-            self._track(future, functools.partial(self._new_answered, order_id, meta, request))
+            answered = functools.partial(self._new_answered, order_id, meta, request)
+            self._track(future, answered, adapter.venue)
 
     def _new_answered(
         self, order_id: int, meta: _Meta, request: OrderRequest, future: asyncio.Future[OrderAck]
@@ -579,7 +596,7 @@ class OrderManager:
             self._spawn(self._send_amend(order_id, meta, price, qty))
         else:
             answered = functools.partial(self._amend_answered, order_id, meta, price, qty)
-            self._track(future, answered)
+            self._track(future, answered, adapter.venue)
 
     def _amend_answered(
         self, order_id: int, meta: _Meta, price: int, qty: int, future: asyncio.Future[OrderAck]

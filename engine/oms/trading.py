@@ -12,6 +12,10 @@ config) and the switch disarmed before the adapters close.
 When a venue's private stream comes back after a loss (the adapter's `on_stream_restart`),
 the reports it missed are recovered: the venue's trades since the newest one booked are
 booked once each (`OrderManager.catch_up_fills`, by trade id) and its orders reconciled.
+
+`restart(venue)` does the same for a whole session on demand (an alert's recovery action):
+that venue's adapter is closed and connected again, what it missed is recovered and its
+dead-man switch re-armed, while the other venues and the engine go on.
 """
 
 from __future__ import annotations
@@ -78,7 +82,12 @@ class TradingComponent(Component):
         self.adapters: dict[str, ExchangeAdapter] = {}
         self.ready: dict[str, bool] = {}
         self.recoveries: dict[str, int] = {}  # recoveries completed per venue
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.restarts: dict[str, int] = {}  # sessions restarted on demand, per venue
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # the tasks that live with one venue's session (dead-man and time refresh, a retry,
+        # a recovery): a restart ends them before it closes the adapter
+        self._venue_tasks: dict[str, set[asyncio.Task[Any]]] = {}
+        self._restarting: dict[str, asyncio.Task[bool]] = {}
         self.storage = storage  # the journal and the history writer, started before trading
         self.persistence: OrderPersistence | None = None
         self.compacted_to = 0
@@ -131,26 +140,75 @@ class TradingComponent(Component):
                     "venue not reachable at start; retrying, the others trade",
                     extra={"venue": name, "error": str(exc)},
                 )
-                self._spawn(self._retry(name))
+                self._spawn(self._retry(name), venue=name)
         self.events.set_intent_sink(self.manager.consume)
 
-    async def _connect(self, name: str) -> None:
+    async def _connect(self, name: str, *, catch_up: bool = False) -> None:
+        """Start the adapter, reconcile the venue's orders (after a restart, first book the
+        trades missed meanwhile), arm the dead-man switch; the venue then trades."""
         adapter, venue = self.adapters[name], self.venues[name]
         assert self.manager is not None
         await adapter.start()
-        found = await self.manager.reconcile(name)
+        if catch_up:
+            found = await self.manager.recover(name)
+        else:
+            found = await self.manager.reconcile(name)
         log.info("venue trading", extra={"venue": name, **found})
         if venue.dead_man_seconds and await adapter.arm_dead_man_switch(venue.dead_man_seconds):
-            self._spawn(self._refresh_dead_man(name))
+            self._spawn(self._refresh_dead_man(name), venue=name)
         if not adapter.refreshes_time_itself:
-            self._spawn(self._refresh_time(name))
+            self._spawn(self._refresh_time(name), venue=name)
         self.ready[name] = True
+
+    async def restart(self, name: str) -> bool:
+        """Restart one venue's trading session: close its adapter (order-entry session and
+        private stream), connect it again, book the trades missed meanwhile, reconcile its
+        orders with the venue and re-arm its dead-man switch. The other venues trade on.
+
+        True once the venue trades again; False when it could not (an unknown venue, trading
+        not running, or the venue refused or did not answer: it is then retried in the
+        background with capped backoff, as an unreachable venue at start). A restart asked
+        for while one runs waits for that one. Cancelling the caller leaves the restart to
+        finish: a session is never left half open."""
+        if name not in self.adapters or self.manager is None or not self.running:
+            return False
+        task = self._restarting.get(name)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._restart(name))
+            self._restarting[name] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(task)
+
+    async def _restart(self, name: str) -> bool:
+        self.ready[name] = False  # no stream recovery, emergency cancel or stop cancel meanwhile
+        await self._end_venue_tasks(name)
+        log.warning("restarting the venue's trading session", extra={"venue": name})
+        try:
+            await self.adapters[name].close()
+            await self._connect(name, catch_up=True)
+        except Exception as exc:  # whatever the venue did, the others trade and it is retried
+            log.error(
+                "venue restart failed; retrying, the others trade",
+                extra={"venue": name, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            self._spawn(self._retry(name, catch_up=True), venue=name)
+            return False
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        log.warning("venue trading session restarted", extra={"venue": name})
+        return True
+
+    async def _end_venue_tasks(self, name: str) -> None:
+        tasks = self._venue_tasks.pop(name, set())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _stream_back(self, name: str) -> None:
         """The adapter's private stream is back after a loss: recover what it missed. (While
         the venue is still connecting, `_connect` reconciles anyway.)"""
         if self.ready.get(name) and self.manager is not None:
-            self._spawn(self._recover(name))
+            self._spawn(self._recover(name), venue=name)
 
     async def _recover(self, name: str) -> None:
         assert self.manager is not None
@@ -167,13 +225,13 @@ class TradingComponent(Component):
         self.recoveries[name] = self.recoveries.get(name, 0) + 1
         log.warning("private stream back: recovered", extra={"venue": name, **found})
 
-    async def _retry(self, name: str) -> None:
+    async def _retry(self, name: str, *, catch_up: bool = False) -> None:
         delay = RETRY_FIRST_S
         while True:
             await self.clock.sleep_ns(int(delay * NS_PER_SECOND))
             try:
                 await self.adapters[name].close()
-                await self._connect(name)
+                await self._connect(name, catch_up=catch_up)
             except (VenueError, OSError) as exc:
                 delay = min(delay * 2, RETRY_MAX_S)
                 log.warning("venue still not reachable", extra={"venue": name, "error": str(exc)})
@@ -250,10 +308,15 @@ class TradingComponent(Component):
         )
         return cancelled
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any, *, venue: str = "") -> None:
+        """Run `coroutine` until stop; one of `venue`'s session tasks when named."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if venue:
+            own = self._venue_tasks.setdefault(venue, set())
+            own.add(task)
+            task.add_done_callback(own.discard)
 
     async def _on_stop(self) -> None:
         self.events.set_intent_sink(None)
