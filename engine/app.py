@@ -244,6 +244,7 @@ def build_components(
                     live_feeds,
                     hooks,
                     alerts=alerts.recent if alerts is not None else None,
+                    alert_status=alerts.status if alerts is not None else None,
                 )
             )
     return components

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from support import until
 from test_notify import Receiver
 
@@ -27,7 +28,9 @@ from engine.alerts.zscore import RollingZ
 from engine.clock import NS_PER_SECOND, SimClock
 from engine.config import ConfigError, ConfigStore, EngineConfig, load_config
 from engine.config.schema import AlertRuleConfig, AnomalyConfig, RiskConfig
+from engine.host.metric_sources import alert_metrics
 from engine.model.instrument import Instrument
+from engine.monitor import EngineMetrics, Sources
 from engine.notify import Notification
 from engine.risk.manager import RiskManager
 
@@ -394,6 +397,63 @@ async def test_the_component_evaluates_on_the_clock_and_stops_cleanly() -> None:
         await component.stop()
     clock.advance_to(T0 + 10 * NS)
     assert component.engine.counters.evaluations == 4  # the timer went with the component
+
+
+def _alert_samples(metrics: EngineMetrics) -> dict[tuple[str, frozenset[str]], float]:
+    """{(sample name, its label values): value} of the alert families of one scrape."""
+    return {
+        (s.name, frozenset(s.labels.values())): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        if family.name.startswith(("hft_alert", "hft_notification"))
+        for s in family.samples
+    }
+
+
+async def test_a_firing_alert_is_in_metrics_until_it_resolves() -> None:
+    """The real component through the monitor's reader (`alert_metrics` over `status()`):
+    firing shows as 1 and is gone once resolved; fired, resolved, the log sink's sends and
+    the repeat storm control held are counted."""
+    clock = SimClock(T0)
+    usage = {"binance": 0.95}
+    cfg = with_rules(rate_limit={"threshold": 0.9, "clear_s": 1.0})
+    cfg = dataclasses.replace(cfg, alerts=dataclasses.replace(cfg.alerts, interval_s=0.5))
+    component = build_alerts(
+        cfg, Signals(rate_limit_usage=lambda: usage), Actions(), clock=clock, environ={}
+    )
+    metrics = EngineMetrics(Sources(alerts=lambda: alert_metrics(component.status())))
+
+    def key(name: str, *labels: str) -> tuple[str, frozenset[str]]:
+        return name, frozenset(labels)
+
+    firing = key("hft_alerts_firing", "rate_limit", "binance")
+    fired = key("hft_alert_events_total", "fired")
+    await component.start()
+    try:
+        before = _alert_samples(metrics)
+        assert firing not in before
+        assert before[fired] == 0
+        clock.advance_to(T0 + NS)
+        now = _alert_samples(metrics)
+        assert now[firing] == 1
+        assert now[fired] == 1
+        usage["binance"] = 0.1
+        clock.advance_to(T0 + 3 * NS)
+        await until(lambda: component.notifier.counters.sinks["log"].sent == 2)
+        now = _alert_samples(metrics)
+        assert not any(name == "hft_alerts_firing" for name, _ in now)
+        assert now[key("hft_alert_events_total", "resolved")] == 1
+        assert now[key("hft_notifications_total", "queued")] == 2
+        assert now[key("hft_notification_deliveries_total", "log", "sent")] == 2
+        usage["binance"] = 0.95  # fires again within the storm window: held, not sent
+        clock.advance_to(T0 + 4 * NS)
+        now = _alert_samples(metrics)
+        assert now[firing] == 1
+        assert now[fired] == 2
+        assert now[key("hft_notifications_total", "held")] == 1
+        evaluations = component.engine.counters.evaluations
+        assert now[key("hft_alert_evaluations_total")] == evaluations
+    finally:
+        await component.stop()
 
 
 def test_a_signal_that_raises_blinds_only_its_rules() -> None:

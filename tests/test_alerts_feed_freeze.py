@@ -3,27 +3,40 @@ sending (fault `freeze_connection`); the stale-feed alert fires, its notificatio
 real webhook receiver on loopback over HTTP, the automatic recovery reconnects the feed,
 the book syncs again and the alert resolves (also notified).
 
+- A feed and an alert engine alone: alert, webhook, reconnect, book synced, resolution.
+- A paper engine in this process quoting on that feed (the production wiring: the alert
+  rule from the config file, `alert_actions`' reconnect, the market-making strategy): while
+  the feed is frozen the strategy pulls its quotes (book stale) before the alert even fires,
+  so nothing of ours rests at the simulator; after the alert's reconnect the strategy quotes
+  again: new orders reach the simulator and the engine's live orders are the simulator's.
+
 The transport's own stale watchdog is set far beyond the test (60 s), so the reconnect seen
-here is the alert's doing. The end condition is the feed ready again and the resolution
-delivered; a strategy host quoting on it is left out (docs/ALERTS.md says so)."""
+here is the alert's doing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from support import until
 from test_notify import Receiver
+from test_venue_restart import _engine_open, _feeds, _sim_open
 
 from engine.alerts import Actions, Signals, build_alerts
+from engine.app import Engine
 from engine.clock import NS_PER_SECOND, LiveClock
-from engine.config import EngineConfig
+from engine.config import ConfigStore, EngineConfig, load_config
 from engine.events import EventHandler
 from engine.gateway.binance.feed import BinanceBookFeed
 from engine.gateway.ws import WsOptions
+from engine.host.component import StrategyHost
+from engine.sim.component import SimulatorComponent
 from engine.sim.faults import FaultKind
 from engine.sim.server import RunningSim, start_sim
+from engine.strategy.market_making import MarketMakingStrategy
 
 SYMBOL = "BTCUSDT"
 KEY = f"binance:{SYMBOL}"
@@ -131,3 +144,150 @@ async def test_a_frozen_feed_is_alerted_and_reconnected(
     states = [(r["rule"], r["state"]) for r in alerts.recent()]
     assert states == [("feed_stale", "resolved"), ("feed_stale", "firing")]
     assert alerts.notifier.counters.sinks["webhook"].sent == 2
+
+
+# A paper engine quoting BTCUSDT on the simulated Binance. The strategy calls its book stale
+# after 1 s without a book event (its check runs every 0.5 s: pulled 1 to 1.5 s into the
+# freeze); the alert fires at 3 s without a frame, so the pull comes first. The transport's
+# own stale limit (monitor.stale_feed_seconds) is 60 s: the reconnect is the alert's.
+ENGINE_CONFIG = """
+[system]
+log_level = "warning"
+log_dir = "{tmp}/log"
+state_dir = "{tmp}/state"
+
+[database]
+sqlite_path = "{tmp}/engine.sqlite3"
+
+[monitor]
+enabled = false
+stale_feed_seconds = 60
+
+[notify]
+webhook_url_env = "ALERT_HOOK"
+storm_window_s = 0
+
+[alerts]
+interval_s = 0.1
+
+[alerts.rules.feed_stale]
+threshold = 3.0
+clear_s = 0.5
+action = "reconnect_feed"
+retries = 2
+backoff_s = 3.0
+
+[alerts.rules.daily_loss]
+enabled = false
+
+[alerts.rules.reject_rate]
+enabled = false
+
+[alerts.rules.latency_p99]
+enabled = false
+
+[alerts.rules.rate_limit]
+enabled = false
+
+[alerts.anomalies.latency]
+enabled = false
+
+[alerts.anomalies.pnl_change]
+enabled = false
+
+[alerts.anomalies.message_rate]
+enabled = false
+
+[strategy]
+enabled = true
+status_interval_s = 0
+
+[strategy.parameters]
+order_size = "0.001"
+max_position = "0.01"
+levels = 1
+min_half_spread_ticks = 1.0
+base_half_spread_ticks = 1.0
+skew_ticks = 20.0
+refresh_ticks = 2
+requote_interval_s = 0.25
+fill_cooldown_s = 0.0
+stale_book_s = 1.0
+
+[risk]
+max_position = "0.02"
+max_order_notional = "5000"
+max_open_orders = 10
+max_orders_per_second = 20
+max_cancels_per_second = 40
+max_daily_loss = "500"
+max_drawdown = "400"
+price_band_bps = 200
+
+[venues.binance]
+enabled = true
+simulated = true
+symbols = ["BTCUSDT"]
+key_source = "none"
+"""
+
+
+async def test_quoting_is_pulled_on_a_frozen_feed_and_resumes_after_the_alerts_reconnect(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_HOOK", receiver.url("/hook/s3cr3t-token"))
+    path = tmp_path / "engine.toml"
+    path.write_text(ENGINE_CONFIG.format(tmp=tmp_path))
+    engine = Engine(ConfigStore(load_config(path, environ={})), config_path=path)
+    run = asyncio.create_task(engine.run(console_log=False))
+    try:
+        await until(lambda: isinstance(engine.host, StrategyHost), 60)
+        host = engine.host
+        assert isinstance(host, StrategyHost)
+        await until(lambda: host.strategy is not None, 60)
+        oms = host.trading.manager
+        assert oms is not None
+        strategy = host.strategy
+        assert isinstance(strategy, MarketMakingStrategy)
+        (sim,) = (c.sim for c in engine.components if isinstance(c, SimulatorComponent))
+        assert sim is not None
+        (feed,) = _feeds(engine)
+        conn = feed.connection_of(SYMBOL)  # type: ignore[attr-defined]
+        await until(lambda: bool(_sim_open(sim)))  # quoting on the live feed
+        assert receiver.posts == []  # a live feed raises nothing
+        quoted, pulls = _sim_open(sim), strategy.counters["pulls"]
+
+        sim.exchange.faults.arm(FaultKind.FREEZE_CONNECTION, "ws.public")
+        # frozen: the strategy calls the book stale and pulls every quote; the feed has not
+        # noticed (its book is still "ready"), the alert has not fired, nothing reconnected
+        await until(lambda: strategy.counters["pulls"] > pulls and not _sim_open(sim), 10)
+        assert conn.counters.reconnects == 0 and feed.ready[SYMBOL]
+        assert receiver.posts == []
+        assert sim.exchange.faults.counters()["freeze_connection"] == 1
+        await until(lambda: _engine_open(oms) == set())  # the cancels answered
+        requests = oms.counters.requests
+
+        # the alert fires and is delivered; its reconnect (not the transport's) resyncs
+        await until(lambda: len(receiver.posts) >= 1, 10)
+        fired = receiver.bodies("/hook/")[0]
+        assert fired["key"] == f"feed_stale:{KEY}:firing"
+        assert "action: reconnect_feed" in fired["text"]
+        await until(lambda: conn.counters.reconnects >= 1, 10)
+        assert conn.counters.stale == 0
+        await until(lambda: feed.ready[SYMBOL], 15)
+
+        # quoting resumes: new orders reach the simulator, and between requests the
+        # engine's live orders are exactly the simulator's
+        await until(lambda: bool(_sim_open(sim)), 10)
+        assert not _sim_open(sim) & quoted  # all new: the old ones were cancelled
+        assert oms.counters.requests > requests
+        await until(lambda: _engine_open(oms) == _sim_open(sim) != set(), 10)
+        assert oms.counters.foreign_reports == 0
+
+        await until(lambda: len(receiver.posts) >= 2, 10)
+        resolved = receiver.bodies("/hook/")[1]
+        assert resolved["key"] == f"feed_stale:{KEY}:resolved"
+        assert len(receiver.posts) == 2  # one alert, fired once, resolved once
+    finally:
+        engine.request_stop("test over")
+        assert await asyncio.wait_for(run, 60) == 0

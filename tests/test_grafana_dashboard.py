@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine._core.latency import Histogram, StageRecorder
 from engine.monitor import EngineMetrics, InstrumentMetrics, Sources
 from engine.monitor.metrics import (
+    AlertMetrics,
     BookMetrics,
     ConnectionMetrics,
     InventoryMetrics,
@@ -86,6 +87,13 @@ def _full_sources() -> Sources:
         limits=lambda: [LimitUsage("position", 1, 2, *btc), LimitUsage("daily_loss", 0, 100)],
         inventory=lambda: [InventoryMetrics(*btc, 1000, 0.5, 0.01)],
         round_trips=lambda: {"binance": round_trip},
+        alerts=lambda: AlertMetrics(
+            firing=[("feed_stale", "binance:BTCUSDT")],
+            events={"fired": 1, "resolved": 0, "escalated": 0},
+            evaluations=10,
+            notifications={"queued": 1},
+            deliveries={("log", "sent"): 1},
+        ),
     )
 
 
@@ -141,7 +149,8 @@ def test_the_dashboard_is_grafana_json_with_a_prometheus_datasource_variable() -
             assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
     titles = " ".join(p["title"].lower() for p in _panels(dashboard))
     for wanted in ("pnl", "position", "quotes vs mid", "fills", "reject reasons",
-                   "tick-to-trade percentiles", "feed lag", "reconnects"):  # fmt: skip
+                   "tick-to-trade percentiles", "feed lag", "reconnects",
+                   "alerts firing"):  # fmt: skip
         assert wanted in titles, wanted
 
 

@@ -27,6 +27,7 @@ from engine.config import MonitorConfig
 from engine.monitor import EngineMetrics, InstrumentMetrics, MonitorServer, Sources
 from engine.monitor.metrics import (
     LATENCY_BUCKETS,
+    AlertMetrics,
     BookMetrics,
     ConnectionMetrics,
     InventoryMetrics,
@@ -107,6 +108,14 @@ def _sources(**overrides: Any) -> Sources:
         "inventory": lambda: [
             InventoryMetrics("binance", "BTCUSDT", Decimal("-500"), Decimal("-0.25"), None)
         ],
+        "alerts": lambda: AlertMetrics(
+            firing=[("feed_stale", "binance:BTCUSDT"), ("anomaly.latency", "latency")],
+            events={"fired": 5, "resolved": 3, "escalated": 1},
+            evaluations=120,
+            errors={"signal": 2, "rule": 0},
+            notifications={"queued": 8, "below_severity": 1, "held": 4, "dropped": 0},
+            deliveries={("log", "sent"): 8, ("webhook", "sent"): 6, ("webhook", "timeout"): 2},
+        ),
     }
     fields.update(overrides)
     return Sources(**fields)
@@ -452,3 +461,60 @@ async def test_hot_thread_cpu_disk_and_network(serve: Callable[..., Any]) -> Non
     # our own request to /metrics went over loopback: the host has sent and received bytes
     assert sent > 0
     assert _value(received, "hft_host_network_received_bytes_total") > 0
+
+
+def test_alert_families_from_the_alerts_source() -> None:
+    fams = _samples(EngineMetrics(_sources()).render().decode())
+    firing = fams["hft_alerts_firing"]
+    assert firing.type == "gauge"
+    assert {(s.labels["rule"], s.labels["subject"], s.value) for s in firing.samples} == {
+        ("feed_stale", "binance:BTCUSDT", 1.0),
+        ("anomaly.latency", "latency", 1.0),
+    }
+    events = fams["hft_alert_events"]
+    assert {s.labels["event"]: s.value for s in events.samples if s.name.endswith("_total")} == {
+        "fired": 5,
+        "resolved": 3,
+        "escalated": 1,
+    }
+    assert _value(fams["hft_alert_evaluations"], "hft_alert_evaluations_total") == 120
+    assert _value(fams["hft_alert_errors"], "hft_alert_errors_total", source="signal") == 2
+    assert _value(fams["hft_alert_errors"], "hft_alert_errors_total", source="rule") == 0
+    notes = fams["hft_notifications"]
+    for outcome, n in (("queued", 8), ("below_severity", 1), ("held", 4), ("dropped", 0)):
+        assert _value(notes, "hft_notifications_total", outcome=outcome) == n, outcome
+    sends = fams["hft_notification_deliveries"]
+    assert _value(sends, "hft_notification_deliveries_total", sink="webhook", outcome="sent") == 6
+    assert (
+        _value(sends, "hft_notification_deliveries_total", sink="webhook", outcome="timeout") == 2
+    )
+    assert _value(sends, "hft_notification_deliveries_total", sink="log", outcome="sent") == 8
+
+
+def test_alert_families_absent_or_zero_without_alerts() -> None:
+    """Alerts off (no source, or a source answering None): no alert family and no error;
+    alerts on with nothing counted yet: every known event and outcome at 0, nothing firing."""
+    alert_families = {
+        "hft_alerts_firing",
+        "hft_alert_events",
+        "hft_alert_evaluations",
+        "hft_alert_errors",
+        "hft_notifications",
+        "hft_notification_deliveries",
+    }
+    for sources in (_sources(alerts=None), _sources(alerts=lambda: None)):
+        fams = _samples(EngineMetrics(sources).render().decode())
+        assert not alert_families & set(fams)
+        assert fams["hft_monitor_source_errors"].samples == []
+    fams = _samples(EngineMetrics(_sources(alerts=AlertMetrics)).render().decode())
+    assert alert_families <= set(fams)
+    assert fams["hft_alerts_firing"].samples == []
+    for family, label, keys in (
+        ("hft_alert_events", "event", {"fired", "resolved", "escalated"}),
+        ("hft_alert_errors", "source", {"signal", "rule"}),
+        ("hft_notifications", "outcome", {"queued", "below_severity", "held", "dropped"}),
+    ):
+        totals = {
+            s.labels[label]: s.value for s in fams[family].samples if s.name.endswith("_total")
+        }
+        assert totals == dict.fromkeys(keys, 0.0), family

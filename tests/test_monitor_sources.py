@@ -3,11 +3,19 @@ quoting on the local Binance simulator, scraped through `add_metric_sources`; ev
 family is compared with the figure the engine itself holds (the order manager, the feeds'
 connections and books, the rate limiter, the risk core), read in the same loop step as the
 scrape so nothing moves in between.
+
+Then the engine stops (its storage writer flushes last, after trading has cancelled what was
+left; nothing moves any more) and the storage layer's SQLite tables are read with `sqlite3`:
+the `fills` rows are the fills /metrics counts and the order manager booked, their quantity
+per side is the position's, and the `orders` rows, each in its last state, are the order
+updates /metrics counts by status, none of them still live (as none is at the simulator).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,12 +25,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine._core import orders as table_codes
 from engine.app import Engine
-from engine.config import ConfigStore, load_config
+from engine.config import ConfigStore, MonitorConfig, load_config
 from engine.data.feed import BookFeed
 from engine.gateway.venue_data import VenueMarketData
 from engine.host.component import StrategyHost
 from engine.host.metric_sources import add_metric_sources, with_quotes
+from engine.host.monitoring import build_monitor
 from engine.monitor import EngineMetrics, Sources
+from engine.sim.component import SimulatorComponent
+from engine.sim.server import RunningSim
 
 pytestmark = pytest.mark.slow
 
@@ -132,9 +143,14 @@ async def test_detailed_metrics_agree_with_the_running_engine(tmp_path: Path) ->
         _check_risk_and_inventory(fams, host)
         _check_status_quotes(host, _feeds(engine))
         _check_round_trips(fams, host)
+        (sim,) = (c.sim for c in engine.components if isinstance(c, SimulatorComponent))
+        assert sim is not None
     finally:
         engine.request_stop("test over")
         assert await asyncio.wait_for(run, 60) == 0
+    # stopped: every row is written and nothing moves; /metrics as the monitor serves it
+    served = build_monitor(MonitorConfig(), host, lambda: _feeds(engine)).metrics
+    _check_storage(tmp_path / "engine.sqlite3", _families(served.render()), host, sim)
 
 
 def _force_reject(host: StrategyHost) -> int:
@@ -293,3 +309,61 @@ def _check_status_quotes(host: StrategyHost, feeds: list[BookFeed]) -> None:
     assert row["instrument"] == "binance:BTCUSDT"
     assert row["bid"] == bid
     assert row["feed"] == "ready"
+
+
+def _check_storage(db: Path, fams: dict[str, Any], host: StrategyHost, sim: RunningSim) -> None:
+    """The stopped engine's SQLite tables against /metrics, the order manager and the
+    simulator."""
+    oms = host.trading.manager
+    assert oms is not None and host.trading.storage is not None
+    writer = host.trading.storage.writer
+    assert writer is not None
+    assert not writer.pending  # flushed at the stop
+    for table in ("orders", "order_events", "fills"):
+        counters = writer.buffers[table].counters
+        assert counters.spilled == counters.refused == counters.failures == 0, table
+    btc = {"venue": "binance", "symbol": "BTCUSDT"}
+    where = "WHERE venue = 'binance' AND symbol = 'BTCUSDT'"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        fills = conn.execute(f"SELECT side, quantity, trade_id FROM fills {where}").fetchall()
+        fill_events = conn.execute(
+            f"SELECT COUNT(*) FROM order_events {where} AND event = 'fill'"
+        ).fetchone()[0]
+        orders = dict(
+            conn.execute(f"SELECT status, COUNT(*) FROM orders {where} GROUP BY status").fetchall()
+        )
+        assert conn.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == len(fills)
+
+    # fills: one row per trade the order manager booked, as /metrics counts them
+    inst, pos = oms.instruments[0], oms.positions[0]
+    assert oms.counters.position_errors == 0
+    assert len(fills) == pos.fills == _value(fams, "hft_fills", "hft_fills_total", **btc) > 0
+    assert len({trade_id for _, _, trade_id in fills}) == len(fills) == fill_events
+    # the quantity per side: the position's volume is bought + sold, its quantity the net
+    bought = sum((Decimal(q) for side, q, _ in fills if side == "BUY"), Decimal(0))
+    sold = sum((Decimal(q) for side, q, _ in fills if side == "SELL"), Decimal(0))
+    assert bought == inst.lots_to_qty((pos.volume + pos.qty) // 2)
+    assert sold == inst.lots_to_qty((pos.volume - pos.qty) // 2)
+    assert _value(fams, "hft_position_base", **btc) == float(bought - sold)
+
+    # orders: one row per order, in its last state; after the stop's cancel-all every order
+    # has ended, once each: the rows by status are the updates /metrics counts by status
+    told = oms.updates[0]
+    by_status = {  # a status never told has no sample
+        s.labels["status"]: int(s.value)
+        for s in fams["hft_order_updates"].samples
+        if s.name == "hft_order_updates_total" and s.labels["symbol"] == "BTCUSDT"
+    }
+    ended = {s: by_status.get(s, 0) for s in ("filled", "canceled", "rejected", "expired")}
+    assert ended == {
+        "filled": told[table_codes.FILLED],
+        "canceled": told[table_codes.CANCELED],
+        "rejected": told[table_codes.REJECTED],
+        "expired": told[table_codes.EXPIRED],
+    }
+    assert orders == {status: n for status, n in ended.items() if n}
+    assert ended["rejected"] == oms.counters.rejected >= 1  # ours among them
+    assert oms.open_orders() == [] and _value(fams, "hft_open_orders", **btc) == 0
+    found = sim.exchange.account_for_key(sim.api_key)
+    assert found is not None
+    assert sim.exchange.engine.open_orders(found[1]) == []

@@ -530,6 +530,18 @@ def test_new_parameters_take_effect_without_waiting_for_the_book() -> None:
     assert {i.price_ticks for i in sent} == {500_000 - 8, 500_000 + 8}
 
 
+def test_a_hot_spread_change_is_quoted_at_the_next_book_event() -> None:
+    """A hot reload (the control API's `set`, SIGHUP) reaches `on_params` at once; the very
+    next tick quotes the new spread, even on an unchanged book."""
+    h = Harness()
+    first = h.book()
+    assert {i.price_ticks for i in first} == {500_000 - 5, 500_000 + 5}
+    h.mm.on_params({**BASE, "base_half_spread_ticks": 9.0})
+    sent = h.book()
+    assert kinds(sent) == [IntentKind.REPLACE] * 2
+    assert {i.price_ticks for i in sent} == {500_000 - 9, 500_000 + 9}
+
+
 def test_a_reload_keeps_the_instruments_state() -> None:
     """New parameters change the quoting, not what the strategy knows: the cooldown of a
     fill, that it quotes (so a stale book still pulls), that the feed is ready."""

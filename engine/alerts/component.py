@@ -52,10 +52,12 @@ class AlertsComponent(Component):
         return self.engine.recent()
 
     def status(self) -> dict[str, Any]:
+        """The alerts firing now, the engine's counters and the notifier's (with `held`:
+        repeats storm control folded into summaries). Read by /metrics at each scrape."""
         return {
             "active": self.engine.active(),
             "counters": self.engine.counters.as_dict(),
-            "notifications": self.notifier.counters.as_dict(),
+            "notifications": {**self.notifier.counters.as_dict(), "held": self.notifier.storm.held},
         }
 
 

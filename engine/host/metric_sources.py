@@ -2,15 +2,15 @@
 rate limits, risk limit usage and inventory, read from where they live at scrape time only.
 
 `add_metric_sources` fills the `Sources` fields the first slice left empty (and the venue
-round trips); `with_quotes`
-adds our best prices and each book's feed state to the status document (the status page
-shows them). Nothing here changes the engine.
+round trips); `alert_metrics` reads the alert figures from the alerts component's status;
+`with_quotes` adds our best prices and each book's feed state to the status document (the
+status page shows them). Nothing here changes the engine.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from engine._core.risk import NO_LIMIT
 from engine.data.feed import BookFeed
 from engine.host.component import StrategyHost
 from engine.monitor.metrics import (
+    AlertMetrics,
     BookMetrics,
     ConnectionMetrics,
     InventoryMetrics,
@@ -43,6 +44,34 @@ def add_metric_sources(sources: Sources, host: StrategyHost, feeds: Feeds) -> No
     sources.limits = lambda: limit_usage(host)
     sources.inventory = lambda: inventory(host)
     sources.round_trips = lambda: round_trips(host)
+
+
+def alert_metrics(status: Mapping[str, Any]) -> AlertMetrics:
+    """The monitor's alert figures from `AlertsComponent.status()`: the alerts firing now,
+    the alert engine's counters and the notifier's (per sink: sent, failed, timeout)."""
+    counters = status.get("counters", {})
+    notes = status.get("notifications", {})
+    return AlertMetrics(
+        firing=[(str(a["rule"]), str(a["subject"])) for a in status.get("active", ())],
+        events={
+            "fired": counters.get("fired", 0),
+            "resolved": counters.get("resolved", 0),
+            "escalated": counters.get("escalations", 0),
+        },
+        evaluations=counters.get("evaluations", 0),
+        errors={"signal": counters.get("signal_errors", 0), "rule": counters.get("rule_errors", 0)},
+        notifications={
+            "queued": notes.get("queued", 0),
+            "below_severity": notes.get("below_severity", 0),
+            "held": notes.get("held", 0),
+            "dropped": notes.get("dropped", 0),
+        },
+        deliveries={
+            (str(sink), "timeout" if name == "timeouts" else name): n
+            for sink, by_outcome in notes.get("sinks", {}).items()
+            for name, n in by_outcome.items()
+        },
+    )
 
 
 def round_trips(host: StrategyHost) -> dict[str, Histogram]:

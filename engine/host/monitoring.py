@@ -14,7 +14,7 @@ import orjson
 from engine.config import ConfigStore, EngineConfig, MonitorConfig
 from engine.data.feed import BookFeed
 from engine.host.component import StrategyHost
-from engine.host.metric_sources import add_metric_sources, with_quotes
+from engine.host.metric_sources import add_metric_sources, alert_metrics, with_quotes
 from engine.monitor import EngineMetrics, InstrumentMetrics, MonitorServer, Sources
 from engine.monitor.control import AuditEvent, ControlApi, Controls
 
@@ -77,9 +77,11 @@ def build_monitor(
     hooks: EngineHooks | None = None,
     *,
     alerts: Callable[[], list[dict[str, Any]]] | None = None,
+    alert_status: Callable[[], Mapping[str, Any]] | None = None,
 ) -> MonitorServer:
     """The monitor over the host and the feeds; `hooks` arm the control API, `alerts` (the
-    alert engine's recent ones, newest first) feed the status page."""
+    alert engine's recent ones, newest first) feed the status page, `alert_status`
+    (`AlertsComponent.status`) the alert figures of /metrics (None: alerts are off, none)."""
 
     def instruments() -> list[InstrumentMetrics]:
         oms, view = host.trading.manager, host.view
@@ -143,6 +145,8 @@ def build_monitor(
         latency=lambda: host.latency,
     )
     add_metric_sources(sources, host, feeds)
+    if alert_status is not None:
+        sources.alerts = lambda: alert_metrics(alert_status())
     control = build_control(hooks, host) if hooks is not None else None
     return MonitorServer(
         config,

@@ -176,6 +176,22 @@ class InventoryMetrics:
     return_on_capital: Decimal | float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AlertMetrics:
+    """The alert engine and its notifier at scrape time: the alerts firing now as
+    (rule, subject), transitions by event (fired, resolved, escalated), evaluations and
+    evaluation errors by source (signal, rule), notifications by outcome (queued,
+    below_severity, held, dropped) and deliveries by (sink, outcome) (sent, failed, timeout).
+    Counts are cumulative since the engine started."""
+
+    firing: Sequence[tuple[str, str]] = ()
+    events: Mapping[str, int] = field(default_factory=dict)
+    evaluations: int = 0
+    errors: Mapping[str, int] = field(default_factory=dict)
+    notifications: Mapping[str, int] = field(default_factory=dict)
+    deliveries: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Sources:
     """What the engine lets the monitor read; each is called once per scrape, any may be None.
@@ -193,6 +209,7 @@ class Sources:
     limits: risk limit usage.
     inventory: inventory value, share and return on capital per instrument.
     round_trips: per venue, the HDR histogram of request -> answer times (ns).
+    alerts: the alert engine's figures (None, or no source: alerts are off, no families).
     A source that raises is skipped for that scrape (`hft_monitor_source_errors_total` counts
     it): a broken reader must not take /metrics down.
     """
@@ -211,6 +228,7 @@ class Sources:
     limits: Callable[[], Sequence[LimitUsage]] | None = None
     inventory: Callable[[], Sequence[InventoryMetrics]] | None = None
     round_trips: Callable[[], Mapping[str, LatencyHistogram]] | None = None
+    alerts: Callable[[], AlertMetrics | None] | None = None
 
 
 def _num(value: object) -> float:
@@ -358,6 +376,9 @@ class _SourcesCollector(Collector):
         round_trips = self._call("round_trips", s.round_trips)
         if round_trips is not None:
             yield _round_trips(p, round_trips)
+        alerts = self._call("alerts", s.alerts)
+        if alerts is not None:
+            yield from _alerts(p, alerts)
         errors = CounterMetricFamily(
             f"{p}_monitor_source_errors",
             "scrapes where a monitor source raised, by source",
@@ -587,6 +608,58 @@ def _inventory(p: str, rows: Sequence[InventoryMetrics]) -> Iterator[Metric]:
         if r.return_on_capital is not None:
             roc.add_metric(key, _num(r.return_on_capital))
     yield from (value, share, roc)
+
+
+ALERT_EVENTS = ("fired", "resolved", "escalated")
+ALERT_ERRORS = ("signal", "rule")
+NOTIFICATION_OUTCOMES = ("queued", "below_severity", "held", "dropped")
+DELIVERY_OUTCOMES = ("sent", "failed", "timeout")
+
+
+def _alerts(p: str, a: AlertMetrics) -> Iterator[Metric]:
+    """The known events and outcomes are always there (0 until counted), so `rate()` and
+    `increase()` see the first one; the firing gauge has one sample per alert firing now."""
+    firing = GaugeMetricFamily(
+        f"{p}_alerts_firing", "1 per alert firing now", labels=["rule", "subject"]
+    )
+    for rule, subject in sorted(set(a.firing)):
+        firing.add_metric([rule, subject], 1.0)
+    events = CounterMetricFamily(
+        f"{p}_alert_events", "alert transitions: fired, resolved, escalated", labels=["event"]
+    )
+    for event in _keys(ALERT_EVENTS, a.events):
+        events.add_metric([event], float(a.events.get(event, 0)))
+    evaluations = CounterMetricFamily(
+        f"{p}_alert_evaluations", "alert evaluations run", value=float(a.evaluations)
+    )
+    errors = CounterMetricFamily(
+        f"{p}_alert_errors",
+        "alert evaluation errors: a signal that raised, a rule that failed",
+        labels=["source"],
+    )
+    for source in _keys(ALERT_ERRORS, a.errors):
+        errors.add_metric([source], float(a.errors.get(source, 0)))
+    notes = CounterMetricFamily(
+        f"{p}_notifications",
+        "notifications: queued for the sinks, below min_severity, held by storm control, "
+        "dropped (queue full)",
+        labels=["outcome"],
+    )
+    for outcome in _keys(NOTIFICATION_OUTCOMES, a.notifications):
+        notes.add_metric([outcome], float(a.notifications.get(outcome, 0)))
+    deliveries = CounterMetricFamily(
+        f"{p}_notification_deliveries",
+        "notifications handed to a sink: sent, failed, timeout",
+        labels=["sink", "outcome"],
+    )
+    for (sink, outcome), n in sorted(a.deliveries.items()):
+        deliveries.add_metric([sink, outcome], float(n))
+    yield from (firing, events, evaluations, errors, notes, deliveries)
+
+
+def _keys(known: Sequence[str], counted: Mapping[str, int]) -> list[str]:
+    """The known keys in their order, then any other the source counted."""
+    return [*known, *sorted(k for k in counted if k not in known)]
 
 
 class _ProcessCollector(Collector):
